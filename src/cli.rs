@@ -1,0 +1,506 @@
+//! The command line: `tapedeck devices | record | demo`.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::audio::{self, HostKind, StreamRequest, demo};
+use crate::engine::{Command, EndReason, Engine, EngineConfig, Event, Track};
+use crate::error::{EXIT_RUNTIME, EXIT_USAGE, Error};
+use crate::format::{DeviceFormat, FileFormat};
+use crate::session::manifest::{DeviceRecord, TrackRecord};
+use crate::session::{self, Session, SessionInit, naming};
+use crate::status::{Printer, StatusStyle, status_line};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tapedeck",
+    version,
+    about = "A terminal multitrack recorder: one WAV per track, sample-aligned, with a session manifest",
+    after_help = "Run `tapedeck demo --duration 10s` to see it work without a sound card."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List input devices with their channels, rates and formats.
+    Devices {
+        /// Only this host: alsa, jack or demo.
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record one take of every track from an input device.
+    Record(RecordArgs),
+    /// Record from the built-in demo input (8 inputs of a little band, real time).
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct RecordArgs {
+    /// Audio host: alsa or jack.
+    #[arg(long, default_value = "alsa", value_name = "HOST")]
+    host: String,
+    /// Input device id as `tapedeck devices` prints it (default: the host's default input).
+    #[arg(long, value_name = "ID")]
+    device: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Deliver audio as fast as tapedeck takes it instead of in real time (for throughput tests).
+    #[arg(long)]
+    unpaced: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Sample rate in Hz (default: the device's).
+    #[arg(long, value_name = "HZ")]
+    rate: Option<u32>,
+    /// Device channels to open (default: the device's).
+    #[arg(long, value_name = "N")]
+    channels: Option<u16>,
+    /// File format: s16, s24 or f32.
+    #[arg(long, default_value = "s24", value_name = "FORMAT")]
+    format: String,
+    /// Sample format to ask the device for: i16, i24, i32 or f32 (default: the best match).
+    #[arg(long, value_name = "FORMAT")]
+    device_format: Option<String>,
+    /// Frames per device callback (default: the host's).
+    #[arg(long, value_name = "FRAMES")]
+    buffer: Option<u32>,
+    /// A track: device input (1-based), optional name and role, e.g. `3:Bass DI:di`.
+    /// Repeat for each track. Default: every input, named `In N`.
+    #[arg(long = "track", value_name = "IN[:NAME[:ROLE]]")]
+    tracks: Vec<String>,
+    /// Session name (a folder under --dir); recording into an existing one adds a take.
+    #[arg(long, value_name = "NAME")]
+    session: Option<String>,
+    /// Folder that holds sessions.
+    #[arg(long, value_name = "PATH")]
+    dir: Option<PathBuf>,
+    /// Stop by itself after this long: 90s, 10m, 1h30m.
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
+    /// Print status lines even on a terminal.
+    #[arg(long)]
+    headless: bool,
+    /// Print status and events as JSON lines on stdout.
+    #[arg(long)]
+    json_status: bool,
+    /// Ring buffer between the audio thread and the disk writer, in seconds of all channels.
+    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
+    ring_seconds: f64,
+}
+
+const DEFAULT_DIR: &str = "sessions";
+
+/// Runs the program; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Cmd::Devices { host, json } => devices(host.as_deref(), json),
+        Cmd::Record(a) => {
+            let kind = match HostKind::parse(&a.host) {
+                Some(HostKind::Demo) | None => Err(Error::usage(format!(
+                    "unknown host {:?}; use --host alsa or --host jack (or `tapedeck demo` for the demo input)",
+                    a.host
+                ))),
+                Some(k) => Ok(k),
+            };
+            kind.and_then(|k| record(k, a.device.as_deref(), &a.common, demo::DemoOptions::default()))
+        }
+        Cmd::Demo(a) => {
+            let opts = demo::DemoOptions {
+                paced: !a.unpaced,
+                ..Default::default()
+            };
+            record(HostKind::Demo, None, &a.common, opts)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tapedeck: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn devices(host: Option<&str>, json: bool) -> Result<i32, Error> {
+    let kinds: Vec<HostKind> = match host {
+        Some(h) => vec![HostKind::parse(h).ok_or_else(|| {
+            Error::usage(format!("unknown host {h:?}; use alsa, jack or demo"))
+        })?],
+        None => vec![HostKind::Alsa, HostKind::Jack, HostKind::Demo],
+    };
+    let mut all = Vec::new();
+    let mut notes = Vec::new();
+    for k in kinds {
+        let listed = audio::open_host(k, demo::DemoOptions::default())
+            .and_then(|h| audio::list_devices(k, &h));
+        match listed {
+            Ok(mut d) => all.append(&mut d),
+            Err(e) => notes.push(format!("{}: {e}", k.name())),
+        }
+    }
+    if json {
+        let s = serde_json::to_string_pretty(&all).map_err(|e| Error::Runtime(e.to_string()))?;
+        println!("{s}");
+    } else {
+        if all.is_empty() {
+            println!("no input devices found");
+        }
+        for d in &all {
+            let star = if d.default { "  (default)" } else { "" };
+            println!("{}{star}\n    {}", d.id, d.name);
+            let ch = &d.channels;
+            let chs = match (ch.first(), ch.last()) {
+                (Some(a), Some(b)) if ch.len() > 3 && usize::from(b - a) + 1 == ch.len() => format!("{a}-{b}"),
+                _ => ch.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+            };
+            let mut rates = d.sample_rates.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+            if let Some([lo, hi]) = d.sample_rate_range {
+                rates.push_str(&format!(" (any of {lo}-{hi})"));
+            }
+            println!("    channels: {chs}\n    rates:    {rates}\n    formats:  {}", d.formats.join(", "));
+            if let Some(c) = &d.default_config {
+                println!("    default:  {} ch, {} Hz, {}", c.channels, c.sample_rate, c.format);
+            }
+        }
+    }
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(0)
+}
+
+/// A `--track` as written, before the device is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackSpec {
+    pub input: u16,
+    pub name: Option<String>,
+    pub role: Option<String>,
+}
+
+pub fn parse_track(s: &str) -> Result<TrackSpec, Error> {
+    let mut parts = s.splitn(4, ':');
+    let input = parts.next().unwrap_or("");
+    let name = parts.next();
+    let role = parts.next();
+    if parts.next().is_some() {
+        return Err(Error::usage(format!(
+            "--track {s:?} has too many ':'; write IN[:NAME[:ROLE]] and keep ':' out of names"
+        )));
+    }
+    let input: u16 = match input.trim().parse() {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            return Err(Error::usage(format!(
+                "--track {s:?} must start with a device input number (1 or more), e.g. --track 3:Bass DI"
+            )));
+        }
+    };
+    let name = match name {
+        Some(n) => {
+            naming::check_track_name(n).map_err(|e| Error::usage(format!("--track {s:?}: {e}")))?;
+            Some(n.trim().to_string())
+        }
+        None => None,
+    };
+    let role = match role {
+        Some(r) => {
+            let ok = !r.is_empty()
+                && r.len() <= 24
+                && r.starts_with(|c: char| c.is_ascii_lowercase())
+                && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(Error::usage(format!(
+                    "--track {s:?}: role {r:?} must be a short lowercase word such as di, mic, line, room"
+                )));
+            }
+            Some(r.to_string())
+        }
+        None => None,
+    };
+    Ok(TrackSpec { input, name, role })
+}
+
+/// Turns track specs into tracks for a device with `channels` inputs.
+pub fn resolve_tracks(specs: &[TrackSpec], channels: u16, device: &str) -> Result<Vec<Track>, Error> {
+    if specs.is_empty() {
+        return Ok((1..=channels)
+            .map(|i| Track {
+                number: i,
+                name: format!("In {i}"),
+                input: i,
+                role: None,
+                armed: true,
+            })
+            .collect());
+    }
+    let mut tracks: Vec<Track> = Vec::new();
+    for s in specs {
+        if s.input > channels {
+            return Err(Error::usage(format!(
+                "input {} is beyond the {channels} inputs opened on {device}; use 1-{channels}, or open more with --channels",
+                s.input
+            )));
+        }
+        let name = s.name.clone().unwrap_or_else(|| format!("In {}", s.input));
+        if tracks.iter().any(|t| t.input == s.input) {
+            return Err(Error::usage(format!(
+                "input {} is given to two tracks; give each track its own input",
+                s.input
+            )));
+        }
+        if let Some(t) = tracks.iter().find(|t| t.name.to_lowercase() == name.to_lowercase()) {
+            return Err(Error::usage(format!(
+                "tracks {} and {} are both named {name:?}; give each track its own name",
+                t.input, s.input
+            )));
+        }
+        tracks.push(Track {
+            number: s.input,
+            name,
+            input: s.input,
+            role: s.role.clone(),
+            armed: true,
+        });
+    }
+    tracks.sort_by_key(|t| t.number);
+    Ok(tracks)
+}
+
+fn record(
+    kind: HostKind,
+    device_id: Option<&str>,
+    a: &CommonArgs,
+    demo_opts: demo::DemoOptions,
+) -> Result<i32, Error> {
+    // 1. Everything that can be checked without the device.
+    let file_format = FileFormat::parse(&a.format)
+        .ok_or_else(|| Error::usage(format!("unknown --format {:?}; use s16, s24 or f32", a.format)))?;
+    let device_format = match &a.device_format {
+        Some(f) => Some(DeviceFormat::parse(f).ok_or_else(|| {
+            Error::usage(format!("unknown --device-format {f:?}; use i16, i24, i32 or f32"))
+        })?),
+        None => None,
+    };
+    let duration = match &a.duration {
+        Some(d) => Some(crate::duration::parse(d).map_err(|e| Error::usage(format!("--duration: {e}")))?),
+        None => None,
+    };
+    let specs = a.tracks.iter().map(|t| parse_track(t)).collect::<Result<Vec<_>, _>>()?;
+    let session_name = match &a.session {
+        Some(s) => {
+            naming::check_session_name(s).map_err(|e| Error::usage(format!("--session: {e}")))?;
+            s.clone()
+        }
+        None => session::default_name(),
+    };
+    if !(a.ring_seconds.is_finite() && (0.1..=600.0).contains(&a.ring_seconds)) {
+        return Err(Error::usage("--ring-seconds must be between 0.1 and 600"));
+    }
+    let root = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            let d = PathBuf::from(DEFAULT_DIR);
+            if !d.exists() {
+                std::fs::create_dir_all(&d).map_err(|e| {
+                    Error::Runtime(format!("cannot create ./{DEFAULT_DIR}: {e}; pass --dir PATH"))
+                })?;
+            }
+            d
+        }
+    };
+    session::check_root(&root)?;
+
+    // 2. The device and its configuration.
+    let host = audio::open_host(kind, demo_opts)?;
+    let device = audio::find_device(kind, &host, device_id)?;
+    let req = StreamRequest {
+        channels: a.channels,
+        sample_rate: a.rate,
+        format: device_format,
+        buffer: a.buffer,
+    };
+    let choice = audio::choose_config(&device, &req, file_format)?;
+    let dev_name = audio::name_of(&device);
+    let dev_id = audio::id_of(&device);
+    let mut tracks = resolve_tracks(&specs, choice.channels, &dev_id)?;
+    if kind == HostKind::Demo && specs.is_empty() {
+        for t in &mut tracks {
+            let voice = audio::demo_synth::VOICE_NAMES[usize::from(t.input - 1) % audio::demo_synth::VOICE_NAMES.len()];
+            t.name = if t.input as usize > audio::demo_synth::VOICE_NAMES.len() {
+                format!("{voice} {}", t.input)
+            } else {
+                voice.to_string()
+            };
+        }
+    }
+
+    // 3. An existing session must match what we are about to record.
+    let existing = session::inspect(&root, &session_name)?;
+    if let Some(m) = &existing {
+        if m.sample_rate != choice.sample_rate || m.format != file_format.name() {
+            return Err(Error::usage(format!(
+                "session {session_name:?} is recorded at {} Hz {}; record at the same rate and format (--rate {} --format {}) or start a new --session",
+                m.sample_rate, m.format, m.sample_rate, m.format
+            )));
+        }
+    }
+
+    // 4. Open the stream before creating anything, so a device failure leaves no trace.
+    let ring_frames = ((a.ring_seconds * f64::from(choice.sample_rate)).ceil() as usize).max(1024);
+    let opened = audio::open_stream(kind, &device, &choice, ring_frames)?;
+
+    let device_record = DeviceRecord {
+        host: kind.name().to_string(),
+        id: dev_id.clone(),
+        name: dev_name.clone(),
+        sample_rate: choice.sample_rate,
+        sample_format: choice.format.name().to_string(),
+        channels: choice.channels,
+        buffer_frames: choice.buffer,
+    };
+    let init = SessionInit {
+        sample_rate: choice.sample_rate,
+        format: file_format.name().to_string(),
+        device: device_record.clone(),
+        tracks: tracks
+            .iter()
+            .map(|t| TrackRecord {
+                number: t.number,
+                name: t.name.clone(),
+                input: t.input,
+                role: t.role.clone(),
+                format: file_format.name().to_string(),
+            })
+            .collect(),
+    };
+    let session = Session::open(&root, &session_name, existing, init)?;
+    let session_dir = session.dir.display().to_string();
+
+    let config = EngineConfig {
+        device: device_record,
+        sample_rate: choice.sample_rate,
+        channels: choice.channels,
+        device_format: choice.format,
+        file_format,
+        tracks,
+        ring_frames,
+    };
+    let engine = Engine::start(config, session, opened.stream, opened.output, opened.shared)?;
+    let printer = Printer {
+        style: if a.json_status { StatusStyle::Json } else { StatusStyle::Text },
+        session_dir: session_dir.clone(),
+    };
+    printer.note(&format!(
+        "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
+        choice.channels, choice.sample_rate, choice.format, file_format
+    ));
+    run_take(engine, duration, &printer, choice.sample_rate)
+}
+
+/// Records one take until `duration` or a signal, printing status once a second.
+fn run_take(engine: Engine, duration: Option<Duration>, printer: &Printer, rate: u32) -> Result<i32, Error> {
+    let signals = crate::signals::install(engine.commander())?;
+    let tap = engine.meter_tap();
+    engine.send(Command::Record {
+        max_frames: duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64),
+    });
+    let mut next_status = Instant::now() + Duration::from_secs(1);
+    let mut outcome: Option<EndReason> = None;
+    let mut started = false;
+    loop {
+        let wait = next_status.saturating_duration_since(Instant::now());
+        match engine.events().recv_timeout(wait.min(Duration::from_millis(100))) {
+            Ok(ev) => {
+                printer.event(&ev);
+                match ev {
+                    Event::TakeStarted { .. } => started = true,
+                    Event::TakeFinished(s) => {
+                        outcome = Some(s.reason);
+                        break;
+                    }
+                    Event::Warning(_) if !started => break,
+                    _ => {}
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if Instant::now() >= next_status {
+            next_status += Duration::from_secs(1);
+            printer.status(&status_line(&engine.snapshot(), &tap.take()));
+        }
+    }
+    let hangup = signals.hung_up();
+    drop(signals);
+    let session = engine.shutdown(EndReason::Stopped)?;
+    if hangup {
+        printer.note("note: the terminal hung up during the take; the take was recorded to the end");
+    }
+    let path = session.dir.join("session.json");
+    match outcome {
+        Some(r) if r.is_failure() => {
+            printer.note(&format!("tapedeck: the take ended early ({r:?}); what was captured is in {}", path.display()));
+            Ok(EXIT_RUNTIME)
+        }
+        Some(_) => Ok(0),
+        None => {
+            printer.note("tapedeck: no take was recorded");
+            Ok(EXIT_RUNTIME)
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_path(_: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_specs() {
+        assert_eq!(
+            parse_track("3:Bass DI:di").ok(),
+            Some(TrackSpec { input: 3, name: Some("Bass DI".into()), role: Some("di".into()) })
+        );
+        assert_eq!(parse_track("2").ok(), Some(TrackSpec { input: 2, name: None, role: None }));
+        for bad in ["0:x", "x:Bass", ":Bass", "1:", "1:a:b:c", "1:Bass:DI", "1:\u{7}"] {
+            assert!(parse_track(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn track_resolution_checks_inputs_and_names() {
+        let s = |i, n: &str| TrackSpec { input: i, name: Some(n.into()), role: None };
+        assert!(resolve_tracks(&[s(9, "a")], 8, "d").is_err());
+        assert!(resolve_tracks(&[s(1, "a"), s(1, "b")], 8, "d").is_err());
+        assert!(resolve_tracks(&[s(1, "Gtr"), s(2, "gtr")], 8, "d").is_err());
+        let t = resolve_tracks(&[s(3, "Bass"), s(1, "Kick")], 8, "d").unwrap_or_default();
+        assert_eq!(t.iter().map(|t| t.number).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(resolve_tracks(&[], 4, "d").map(|t| t.len()).ok(), Some(4));
+    }
+}

@@ -1,0 +1,744 @@
+//! The writer thread: pops the ring, zero-fills gaps, converts and writes the armed tracks,
+//! keeps the manifest journal, and publishes meters and counters.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use ringbuf::traits::{Consumer, Observer};
+
+use super::meter::{MeterState, TapInner};
+use super::{Command, EngineConfig, Event, Snapshot, TakeSummary, Track, Transport};
+use crate::audio::capture::{CaptureOutput, CaptureShared, Gap, StreamFault};
+use crate::format::{DeviceFormat, FileFormat, convert_f32, convert_s16, convert_s24, dbfs};
+use crate::session::manifest::{
+    DropoutRecord, EndReason, MarkerRecord, TakeRecord, TakeState, TakeTrack, TrackRecord,
+};
+use crate::session::{self, Session, naming};
+use crate::wav::WavWriter;
+
+/// Frames converted per step.
+const CHUNK_FRAMES: usize = 4096;
+/// How often meters and the snapshot are refreshed.
+const METER_INTERVAL: Duration = Duration::from_millis(33);
+/// How often file headers are rewritten and data flushed to the kernel while recording.
+const HEADER_INTERVAL: Duration = Duration::from_millis(500);
+/// How often recorded data is forced to the disk (fdatasync).
+const SYNC_INTERVAL: Duration = Duration::from_secs(2);
+/// How long to wait for frames still on their way from a stream that has stopped delivering.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+struct TrackFile {
+    track: Track,
+    file: String,
+    writer: WavWriter,
+    buf: Vec<u8>,
+    peak: f32,
+    clipped: u64,
+}
+
+struct ActiveTake {
+    number: u32,
+    folder: String,
+    record_index: usize,
+    start_frame: u64,
+    /// Stream frame where the take ends (exclusive), once known.
+    stop_frame: Option<u64>,
+    stop_reason: EndReason,
+    stop_detail: Option<String>,
+    started_at: DateTime<FixedOffset>,
+    files: Vec<TrackFile>,
+    frames: u64,
+    dropouts: Vec<DropoutRecord>,
+    markers: Vec<MarkerRecord>,
+    last_header: Instant,
+    last_sync: Instant,
+    /// While waiting for frames up to `stop_frame`: the position last seen and when waiting
+    /// for more gives up (a stream that stopped delivering).
+    drain: Option<(u64, Instant)>,
+}
+
+pub(super) struct Writer {
+    cfg: EngineConfig,
+    session: Session,
+    out: CaptureOutput,
+    shared: Arc<CaptureShared>,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    taps: Arc<Mutex<Vec<Arc<TapInner>>>>,
+    tracks: Vec<Track>,
+    meters: Vec<MeterState>,
+    /// Stream frame of the next frame to come out of the ring.
+    pos: u64,
+    chunk: Vec<u32>,
+    zeros: Vec<u8>,
+    take: Option<ActiveTake>,
+    last_take: Option<TakeSummary>,
+    dropouts: u64,
+    shutdown: Option<EndReason>,
+    stream_failed: Option<String>,
+    last_meter: Instant,
+}
+
+pub(super) fn initial_snapshot(cfg: &EngineConfig, session: &Session) -> Snapshot {
+    Snapshot {
+        session: session.manifest.session.clone(),
+        sample_rate: cfg.sample_rate,
+        file_format: cfg.file_format,
+        device: cfg.device.clone(),
+        transport: Transport::Stopped,
+        next_take: next_take_number(session),
+        position: 0,
+        inputs: vec![Default::default(); usize::from(cfg.channels)],
+        tracks: cfg.tracks.clone(),
+        dropouts: 0,
+        dropped_frames: 0,
+        xruns: 0,
+        ring_fill: 0.0,
+        ring_capacity_frames: cfg.ring_frames,
+        last_take: None,
+        stream_failed: None,
+    }
+}
+
+fn next_take_number(session: &Session) -> u32 {
+    session.manifest.takes.iter().map(|t| t.number).max().unwrap_or(0) + 1
+}
+
+fn seconds(frames: u64, rate: u32) -> f64 {
+    frames as f64 / f64::from(rate)
+}
+
+/// Disk full shows up as ENOSPC (or EDQUOT for a quota).
+fn is_disk_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull || e.kind() == io::ErrorKind::QuotaExceeded
+}
+
+impl Writer {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        cfg: EngineConfig,
+        session: Session,
+        out: CaptureOutput,
+        shared: Arc<CaptureShared>,
+        commands: Receiver<Command>,
+        events: Sender<Event>,
+        snapshot: Arc<Mutex<Snapshot>>,
+        taps: Arc<Mutex<Vec<Arc<TapInner>>>>,
+    ) -> Self {
+        let now = Instant::now();
+        let channels = usize::from(cfg.channels);
+        Self {
+            tracks: cfg.tracks.clone(),
+            meters: (0..channels).map(|_| MeterState::new(now)).collect(),
+            chunk: vec![0; CHUNK_FRAMES * channels],
+            zeros: vec![0; CHUNK_FRAMES * 4],
+            cfg,
+            session,
+            out,
+            shared,
+            commands,
+            events,
+            snapshot,
+            taps,
+            pos: 0,
+            take: None,
+            last_take: None,
+            dropouts: 0,
+            shutdown: None,
+            stream_failed: None,
+            last_meter: now,
+        }
+    }
+
+    pub(super) fn run(mut self) -> Session {
+        loop {
+            while let Ok(cmd) = self.commands.try_recv() {
+                self.handle(cmd);
+            }
+            let progressed = self.pump();
+            self.check_stream();
+            self.check_take_end();
+            self.housekeeping();
+            if self.shutdown.is_some() && self.take.is_none() {
+                break;
+            }
+            if !progressed {
+                match self.commands.recv_timeout(Duration::from_millis(5)) {
+                    Ok(cmd) => self.handle(cmd),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // Every sender is gone: nobody can stop a take any more, so end it now.
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if self.shutdown.is_none() {
+                            self.handle(Command::Shutdown {
+                                reason: EndReason::Stopped,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        self.publish();
+        self.session
+    }
+
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::SetArmed { track, armed } => match self.tracks.iter_mut().find(|t| t.number == track) {
+                Some(t) => t.armed = armed,
+                None => self.emit(Event::Warning(format!("there is no track {track}"))),
+            },
+            Command::ArmAll(armed) => self.tracks.iter_mut().for_each(|t| t.armed = armed),
+            Command::Rename { track, name } => {
+                if let Err(e) = naming::check_track_name(&name) {
+                    self.emit(Event::Warning(e));
+                } else if self.tracks.iter().any(|t| t.number != track && t.name == name) {
+                    self.emit(Event::Warning(format!("another track is already named {name:?}")));
+                } else {
+                    match self.tracks.iter_mut().find(|t| t.number == track) {
+                        Some(t) => t.name = name,
+                        None => self.emit(Event::Warning(format!("there is no track {track}"))),
+                    }
+                }
+            }
+            Command::ClearClips => {
+                for (i, m) in self.meters.iter_mut().enumerate() {
+                    m.clear_clips(self.shared.clips[i].load(Ordering::Relaxed));
+                }
+            }
+            Command::Record { max_frames } => self.start_take(max_frames),
+            Command::Stop { reason } => self.request_stop(reason, None),
+            Command::Mark { label } => self.mark(label),
+            Command::Shutdown { reason } => {
+                self.shutdown = Some(reason);
+                self.request_stop(reason, None);
+            }
+        }
+    }
+
+    fn start_take(&mut self, max_frames: Option<u64>) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        if self.take.is_some() {
+            self.emit(Event::Warning("already recording".into()));
+            return;
+        }
+        if let Some(why) = &self.stream_failed {
+            self.emit(Event::Warning(format!("cannot record: {why}")));
+            return;
+        }
+        let armed: Vec<Track> = self.tracks.iter().filter(|t| t.armed).cloned().collect();
+        if armed.is_empty() {
+            self.emit(Event::Warning("no track is armed; arm a track first".into()));
+            return;
+        }
+        match self.open_take(armed, max_frames) {
+            Ok(take) => {
+                self.emit(Event::TakeStarted {
+                    take: take.number,
+                    folder: take.folder.clone(),
+                });
+                self.take = Some(take);
+            }
+            Err(e) => self.emit(Event::Warning(format!("cannot start a take: {e}"))),
+        }
+    }
+
+    fn open_take(&mut self, armed: Vec<Track>, max_frames: Option<u64>) -> io::Result<ActiveTake> {
+        // The take starts at the frame being captured now; what is still in the ring before it
+        // is skipped, so the take begins when the command was given.
+        let start_frame = self.shared.position.load(Ordering::Acquire).max(self.pos);
+        let backlog = start_frame.saturating_sub(self.pos);
+        let started_at = session::now()
+            - chrono::Duration::microseconds((seconds(backlog, self.cfg.sample_rate) * 1e6) as i64);
+        let (number, dir) = self.session.create_take_folder()?;
+        let folder = naming::take_folder(number);
+        let mut files = Vec::with_capacity(armed.len());
+        for t in &armed {
+            let name = naming::track_file_name(t.number, &t.name, number);
+            let path: PathBuf = dir.join(&name);
+            let writer = WavWriter::create(&path, self.cfg.file_format, self.cfg.sample_rate)?;
+            files.push(TrackFile {
+                track: t.clone(),
+                file: format!("{folder}/{name}"),
+                writer,
+                buf: vec![0; CHUNK_FRAMES * 4],
+                peak: 0.0,
+                clipped: 0,
+            });
+        }
+        let record = TakeRecord {
+            number,
+            folder: folder.clone(),
+            state: TakeState::Recording,
+            started_at,
+            ended_at: None,
+            end_reason: None,
+            end_detail: None,
+            device: self.cfg.device.clone(),
+            sample_rate: self.cfg.sample_rate,
+            format: self.cfg.file_format.name().to_string(),
+            start_frame,
+            length_frames: 0,
+            length_seconds: 0.0,
+            tracks: files.iter().map(|f| take_track(f, 0)).collect(),
+            dropouts: Vec::new(),
+            dropout_frames: 0,
+            markers: Vec::new(),
+        };
+        self.session.manifest.tracks = self.track_records();
+        self.session.manifest.takes.push(record);
+        self.session.manifest.updated = session::now();
+        let record_index = self.session.manifest.takes.len() - 1;
+        // The journal entry: if we die now, the manifest already lists the take and its files.
+        self.session.save()?;
+        let now = Instant::now();
+        Ok(ActiveTake {
+            number,
+            folder,
+            record_index,
+            start_frame,
+            stop_frame: max_frames.map(|m| start_frame + m),
+            stop_reason: EndReason::Duration,
+            stop_detail: None,
+            started_at,
+            files,
+            frames: 0,
+            dropouts: Vec::new(),
+            markers: Vec::new(),
+            last_header: now,
+            last_sync: now,
+            drain: None,
+        })
+    }
+
+    fn track_records(&self) -> Vec<TrackRecord> {
+        let mut records = self.session.manifest.tracks.clone();
+        for t in &self.tracks {
+            let r = TrackRecord {
+                number: t.number,
+                name: t.name.clone(),
+                input: t.input,
+                role: t.role.clone(),
+                format: self.cfg.file_format.name().to_string(),
+            };
+            match records.iter_mut().find(|x| x.number == t.number) {
+                Some(x) => *x = r,
+                None => records.push(r),
+            }
+        }
+        records.sort_by_key(|t| t.number);
+        records
+    }
+
+    /// Asks the take to end at the frame being captured now (or earlier, if already set).
+    fn request_stop(&mut self, reason: EndReason, detail: Option<String>) {
+        let now_frame = self.shared.position.load(Ordering::Acquire).max(self.pos);
+        if let Some(take) = &mut self.take {
+            let stop = take.stop_frame.map_or(now_frame, |s| s.min(now_frame)).max(take.start_frame);
+            if take.stop_frame != Some(stop) || take.stop_reason == EndReason::Duration {
+                take.stop_frame = Some(stop);
+                take.stop_reason = reason;
+                take.stop_detail = detail;
+            }
+        }
+    }
+
+    fn mark(&mut self, label: Option<String>) {
+        let now_frame = self.shared.position.load(Ordering::Acquire).max(self.pos);
+        let rate = self.cfg.sample_rate;
+        match &mut self.take {
+            Some(take) => {
+                let frame = now_frame.saturating_sub(take.start_frame);
+                let label = label.unwrap_or_else(|| format!("M{}", take.markers.len() + 1));
+                take.markers.push(MarkerRecord {
+                    frame,
+                    seconds: seconds(frame, rate),
+                    label,
+                });
+            }
+            None => self.emit(Event::Warning("markers go into a take; start recording first".into())),
+        }
+    }
+
+    /// Processes everything the ring holds now. Returns whether anything happened.
+    fn pump(&mut self) -> bool {
+        let ch = usize::from(self.cfg.channels);
+        // Measure the data first, then look at gaps: a gap queued after this measurement
+        // belongs after all of the measured data.
+        let mut budget = self.out.samples.occupied_len() / ch;
+        let mut progressed = false;
+        loop {
+            while let Some(g) = self.out.gaps.try_peek().copied() {
+                if g.at_frame > self.pos {
+                    break;
+                }
+                self.out.gaps.try_pop();
+                self.apply_gap(g);
+                progressed = true;
+            }
+            if budget == 0 {
+                break;
+            }
+            let mut n = budget.min(CHUNK_FRAMES) as u64;
+            if let Some(g) = self.out.gaps.try_peek() {
+                n = n.min(g.at_frame - self.pos);
+            }
+            // Never let a step cross the take's start or end.
+            if let Some(take) = &self.take {
+                for b in [Some(take.start_frame), take.stop_frame].into_iter().flatten() {
+                    if b > self.pos {
+                        n = n.min(b - self.pos);
+                    }
+                }
+            }
+            let n = n as usize;
+            let words = n * ch;
+            let (a, b) = self.out.samples.as_slices();
+            let from_a = words.min(a.len());
+            self.chunk[..from_a].copy_from_slice(&a[..from_a]);
+            self.chunk[from_a..words].copy_from_slice(&b[..words - from_a]);
+            self.out.samples.skip(words);
+            self.write_frames(n);
+            self.pos += n as u64;
+            budget -= n;
+            progressed = true;
+            self.check_take_end();
+        }
+        progressed
+    }
+
+    /// Whether the take records the frame at stream position `frame`.
+    fn recording_at(&self, frame: u64) -> bool {
+        self.take.as_ref().is_some_and(|t| {
+            frame >= t.start_frame && t.stop_frame.is_none_or(|s| frame < s)
+        })
+    }
+
+    fn write_frames(&mut self, n: usize) {
+        if !self.recording_at(self.pos) {
+            return;
+        }
+        let ch = usize::from(self.cfg.channels);
+        let dev = self.cfg.device_format;
+        let ff = self.cfg.file_format;
+        let Some(take) = &mut self.take else { return };
+        let mut failure = None;
+        for f in &mut take.files {
+            let input = usize::from(f.track.input - 1);
+            let samples = self.chunk[..n * ch].iter().skip(input).step_by(ch).copied();
+            let len = encode(samples, dev, ff, &mut f.buf, &mut f.peak, &mut f.clipped);
+            if let Err(e) = f.writer.write_bytes(&f.buf[..len]) {
+                failure = Some(e);
+                break;
+            }
+        }
+        take.frames += n as u64;
+        if let Some(e) = failure {
+            self.fail_take(e);
+        }
+    }
+
+    fn apply_gap(&mut self, g: Gap) {
+        self.dropouts += 1;
+        let start = g.at_frame;
+        let end = g.at_frame + g.frames;
+        self.pos = self.pos.max(end);
+        let rate = self.cfg.sample_rate;
+        let ff = self.cfg.file_format;
+        let Some(take) = &mut self.take else { return };
+        let take_end = take.stop_frame.unwrap_or(u64::MAX);
+        if end < take.start_frame || start >= take_end || (g.frames == 0 && start < take.start_frame) {
+            return;
+        }
+        let from = start.max(take.start_frame);
+        let to = end.min(take_end);
+        let fill = to.saturating_sub(from);
+        let at = from - take.start_frame;
+        take.dropouts.push(DropoutRecord {
+            at_frame: at,
+            at_seconds: seconds(at, rate),
+            frames: fill,
+            seconds: seconds(fill, rate),
+            cause: g.cause.name().to_string(),
+            exact: g.exact,
+        });
+        // Silence of the exact length keeps every track at its sample position.
+        let bytes = fill as usize * ff.bytes_per_sample();
+        let mut failure = None;
+        'files: for f in &mut take.files {
+            let mut left = bytes;
+            while left > 0 {
+                let step = left.min(self.zeros.len());
+                if let Err(e) = f.writer.write_bytes(&self.zeros[..step]) {
+                    failure = Some(e);
+                    break 'files;
+                }
+                left -= step;
+            }
+        }
+        take.frames += fill;
+        if let Some(e) = failure {
+            self.fail_take(e);
+        }
+    }
+
+    fn fail_take(&mut self, e: io::Error) {
+        let reason = if is_disk_full(&e) {
+            EndReason::DiskFull
+        } else {
+            EndReason::WriteError
+        };
+        if let Some(take) = &mut self.take {
+            take.stop_frame = Some(take.start_frame + take.frames);
+            take.stop_reason = reason;
+            take.stop_detail = Some(e.to_string());
+        }
+        self.finish_take();
+    }
+
+    /// Notices a stream that ended (device unplugged, server gone).
+    fn check_stream(&mut self) {
+        if self.stream_failed.is_some() || !self.shared.ended.load(Ordering::Acquire) {
+            return;
+        }
+        let (reason, why) = match self.shared.fault() {
+            StreamFault::DeviceLost => (EndReason::DeviceLost, "the audio device disappeared"),
+            _ => (EndReason::StreamError, "the audio stream failed"),
+        };
+        self.stream_failed = Some(why.to_string());
+        self.emit(Event::StreamFailed(why.to_string()));
+        self.request_stop(reason, Some(why.to_string()));
+    }
+
+    fn check_take_end(&mut self) {
+        let Some(take) = &mut self.take else { return };
+        let Some(stop) = take.stop_frame else { return };
+        if self.pos >= stop {
+            self.finish_take();
+            return;
+        }
+        // A take that runs to its --duration on a live stream waits as long as it takes.
+        if take.stop_reason == EndReason::Duration && self.stream_failed.is_none() {
+            return;
+        }
+        // Frames that never arrive (a stream that died mid-block): end with what did.
+        let now = Instant::now();
+        match take.drain {
+            Some((pos, deadline)) if pos == self.pos => {
+                if now >= deadline {
+                    take.stop_frame = Some(take.start_frame + take.frames);
+                    if take.stop_detail.is_none() {
+                        take.stop_detail =
+                            Some("the device stopped delivering audio before the stop point".into());
+                    }
+                    self.finish_take();
+                }
+            }
+            _ => take.drain = Some((self.pos, now + DRAIN_TIMEOUT)),
+        }
+    }
+
+    fn finish_take(&mut self) {
+        let Some(take) = self.take.take() else { return };
+        let rate = self.cfg.sample_rate;
+        let ended_at = session::now();
+        let mut tracks = Vec::with_capacity(take.files.len());
+        let mut files = Vec::with_capacity(take.files.len());
+        let mut problem: Option<io::Error> = None;
+        let mut clipped = 0;
+        for f in take.files {
+            let t = take_track(&f, take.frames);
+            clipped += f.clipped;
+            if let Err(e) = f.writer.finalize() {
+                problem.get_or_insert(e);
+            }
+            files.push(t.file.clone());
+            tracks.push(t);
+        }
+        let (mut reason, mut detail) = (take.stop_reason, take.stop_detail);
+        if let Some(e) = problem {
+            if !reason.is_failure() {
+                reason = if is_disk_full(&e) { EndReason::DiskFull } else { EndReason::WriteError };
+                detail = Some(format!("finishing the files failed: {e}"));
+            }
+        }
+        let dropout_frames = take.dropouts.iter().map(|d| d.frames).sum();
+        if let Some(r) = self.session.manifest.takes.get_mut(take.record_index) {
+            r.state = TakeState::Complete;
+            r.ended_at = Some(ended_at);
+            r.end_reason = Some(reason);
+            r.end_detail = detail.clone();
+            r.length_frames = take.frames;
+            r.length_seconds = seconds(take.frames, rate);
+            r.tracks = tracks;
+            r.dropouts = take.dropouts.clone();
+            r.dropout_frames = dropout_frames;
+            r.markers = take.markers;
+        }
+        self.session.manifest.updated = ended_at;
+        if let Err(e) = self.session.save() {
+            self.emit(Event::Warning(format!(
+                "could not update {}: {e}",
+                self.session.dir.join("session.json").display()
+            )));
+        }
+        let summary = TakeSummary {
+            take: take.number,
+            folder: take.folder,
+            frames: take.frames,
+            seconds: seconds(take.frames, rate),
+            files,
+            dropouts: take.dropouts,
+            reason,
+            detail,
+            clipped_samples: clipped,
+        };
+        self.last_take = Some(summary.clone());
+        self.emit(Event::TakeFinished(summary));
+    }
+
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if let Some(take) = &mut self.take {
+            let mut failure = None;
+            if now.duration_since(take.last_header) >= HEADER_INTERVAL {
+                take.last_header = now;
+                let sync = now.duration_since(take.last_sync) >= SYNC_INTERVAL;
+                if sync {
+                    take.last_sync = now;
+                }
+                for f in &mut take.files {
+                    let r = if sync { f.writer.sync() } else { f.writer.update_header() };
+                    if let Err(e) = r {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                self.fail_take(e);
+            }
+        }
+        if now.duration_since(self.last_meter) >= METER_INTERVAL {
+            self.last_meter = now;
+            self.update_meters(now);
+            self.publish();
+        }
+    }
+
+    fn update_meters(&mut self, now: Instant) {
+        let taps = match self.taps.lock() {
+            Ok(t) => t.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        for (i, m) in self.meters.iter_mut().enumerate() {
+            let peak = f32::from_bits(self.shared.peaks[i].swap(0, Ordering::Relaxed));
+            m.update(peak, self.shared.clips[i].load(Ordering::Relaxed), now);
+            for t in &taps {
+                t.feed(i, peak);
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let ch = usize::from(self.cfg.channels);
+        let fill = self.out.samples.occupied_len() / ch;
+        let transport = match &self.take {
+            Some(t) => Transport::Recording {
+                take: t.number,
+                started_at: t.started_at,
+                frames: t.frames,
+            },
+            None => Transport::Stopped,
+        };
+        let snap = Snapshot {
+            session: self.session.manifest.session.clone(),
+            sample_rate: self.cfg.sample_rate,
+            file_format: self.cfg.file_format,
+            device: self.cfg.device.clone(),
+            transport,
+            next_take: next_take_number(&self.session),
+            position: self.shared.position.load(Ordering::Acquire),
+            inputs: self.meters.iter().map(|m| m.meter.clone()).collect(),
+            tracks: self.tracks.clone(),
+            dropouts: self.dropouts,
+            dropped_frames: self.shared.overflow_frames.load(Ordering::Relaxed)
+                + self.shared.xrun_frames.load(Ordering::Relaxed),
+            xruns: self.shared.xruns_reported.load(Ordering::Relaxed),
+            ring_fill: fill as f32 / self.cfg.ring_frames.max(1) as f32,
+            ring_capacity_frames: self.cfg.ring_frames,
+            last_take: self.last_take.clone(),
+            stream_failed: self.stream_failed.clone(),
+        };
+        match self.snapshot.lock() {
+            Ok(mut s) => *s = snap,
+            Err(p) => *p.into_inner() = snap,
+        }
+    }
+}
+
+fn take_track(f: &TrackFile, frames: u64) -> TakeTrack {
+    TakeTrack {
+        track: f.track.number,
+        name: f.track.name.clone(),
+        input: f.track.input,
+        role: f.track.role.clone(),
+        file: f.file.clone(),
+        frames,
+        peak_dbfs: dbfs(f.peak).map(|d| (d * 100.0).round() / 100.0),
+        clipped_samples: f.clipped,
+    }
+}
+
+/// Converts one track's samples into little-endian file bytes in `buf`; returns the length.
+fn encode(
+    samples: impl Iterator<Item = u32>,
+    dev: DeviceFormat,
+    ff: FileFormat,
+    buf: &mut [u8],
+    peak: &mut f32,
+    clipped: &mut u64,
+) -> usize {
+    let mut len = 0;
+    match ff {
+        FileFormat::S16 => {
+            for w in samples {
+                let c = convert_s16(w, dev);
+                buf[len..len + 2].copy_from_slice(&c.value.to_le_bytes());
+                len += 2;
+                *peak = peak.max(c.magnitude);
+                *clipped += u64::from(c.at_full_scale);
+            }
+        }
+        FileFormat::S24 => {
+            for w in samples {
+                let c = convert_s24(w, dev);
+                buf[len..len + 3].copy_from_slice(&c.value.to_le_bytes()[..3]);
+                len += 3;
+                *peak = peak.max(c.magnitude);
+                *clipped += u64::from(c.at_full_scale);
+            }
+        }
+        FileFormat::F32 => {
+            for w in samples {
+                let c = convert_f32(w, dev);
+                buf[len..len + 4].copy_from_slice(&c.value.to_le_bytes());
+                len += 4;
+                *peak = peak.max(c.magnitude);
+                *clipped += u64::from(c.at_full_scale);
+            }
+        }
+    }
+    len
+}

@@ -1,0 +1,226 @@
+//! The session manifest, `session.json`: what a mixing engineer needs to pick the session up.
+//! Every field is documented in docs/manifest.md; docs/session.schema.json is its JSON Schema.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: &str = "tapedeck.session/1";
+pub const FILE_NAME: &str = "session.json";
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub schema: String,
+    pub program: Program,
+    pub session: String,
+    pub created: DateTime<FixedOffset>,
+    pub updated: DateTime<FixedOffset>,
+    /// Every take of a session has this rate and file format.
+    pub sample_rate: u32,
+    pub format: String,
+    /// The device of the latest run; each take names its own too.
+    pub device: DeviceRecord,
+    /// The tracks of the latest run, by track number.
+    pub tracks: Vec<TrackRecord>,
+    pub takes: Vec<TakeRecord>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Program {
+    pub name: String,
+    pub version: String,
+}
+
+impl Program {
+    pub fn this() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub host: String,
+    pub id: String,
+    pub name: String,
+    pub sample_rate: u32,
+    pub sample_format: String,
+    pub channels: u16,
+    /// Frames per callback when fixed (`--buffer`), else null (the host's default).
+    pub buffer_frames: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TrackRecord {
+    pub number: u16,
+    pub name: String,
+    /// 1-based device input.
+    pub input: u16,
+    pub role: Option<String>,
+    pub format: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeState {
+    /// The take is being recorded now, or the program died while recording it.
+    Recording,
+    Complete,
+}
+
+/// How a take ended.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// `--duration` reached.
+    Duration,
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal,
+    /// Stopped by the user from a front end.
+    Stopped,
+    /// The device disappeared (unplugged).
+    DeviceLost,
+    /// The audio stream failed for another reason.
+    StreamError,
+    /// A file could not be written.
+    WriteError,
+    /// The disk is full.
+    DiskFull,
+}
+
+impl EndReason {
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::DeviceLost | Self::StreamError | Self::WriteError | Self::DiskFull
+        )
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TakeRecord {
+    pub number: u32,
+    pub folder: String,
+    pub state: TakeState,
+    pub started_at: DateTime<FixedOffset>,
+    pub ended_at: Option<DateTime<FixedOffset>>,
+    pub end_reason: Option<EndReason>,
+    pub end_detail: Option<String>,
+    pub device: DeviceRecord,
+    pub sample_rate: u32,
+    pub format: String,
+    /// Stream frame (since the device stream started) of the take's first frame.
+    pub start_frame: u64,
+    pub length_frames: u64,
+    pub length_seconds: f64,
+    pub tracks: Vec<TakeTrack>,
+    pub dropouts: Vec<DropoutRecord>,
+    pub dropout_frames: u64,
+    pub markers: Vec<MarkerRecord>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TakeTrack {
+    pub track: u16,
+    pub name: String,
+    pub input: u16,
+    pub role: Option<String>,
+    /// Relative to the session folder, with `/` separators.
+    pub file: String,
+    pub frames: u64,
+    /// Highest sample level in the file; null when the file is digital silence.
+    pub peak_dbfs: Option<f64>,
+    /// Samples at (or clipped to) full scale.
+    pub clipped_samples: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct DropoutRecord {
+    /// Frame within the take where the missing audio starts (zero-filled in every file).
+    pub at_frame: u64,
+    pub at_seconds: f64,
+    pub frames: u64,
+    pub seconds: f64,
+    pub cause: String,
+    /// False when the length was estimated from the host's timestamps.
+    pub exact: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MarkerRecord {
+    pub frame: u64,
+    pub seconds: f64,
+    pub label: String,
+}
+
+/// Why an existing manifest could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error(
+        "{path} is not a valid tapedeck session manifest ({detail}); move it aside to start over, or choose another --session"
+    )]
+    Invalid { path: String, detail: String },
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = fs::read(path).map_err(|source| ManifestError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let invalid = |detail: String| ManifestError::Invalid {
+            path: path.display().to_string(),
+            detail,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => {}
+            Some(other) => return Err(invalid(format!("schema {other:?}, expected {SCHEMA:?}"))),
+            None => return Err(invalid("no \"schema\" field".into())),
+        }
+        let m: Manifest = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        m.check().map_err(invalid)?;
+        Ok(m)
+    }
+
+    /// Consistency a hand edit could break and that would make us write in the wrong place.
+    fn check(&self) -> Result<(), String> {
+        for t in &self.takes {
+            if t.folder != super::naming::take_folder(t.number) {
+                return Err(format!("take {} has folder {:?}", t.number, t.folder));
+            }
+            for f in &t.tracks {
+                let p = Path::new(&f.file);
+                if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                    return Err(format!("take {} lists file {:?} outside the session", t.number, f.file));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the manifest atomically: a temporary file, synced, renamed over the old one, and
+    /// the folder synced, so that `session.json` is complete valid JSON at every moment.
+    pub fn save(&self, session_dir: &Path) -> io::Result<()> {
+        let tmp = session_dir.join(".session.json.tmp");
+        let dest = session_dir.join(FILE_NAME);
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &dest)?;
+        File::open(session_dir)?.sync_all()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,61 @@
+//! Signals end a take cleanly: SIGINT, SIGTERM and SIGQUIT stop it (files finalised, manifest
+//! written); SIGHUP (the terminal or SSH connection went away) lets it run to its end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::{Handle, Signals};
+
+use crate::engine::{Command, Commander, EndReason};
+use crate::error::Error;
+
+pub struct SignalGuard {
+    handle: Handle,
+    thread: Option<JoinHandle<()>>,
+    hung_up: Arc<AtomicBool>,
+}
+
+impl SignalGuard {
+    pub fn hung_up(&self) -> bool {
+        self.hung_up.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn install(commander: Commander) -> Result<SignalGuard, Error> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP])
+        .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
+    let handle = signals.handle();
+    let hung_up = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&hung_up);
+    let thread = std::thread::Builder::new()
+        .name("tapedeck-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    // Nobody is watching any more, but the take goes on to its end.
+                    flag.store(true, Ordering::Relaxed);
+                    continue;
+                }
+                commander.send(Command::Stop {
+                    reason: EndReason::Signal,
+                });
+            }
+        })
+        .map_err(|e| Error::Runtime(format!("cannot start the signal thread: {e}")))?;
+    Ok(SignalGuard {
+        handle,
+        thread: Some(thread),
+        hung_up,
+    })
+}

@@ -1,0 +1,239 @@
+//! The headless front end: one status line per second (text or JSON), plus take events.
+//! Writes never fail the recording: a closed terminal (SSH dropped) just stops the output.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::engine::{Event, Snapshot, TakeSummary, Transport};
+use crate::format::{dbfs, format_dbfs};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusStyle {
+    Text,
+    Json,
+}
+
+/// One status report, as printed by `--json-status` (field names are a stable interface,
+/// documented in docs/usage.md).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Take being recorded, or null between takes.
+    pub take: Option<u32>,
+    /// Seconds recorded in the take so far.
+    pub elapsed_s: f64,
+    /// Frames recorded in the take so far.
+    pub frames: u64,
+    /// Frames since the stream started (captured plus missing).
+    pub stream_frames: u64,
+    pub tracks: Vec<TrackStatus>,
+    pub dropouts: u64,
+    pub dropped_frames: u64,
+    pub xruns: u64,
+    /// Ring-buffer fill, 0.0 to 1.0.
+    pub ring_fill: f64,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct TrackStatus {
+    pub track: u16,
+    pub name: String,
+    pub input: u16,
+    pub armed: bool,
+    /// Highest level since the previous line; null for digital silence.
+    pub peak_dbfs: Option<f64>,
+    /// Samples at full scale on this input since the start.
+    pub clips: u64,
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
+    let (take, frames) = match &snap.transport {
+        Transport::Recording { take, frames, .. } => (Some(*take), *frames),
+        Transport::Stopped => (None, 0),
+    };
+    StatusLine {
+        kind: "status",
+        take,
+        elapsed_s: round2(frames as f64 / f64::from(snap.sample_rate.max(1))),
+        frames,
+        stream_frames: snap.position,
+        tracks: snap
+            .tracks
+            .iter()
+            .map(|t| {
+                let i = usize::from(t.input.saturating_sub(1));
+                TrackStatus {
+                    track: t.number,
+                    name: t.name.clone(),
+                    input: t.input,
+                    armed: t.armed,
+                    peak_dbfs: peaks.get(i).copied().and_then(dbfs).map(round2),
+                    clips: snap.inputs.get(i).map_or(0, |m| m.clips),
+                }
+            })
+            .collect(),
+        dropouts: snap.dropouts,
+        dropped_frames: snap.dropped_frames,
+        xruns: snap.xruns,
+        ring_fill: (f64::from(snap.ring_fill) * 1000.0).round() / 1000.0,
+    }
+}
+
+/// h:mm:ss.s
+pub fn clock(seconds: f64) -> String {
+    let tenths = (seconds * 10.0).floor() as u64;
+    let s = tenths / 10;
+    format!("{}:{:02}:{:02}.{}", s / 3600, (s / 60) % 60, s % 60, tenths % 10)
+}
+
+pub fn format_text(l: &StatusLine) -> String {
+    let mut out = match l.take {
+        Some(t) => format!("REC take {t} {}  {} frames", clock(l.elapsed_s), l.frames),
+        None => "STOPPED".to_string(),
+    };
+    out.push_str("  |");
+    for t in &l.tracks {
+        let clip = if t.clips > 0 { format!(" CLIP×{}", t.clips) } else { String::new() };
+        out.push_str(&format!(" {} {} {}{} |", t.track, t.name, format_dbfs(t.peak_dbfs), clip));
+    }
+    out.push_str(&format!(
+        "  dropouts {} ({} frames)  ring {:.0}%",
+        l.dropouts,
+        l.dropped_frames,
+        l.ring_fill * 100.0
+    ));
+    out
+}
+
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    body: serde_json::Value,
+}
+
+fn summary_json(s: &TakeSummary) -> serde_json::Value {
+    serde_json::json!({
+        "take": s.take,
+        "folder": s.folder,
+        "frames": s.frames,
+        "seconds": s.seconds,
+        "files": s.files,
+        "dropouts": s.dropouts.len(),
+        "dropout_frames": s.dropouts.iter().map(|d| d.frames).sum::<u64>(),
+        "clipped_samples": s.clipped_samples,
+        "end_reason": s.reason,
+        "end_detail": s.detail,
+    })
+}
+
+/// Prints status lines and events to stdout; human notes go to stderr.
+pub struct Printer {
+    pub style: StatusStyle,
+    pub session_dir: String,
+}
+
+impl Printer {
+    fn out(&self, line: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{line}");
+        let _ = o.flush();
+    }
+
+    pub fn note(&self, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    pub fn status(&self, l: &StatusLine) {
+        match self.style {
+            StatusStyle::Text => self.out(&format_text(l)),
+            StatusStyle::Json => {
+                if let Ok(s) = serde_json::to_string(l) {
+                    self.out(&s);
+                }
+            }
+        }
+    }
+
+    pub fn event(&self, e: &Event) {
+        let (kind, body, text) = match e {
+            Event::TakeStarted { take, folder } => (
+                "take_started",
+                serde_json::json!({"take": take, "folder": folder}),
+                format!("recording take {take} into {}/{folder}", self.session_dir),
+            ),
+            Event::TakeFinished(s) => (
+                "take_finished",
+                summary_json(s),
+                describe_take(s, &self.session_dir),
+            ),
+            Event::Warning(w) => ("warning", serde_json::json!({"message": w}), format!("warning: {w}")),
+            Event::StreamFailed(w) => (
+                "stream_failed",
+                serde_json::json!({"message": w}),
+                format!("error: {w}; finishing the take with everything captured"),
+            ),
+        };
+        match self.style {
+            StatusStyle::Text => {
+                if matches!(e, Event::TakeFinished(_)) {
+                    self.out(&text)
+                } else {
+                    self.note(&text)
+                }
+            }
+            StatusStyle::Json => {
+                if let Ok(s) = serde_json::to_string(&JsonEvent { kind, body }) {
+                    self.out(&s);
+                }
+            }
+        }
+    }
+}
+
+pub fn describe_take(s: &TakeSummary, session_dir: &str) -> String {
+    let lost: u64 = s.dropouts.iter().map(|d| d.frames).sum();
+    let drops = if s.dropouts.is_empty() {
+        "no dropouts".to_string()
+    } else {
+        format!(
+            "{} DROPOUT(S), {lost} frames zero-filled (see session.json)",
+            s.dropouts.len()
+        )
+    };
+    let clips = if s.clipped_samples > 0 {
+        format!(", {} clipped samples", s.clipped_samples)
+    } else {
+        String::new()
+    };
+    let why = match &s.detail {
+        Some(d) => format!(" ({:?}: {d})", s.reason),
+        None => String::new(),
+    };
+    format!(
+        "take {} done{why}: {} ({} frames), {} files in {session_dir}/{}; {drops}{clips}",
+        s.take,
+        clock(s.seconds),
+        s.frames,
+        s.files.len(),
+        s.folder
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_formats_hours() {
+        assert_eq!(clock(0.0), "0:00:00.0");
+        assert_eq!(clock(3725.55), "1:02:05.5");
+    }
+}
