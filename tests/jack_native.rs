@@ -1,0 +1,156 @@
+//! cpal's native JACK host with a real JACK client (ecasound) playing a counter signal into
+//! the recorder's ports. Every sample k of the source is (k+1)/2^24, so every lost or repeated
+//! sample is visible. A 300 ms SIGSTOP of the recorder must show up as a dropout in the
+//! manifest at the right position with the right length, zero-filled so the counter resumes
+//! at exactly the right place in every file.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{JackServer, last_take, soxi, take_files};
+
+const RATE: u32 = 48_000;
+const PERIOD: u64 = 256;
+
+fn kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().map(|s| s.success());
+    assert_eq!(ok.ok(), Some(true), "kill {sig} {pid}");
+}
+
+struct Reaper(Child);
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads a mono f32 WAV with hound.
+fn samples(path: &Path) -> Vec<f32> {
+    hound::WavReader::open(path)
+        .expect("hound opens")
+        .samples::<f32>()
+        .map(|s| s.expect("sample"))
+        .collect()
+}
+
+#[test]
+fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
+    let jack = JackServer::start(RATE, PERIOD as u32, 0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+
+    // Channel 1 counts up, channel 2 counts down, so a swap would show too.
+    let frames = RATE as usize * 12;
+    let mut raw = Vec::with_capacity(frames * 8);
+    for k in 0..frames {
+        let v = (k + 1) as f32 / 16_777_216.0;
+        raw.extend_from_slice(&v.to_le_bytes());
+        raw.extend_from_slice(&(-v).to_le_bytes());
+    }
+    let source = dir.join("counter.raw");
+    std::fs::write(&source, raw).expect("write counter");
+
+    let recorder = Command::new(common::bin())
+        .args(["record", "--host", "jack", "--channels", "2", "--format", "f32"])
+        .args(["--duration", "7s", "--headless", "--session", "jack"])
+        .arg("--dir")
+        .arg(dir)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tapedeck");
+    let pid = recorder.id();
+    let client = format!("cpal_client_{pid}_in");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !jack.ports().iter().any(|p| p.starts_with(&format!("{client}:"))) {
+        assert!(Instant::now() < deadline, "the recorder's JACK ports never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let player = Reaper(
+        Command::new("ecasound")
+            .arg("-q")
+            .arg(format!("-f:f32_le,2,{RATE}"))
+            .arg(format!("-i:{}", source.display()))
+            .arg(format!("-o:jack,{client}"))
+            .env("JACK_DEFAULT_SERVER", &jack.name)
+            .env("JACK_NO_START_SERVER", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ecasound (apt-get install ecasound)"),
+    );
+
+    std::thread::sleep(Duration::from_millis(2500));
+    kill(pid, "-STOP");
+    std::thread::sleep(Duration::from_millis(300));
+    kill(pid, "-CONT");
+
+    let out = recorder.wait_with_output().expect("wait for tapedeck");
+    drop(player);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "tapedeck failed:\n{stdout}\n{stderr}");
+
+    let session = dir.join("jack");
+    let take = last_take(&session);
+    assert_eq!(take["length_frames"].as_u64(), Some(7 * u64::from(RATE)));
+    let files = take_files(&session, &take);
+    assert_eq!(files.len(), 2);
+    let tracks: Vec<Vec<f32>> = files.iter().map(|(_, p)| samples(p)).collect();
+    assert_eq!(tracks[0].len(), tracks[1].len(), "tracks differ in length");
+    for (_, p) in &files {
+        assert_eq!(soxi(p), (7 * u64::from(RATE), RATE));
+    }
+
+    // The stall: one dropout of about 300 ms (whole periods), exactly measured.
+    let dropouts = take["dropouts"].as_array().expect("dropouts").clone();
+    let stall = dropouts
+        .iter()
+        .find(|d| d["frames"].as_u64().unwrap_or(0) >= u64::from(RATE) / 5)
+        .unwrap_or_else(|| panic!("no dropout of the 300 ms stall in {dropouts:#?}"));
+    let at = stall["at_frame"].as_u64().expect("at_frame") as usize;
+    let len = stall["frames"].as_u64().expect("frames") as usize;
+    assert_eq!(stall["cause"], "device_xrun");
+    assert_eq!(stall["exact"], true);
+    assert_eq!(len as u64 % PERIOD, 0, "JACK loses whole periods");
+    let ms = len as f64 * 1000.0 / f64::from(RATE);
+    assert!((280.0..=450.0).contains(&ms), "stall measured as {ms} ms");
+
+    // Every file: the counter runs without a wrong step; where it pauses, the pause is exactly
+    // a manifest dropout, zero-filled, and the counter resumes at the right value.
+    for (t, sign) in tracks.iter().zip([1.0f32, -1.0]) {
+        let first = t.iter().position(|&v| v != 0.0).expect("the counter reached the file");
+        let k0 = (t[first] * sign * 16_777_216.0).round() as i64 - 1;
+        let mut offset = k0 - first as i64;
+        let mut i = first;
+        while i < t.len() {
+            if t[i] == 0.0 {
+                let run = t[i..].iter().take_while(|&&v| v == 0.0).count();
+                if i + run == t.len() {
+                    break; // the player finished
+                }
+                let listed = dropouts.iter().any(|d| {
+                    d["at_frame"].as_u64() == Some(i as u64) && d["frames"].as_u64() == Some(run as u64)
+                });
+                assert!(listed, "silence of {run} frames at {i} is not a manifest dropout: {dropouts:#?}");
+                i += run;
+                continue;
+            }
+            let k = (t[i] * sign * 16_777_216.0).round() as i64 - 1;
+            // A zero-filled gap keeps the position: the counter advanced by exactly its length.
+            assert_eq!(k - i as i64, offset, "counter out of step at frame {i}");
+            offset = k - i as i64;
+            i += 1;
+        }
+        assert!(t[at..at + len].iter().all(|&v| v == 0.0), "the stall is zero-filled");
+        assert!(t[at + len] != 0.0, "the counter resumes right after the stall");
+    }
+    println!("stall of 300 ms recorded as: {stall}");
+}

@@ -1,0 +1,120 @@
+//! The capture callback never allocates: a counting global allocator watches every allocation
+//! made on this thread while the callback runs, through normal blocks, every sample format,
+//! device xruns with measured gaps, ring overflow, and a full gap queue.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
+
+use ringbuf::traits::Consumer;
+use tapedeck::audio::capture::{Capture, CaptureSample, TimestampTrust};
+
+struct Counting;
+
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note();
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+fn note() {
+    // try_with: the thread-local may be gone while a thread shuts down.
+    let _ = WATCHING.try_with(|w| {
+        if w.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns how many allocations and frees it made on this thread.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    COUNT.with(|c| c.set(0));
+    WATCHING.with(|w| w.set(true));
+    f();
+    WATCHING.with(|w| w.set(false));
+    COUNT.with(|c| c.get())
+}
+
+fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
+    let channels = 64;
+    let rate = 48_000u32;
+    let period = 256usize;
+    // A small ring so that overflow happens.
+    let (mut capture, mut out, shared) = Capture::new(channels, rate, period * 4, trust);
+    let mut block = vec![T::default(); period * channels];
+    for (i, s) in block.iter_mut().enumerate() {
+        if i % 7 == 0 {
+            *s = loud;
+        }
+    }
+    let big = vec![T::default(); 8192 * channels];
+    let period_ns = period as u64 * 1_000_000_000 / u64::from(rate);
+    let n = allocations_in(|| {
+        let mut t = 0u64;
+        for i in 0..200u64 {
+            // Every 10th block follows a reported xrun and a 3-period hole in the timestamps.
+            if i % 10 == 9 {
+                shared.xruns_reported.fetch_add(1, Ordering::AcqRel);
+                t += 3 * period_ns;
+            }
+            capture.on_data(&block, Some(t));
+            t += period_ns;
+            // The writer drains now and then; in between the ring overflows.
+            if i % 5 == 0 {
+                out.samples.clear();
+            }
+        }
+        // A block larger than the conversion scratch and than the ring.
+        capture.on_data(&big, None);
+        capture.on_data(&block, None);
+    });
+    assert_eq!(n, 0, "the capture callback allocated {n} times");
+    assert!(shared.overflow_frames.load(Ordering::Relaxed) > 0, "overflow was exercised");
+    assert!(shared.xrun_frames.load(Ordering::Relaxed) > 0, "xrun gaps were exercised");
+    assert!(shared.clips[0].load(Ordering::Relaxed) > 0, "clip counting was exercised");
+
+    // Gap queue full: nobody pops gaps, so the callback must hold the gap back and keep going.
+    let n = allocations_in(|| {
+        for _ in 0..3000 {
+            capture.on_data(&block, None);
+        }
+    });
+    assert_eq!(n, 0, "the capture callback allocated {n} times with a full gap queue");
+    drop(out);
+}
+
+#[test]
+fn the_capture_callback_never_allocates() {
+    let exact = TimestampTrust::Exact { whole_periods: true };
+    exercise::<f32>(exact, 1.25);
+    exercise::<i16>(TimestampTrust::OnXrunOnly, i16::MAX);
+    exercise::<i32>(exact, i32::MIN);
+    exercise::<cpal::I24>(TimestampTrust::OnXrunOnly, cpal::I24::new_unchecked(8_388_607));
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guard against a counter that can never fire.
+    let n = allocations_in(|| {
+        let v: Vec<u8> = Vec::with_capacity(10);
+        std::hint::black_box(v);
+    });
+    assert!(n >= 1);
+}
