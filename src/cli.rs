@@ -116,6 +116,9 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
+    // alsa-lib prints diagnostics to stderr while it enumerates devices (unknown cards, missing
+    // plugins): send this thread's to a buffer that is dropped instead.
+    let _alsa_quiet = alsa::Output::local_error_handler().ok();
     let result = match cli.command {
         Cmd::Devices { host, json } => devices(host.as_deref(), json),
         Cmd::Record(a) => {
