@@ -129,7 +129,14 @@ pub fn main() -> i32 {
                 ))),
                 Some(k) => Ok(k),
             };
-            kind.and_then(|k| record(k, a.device.as_deref(), &a.common, demo::DemoOptions::default()))
+            kind.and_then(|k| {
+                record(
+                    k,
+                    a.device.as_deref(),
+                    &a.common,
+                    demo::DemoOptions::default(),
+                )
+            })
         }
         Cmd::Demo(a) => {
             let opts = demo::DemoOptions {
@@ -149,12 +156,13 @@ pub fn main() -> i32 {
 }
 
 fn devices(host: Option<&str>, json: bool) -> Result<i32, Error> {
-    let kinds: Vec<HostKind> = match host {
-        Some(h) => vec![HostKind::parse(h).ok_or_else(|| {
-            Error::usage(format!("unknown host {h:?}; use alsa, jack or demo"))
-        })?],
-        None => vec![HostKind::Alsa, HostKind::Jack, HostKind::Demo],
-    };
+    let kinds: Vec<HostKind> =
+        match host {
+            Some(h) => vec![HostKind::parse(h).ok_or_else(|| {
+                Error::usage(format!("unknown host {h:?}; use alsa, jack or demo"))
+            })?],
+            None => vec![HostKind::Alsa, HostKind::Jack, HostKind::Demo],
+        };
     let mut all = Vec::new();
     let mut notes = Vec::new();
     for k in kinds {
@@ -177,16 +185,33 @@ fn devices(host: Option<&str>, json: bool) -> Result<i32, Error> {
             println!("{}{star}\n    {}", d.id, d.name);
             let ch = &d.channels;
             let chs = match (ch.first(), ch.last()) {
-                (Some(a), Some(b)) if ch.len() > 3 && usize::from(b - a) + 1 == ch.len() => format!("{a}-{b}"),
-                _ => ch.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "),
+                (Some(a), Some(b)) if ch.len() > 3 && usize::from(b - a) + 1 == ch.len() => {
+                    format!("{a}-{b}")
+                }
+                _ => ch
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             };
-            let mut rates = d.sample_rates.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ");
+            let mut rates = d
+                .sample_rates
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             if let Some([lo, hi]) = d.sample_rate_range {
                 rates.push_str(&format!(" (any of {lo}-{hi})"));
             }
-            println!("    channels: {chs}\n    rates:    {rates}\n    formats:  {}", d.formats.join(", "));
+            println!(
+                "    channels: {chs}\n    rates:    {rates}\n    formats:  {}",
+                d.formats.join(", ")
+            );
             if let Some(c) = &d.default_config {
-                println!("    default:  {} ch, {} Hz, {}", c.channels, c.sample_rate, c.format);
+                println!(
+                    "    default:  {} ch, {} Hz, {}",
+                    c.channels, c.sample_rate, c.format
+                );
             }
         }
     }
@@ -234,7 +259,8 @@ pub fn parse_track(s: &str) -> Result<TrackSpec, Error> {
             let ok = !r.is_empty()
                 && r.len() <= 24
                 && r.starts_with(|c: char| c.is_ascii_lowercase())
-                && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !ok {
                 return Err(Error::usage(format!(
                     "--track {s:?}: role {r:?} must be a short lowercase word such as di, mic, line, room"
@@ -248,7 +274,11 @@ pub fn parse_track(s: &str) -> Result<TrackSpec, Error> {
 }
 
 /// Turns track specs into tracks for a device with `channels` inputs.
-pub fn resolve_tracks(specs: &[TrackSpec], channels: u16, device: &str) -> Result<Vec<Track>, Error> {
+pub fn resolve_tracks(
+    specs: &[TrackSpec],
+    channels: u16,
+    device: &str,
+) -> Result<Vec<Track>, Error> {
     if specs.is_empty() {
         return Ok((1..=channels)
             .map(|i| Track {
@@ -275,7 +305,10 @@ pub fn resolve_tracks(specs: &[TrackSpec], channels: u16, device: &str) -> Resul
                 s.input
             )));
         }
-        if let Some(t) = tracks.iter().find(|t| t.name.to_lowercase() == name.to_lowercase()) {
+        if let Some(t) = tracks
+            .iter()
+            .find(|t| t.name.to_lowercase() == name.to_lowercase())
+        {
             return Err(Error::usage(format!(
                 "tracks {} and {} are both named {name:?}; give each track its own name",
                 t.input, s.input
@@ -300,19 +333,31 @@ fn record(
     demo_opts: demo::DemoOptions,
 ) -> Result<i32, Error> {
     // 1. Everything that can be checked without the device.
-    let file_format = FileFormat::parse(&a.format)
-        .ok_or_else(|| Error::usage(format!("unknown --format {:?}; use s16, s24 or f32", a.format)))?;
+    let file_format = FileFormat::parse(&a.format).ok_or_else(|| {
+        Error::usage(format!(
+            "unknown --format {:?}; use s16, s24 or f32",
+            a.format
+        ))
+    })?;
     let device_format = match &a.device_format {
         Some(f) => Some(DeviceFormat::parse(f).ok_or_else(|| {
-            Error::usage(format!("unknown --device-format {f:?}; use i16, i24, i32 or f32"))
+            Error::usage(format!(
+                "unknown --device-format {f:?}; use i16, i24, i32 or f32"
+            ))
         })?),
         None => None,
     };
     let duration = match &a.duration {
-        Some(d) => Some(crate::duration::parse(d).map_err(|e| Error::usage(format!("--duration: {e}")))?),
+        Some(d) => {
+            Some(crate::duration::parse(d).map_err(|e| Error::usage(format!("--duration: {e}")))?)
+        }
         None => None,
     };
-    let specs = a.tracks.iter().map(|t| parse_track(t)).collect::<Result<Vec<_>, _>>()?;
+    let specs = a
+        .tracks
+        .iter()
+        .map(|t| parse_track(t))
+        .collect::<Result<Vec<_>, _>>()?;
     let session_name = match &a.session {
         Some(s) => {
             naming::check_session_name(s).map_err(|e| Error::usage(format!("--session: {e}")))?;
@@ -329,7 +374,9 @@ fn record(
             let d = PathBuf::from(DEFAULT_DIR);
             if !d.exists() {
                 std::fs::create_dir_all(&d).map_err(|e| {
-                    Error::Runtime(format!("cannot create ./{DEFAULT_DIR}: {e}; pass --dir PATH"))
+                    Error::Runtime(format!(
+                        "cannot create ./{DEFAULT_DIR}: {e}; pass --dir PATH"
+                    ))
                 })?;
             }
             d
@@ -352,7 +399,8 @@ fn record(
     let mut tracks = resolve_tracks(&specs, choice.channels, &dev_id)?;
     if kind == HostKind::Demo && specs.is_empty() {
         for t in &mut tracks {
-            let voice = audio::demo_synth::VOICE_NAMES[usize::from(t.input - 1) % audio::demo_synth::VOICE_NAMES.len()];
+            let voice = audio::demo_synth::VOICE_NAMES
+                [usize::from(t.input - 1) % audio::demo_synth::VOICE_NAMES.len()];
             t.name = if t.input as usize > audio::demo_synth::VOICE_NAMES.len() {
                 format!("{voice} {}", t.input)
             } else {
@@ -414,7 +462,11 @@ fn record(
     };
     let engine = Engine::start(config, session, opened.stream, opened.output, opened.shared)?;
     let printer = Printer {
-        style: if a.json_status { StatusStyle::Json } else { StatusStyle::Text },
+        style: if a.json_status {
+            StatusStyle::Json
+        } else {
+            StatusStyle::Text
+        },
         session_dir: session_dir.clone(),
     };
     printer.note(&format!(
@@ -425,7 +477,12 @@ fn record(
 }
 
 /// Records one take until `duration` or a signal, printing status once a second.
-fn run_take(engine: Engine, duration: Option<Duration>, printer: &Printer, rate: u32) -> Result<i32, Error> {
+fn run_take(
+    engine: Engine,
+    duration: Option<Duration>,
+    printer: &Printer,
+    rate: u32,
+) -> Result<i32, Error> {
     let signals = crate::signals::install(engine.commander())?;
     let tap = engine.meter_tap();
     engine.send(Command::Record {
@@ -436,7 +493,10 @@ fn run_take(engine: Engine, duration: Option<Duration>, printer: &Printer, rate:
     let mut started = false;
     loop {
         let wait = next_status.saturating_duration_since(Instant::now());
-        match engine.events().recv_timeout(wait.min(Duration::from_millis(100))) {
+        match engine
+            .events()
+            .recv_timeout(wait.min(Duration::from_millis(100)))
+        {
             Ok(ev) => {
                 printer.event(&ev);
                 match ev {
@@ -461,12 +521,16 @@ fn run_take(engine: Engine, duration: Option<Duration>, printer: &Printer, rate:
     drop(signals);
     let session = engine.shutdown(EndReason::Stopped)?;
     if hangup {
-        printer.note("note: the terminal hung up during the take; the take was recorded to the end");
+        printer
+            .note("note: the terminal hung up during the take; the take was recorded to the end");
     }
     let path = session.dir.join("session.json");
     match outcome {
         Some(r) if r.is_failure() => {
-            printer.note(&format!("tapedeck: the take ended early ({r:?}); what was captured is in {}", path.display()));
+            printer.note(&format!(
+                "tapedeck: the take ended early ({r:?}); what was captured is in {}",
+                path.display()
+            ));
             Ok(EXIT_RUNTIME)
         }
         Some(_) => Ok(0),
@@ -488,17 +552,40 @@ mod tests {
     fn track_specs() {
         assert_eq!(
             parse_track("3:Bass DI:di").ok(),
-            Some(TrackSpec { input: 3, name: Some("Bass DI".into()), role: Some("di".into()) })
+            Some(TrackSpec {
+                input: 3,
+                name: Some("Bass DI".into()),
+                role: Some("di".into())
+            })
         );
-        assert_eq!(parse_track("2").ok(), Some(TrackSpec { input: 2, name: None, role: None }));
-        for bad in ["0:x", "x:Bass", ":Bass", "1:", "1:a:b:c", "1:Bass:DI", "1:\u{7}"] {
+        assert_eq!(
+            parse_track("2").ok(),
+            Some(TrackSpec {
+                input: 2,
+                name: None,
+                role: None
+            })
+        );
+        for bad in [
+            "0:x",
+            "x:Bass",
+            ":Bass",
+            "1:",
+            "1:a:b:c",
+            "1:Bass:DI",
+            "1:\u{7}",
+        ] {
             assert!(parse_track(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn track_resolution_checks_inputs_and_names() {
-        let s = |i, n: &str| TrackSpec { input: i, name: Some(n.into()), role: None };
+        let s = |i, n: &str| TrackSpec {
+            input: i,
+            name: Some(n.into()),
+            role: None,
+        };
         assert!(resolve_tracks(&[s(9, "a")], 8, "d").is_err());
         assert!(resolve_tracks(&[s(1, "a"), s(1, "b")], 8, "d").is_err());
         assert!(resolve_tracks(&[s(1, "Gtr"), s(2, "gtr")], 8, "d").is_err());

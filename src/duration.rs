@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 pub fn parse(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("cannot read duration {s:?}; write it like 90s, 10m, 1h30m or 45 (seconds)")
-    };
+    let bad =
+        || format!("cannot read duration {s:?}; write it like 90s, 10m, 1h30m or 45 (seconds)");
     let t = s.trim();
     if t.is_empty() {
         return Err(bad());
@@ -69,7 +68,9 @@ mod tests {
 
     #[test]
     fn refuses_the_rest() {
-        for bad in ["", "s", "10x", "1m1h", "5m5m", "0", "0s", "-5s", "1.5s", "10 m", "m10"] {
+        for bad in [
+            "", "s", "10x", "1m1h", "5m5m", "0", "0s", "-5s", "1.5s", "10 m", "m10",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -237,7 +237,15 @@ mod tests {
 
     #[test]
     fn f32_to_f32_is_bit_identical() {
-        for x in [0.0f32, -0.0, 1.5, -2.0, f32::MIN_POSITIVE, 1e-30, 0.123_456_79] {
+        for x in [
+            0.0f32,
+            -0.0,
+            1.5,
+            -2.0,
+            f32::MIN_POSITIVE,
+            1e-30,
+            0.123_456_79,
+        ] {
             assert_eq!(
                 convert_f32(x.to_bits(), DeviceFormat::F32).value.to_bits(),
                 x.to_bits()

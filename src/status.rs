@@ -89,7 +89,13 @@ pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
 pub fn clock(seconds: f64) -> String {
     let tenths = (seconds * 10.0).floor() as u64;
     let s = tenths / 10;
-    format!("{}:{:02}:{:02}.{}", s / 3600, (s / 60) % 60, s % 60, tenths % 10)
+    format!(
+        "{}:{:02}:{:02}.{}",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60,
+        tenths % 10
+    )
 }
 
 pub fn format_text(l: &StatusLine) -> String {
@@ -99,8 +105,18 @@ pub fn format_text(l: &StatusLine) -> String {
     };
     out.push_str("  |");
     for t in &l.tracks {
-        let clip = if t.clips > 0 { format!(" CLIP×{}", t.clips) } else { String::new() };
-        out.push_str(&format!(" {} {} {}{} |", t.track, t.name, format_dbfs(t.peak_dbfs), clip));
+        let clip = if t.clips > 0 {
+            format!(" CLIP×{}", t.clips)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            " {} {} {}{} |",
+            t.track,
+            t.name,
+            format_dbfs(t.peak_dbfs),
+            clip
+        ));
     }
     out.push_str(&format!(
         "  dropouts {} ({} frames)  ring {:.0}%",
@@ -174,7 +190,11 @@ impl Printer {
                 summary_json(s),
                 describe_take(s, &self.session_dir),
             ),
-            Event::Warning(w) => ("warning", serde_json::json!({"message": w}), format!("warning: {w}")),
+            Event::Warning(w) => (
+                "warning",
+                serde_json::json!({"message": w}),
+                format!("warning: {w}"),
+            ),
             Event::StreamFailed(w) => (
                 "stream_failed",
                 serde_json::json!({"message": w}),

@@ -31,10 +31,7 @@ pub struct WavWriter {
 impl WavWriter {
     /// Creates a new file; fails if the path exists (nothing is ever overwritten).
     pub fn create(path: &Path, format: FileFormat, sample_rate: u32) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
         let header = header(format, sample_rate);
         let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
         out.write_all(&header.bytes)?;
@@ -161,7 +158,15 @@ mod tests {
         for (fmt, bytes) in [
             (FileFormat::S16, vec![1u8, 0, 255, 255, 0, 128]),
             (FileFormat::S24, vec![1u8, 0, 0, 255, 255, 255, 0, 0, 128]),
-            (FileFormat::F32, [0.5f32.to_le_bytes(), (-0.25f32).to_le_bytes(), 1.0f32.to_le_bytes()].concat()),
+            (
+                FileFormat::F32,
+                [
+                    0.5f32.to_le_bytes(),
+                    (-0.25f32).to_le_bytes(),
+                    1.0f32.to_le_bytes(),
+                ]
+                .concat(),
+            ),
         ] {
             let p = dir.path().join(format!("{fmt}.wav"));
             let mut w = WavWriter::create(&p, fmt, 48000).expect("create");
@@ -173,15 +178,24 @@ mod tests {
             assert_eq!(r.len(), 3);
             match fmt {
                 FileFormat::S16 => {
-                    let v: Vec<i32> = r.into_samples::<i32>().map(|s| s.expect("sample")).collect();
+                    let v: Vec<i32> = r
+                        .into_samples::<i32>()
+                        .map(|s| s.expect("sample"))
+                        .collect();
                     assert_eq!(v, vec![1, -1, -32768]);
                 }
                 FileFormat::S24 => {
-                    let v: Vec<i32> = r.into_samples::<i32>().map(|s| s.expect("sample")).collect();
+                    let v: Vec<i32> = r
+                        .into_samples::<i32>()
+                        .map(|s| s.expect("sample"))
+                        .collect();
                     assert_eq!(v, vec![1, -1, -8388608]);
                 }
                 FileFormat::F32 => {
-                    let v: Vec<f32> = r.into_samples::<f32>().map(|s| s.expect("sample")).collect();
+                    let v: Vec<f32> = r
+                        .into_samples::<f32>()
+                        .map(|s| s.expect("sample"))
+                        .collect();
                     assert_eq!(v, vec![0.5, -0.25, 1.0]);
                 }
             }

@@ -84,7 +84,9 @@ fn content(dev: Dev, frames: usize, channels: usize, seed: u64) -> (Vec<u8>, Vec
         };
         let _ = i;
         match s {
-            Sample::I(v) if matches!(dev, Dev::I16) => bytes.extend_from_slice(&(v as i16).to_le_bytes()),
+            Sample::I(v) if matches!(dev, Dev::I16) => {
+                bytes.extend_from_slice(&(v as i16).to_le_bytes())
+            }
             Sample::I(v) => bytes.extend_from_slice(&v.to_le_bytes()),
             Sample::F(v) => bytes.extend_from_slice(&v.to_le_bytes()),
         }
@@ -135,17 +137,39 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
     let frames = (rate * (seconds + 2)) as usize;
     let mut results = Vec::new();
     for (di, dev) in [Dev::I16, Dev::I32, Dev::F32].into_iter().enumerate() {
-        let (bytes, samples) = content(dev, frames, channels, 0x5eed + di as u64 * 7919 + u64::from(rate));
+        let (bytes, samples) = content(
+            dev,
+            frames,
+            channels,
+            0x5eed + di as u64 * 7919 + u64::from(rate),
+        );
         let input = tmp.path().join(format!("in-{}.raw", dev.name()));
         std::fs::write(&input, &bytes).expect("write input");
         for file_format in ["s16", "s24", "f32"] {
             let session = format!("{}-{file_format}", dev.name());
             let args = [
-                "record", "--host", "alsa", "--device", "alsa:paced_in",
-                "--channels", &channels.to_string(), "--rate", &rate.to_string(),
-                "--device-format", dev.name(), "--format", file_format,
-                "--buffer", "1024", "--duration", &format!("{seconds}s"),
-                "--dir", tmp.path().to_str().expect("utf-8 path"), "--session", &session, "--headless",
+                "record",
+                "--host",
+                "alsa",
+                "--device",
+                "alsa:paced_in",
+                "--channels",
+                &channels.to_string(),
+                "--rate",
+                &rate.to_string(),
+                "--device-format",
+                dev.name(),
+                "--format",
+                file_format,
+                "--buffer",
+                "1024",
+                "--duration",
+                &format!("{seconds}s"),
+                "--dir",
+                tmp.path().to_str().expect("utf-8 path"),
+                "--session",
+                &session,
+                "--headless",
             ];
             let (code, out, err) = run(
                 &args,
@@ -162,7 +186,11 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
             let start = take["start_frame"].as_u64().expect("start_frame") as usize;
             let len = take["length_frames"].as_u64().expect("length");
             assert_eq!(len, u64::from(rate * seconds), "{session}: take length");
-            assert_eq!(take["dropouts"].as_array().map(Vec::len), Some(0), "{session}: dropouts");
+            assert_eq!(
+                take["dropouts"].as_array().map(Vec::len),
+                Some(0),
+                "{session}: dropouts"
+            );
             let files = take_files(&dir, &take);
             assert_eq!(files.len(), channels);
             let mut mismatches = 0usize;
@@ -179,7 +207,11 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
                             let got = got.expect("sample").to_bits();
                             if got != expect_float(want, dev) {
                                 mismatches += 1;
-                                assert!(mismatches < 5, "{}: frame {i}: {got:#x} != {want:?}", path.display());
+                                assert!(
+                                    mismatches < 5,
+                                    "{}: frame {i}: {got:#x} != {want:?}",
+                                    path.display()
+                                );
                             }
                         }
                     }
@@ -189,7 +221,11 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
                             let got = i64::from(got.expect("sample"));
                             if got != expect_int(want, dev, bits) {
                                 mismatches += 1;
-                                assert!(mismatches < 5, "{}: frame {i}: {got} != {want:?}", path.display());
+                                assert!(
+                                    mismatches < 5,
+                                    "{}: frame {i}: {got} != {want:?}",
+                                    path.display()
+                                );
                             }
                         }
                     }
@@ -197,7 +233,10 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
             }
             assert_eq!(mismatches, 0, "{session}: samples differ");
             check_manifest_counts(&dir, &take, file_format);
-            results.push(format!("{} -> {file_format}: {channels} files x {len} frames bit-exact", dev.name()));
+            results.push(format!(
+                "{} -> {file_format}: {channels} files x {len} frames bit-exact",
+                dev.name()
+            ));
         }
     }
     for r in results {
@@ -211,9 +250,18 @@ fn check_manifest_counts(dir: &Path, take: &serde_json::Value, file_format: &str
         let path = dir.join(t["file"].as_str().expect("file"));
         let mut reader = hound::WavReader::open(&path).expect("open");
         let at_full_scale = match file_format {
-            "f32" => reader.samples::<f32>().filter(|s| s.as_ref().map(|v| v.abs() >= 1.0).unwrap_or(false)).count(),
-            "s16" => reader.samples::<i32>().filter(|s| matches!(s, Ok(-32768 | 32767))).count(),
-            _ => reader.samples::<i32>().filter(|s| matches!(s, Ok(-8_388_608 | 8_388_607))).count(),
+            "f32" => reader
+                .samples::<f32>()
+                .filter(|s| s.as_ref().map(|v| v.abs() >= 1.0).unwrap_or(false))
+                .count(),
+            "s16" => reader
+                .samples::<i32>()
+                .filter(|s| matches!(s, Ok(-32768 | 32767)))
+                .count(),
+            _ => reader
+                .samples::<i32>()
+                .filter(|s| matches!(s, Ok(-8_388_608 | 8_388_607)))
+                .count(),
         };
         assert_eq!(
             t["clipped_samples"].as_u64(),

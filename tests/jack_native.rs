@@ -16,7 +16,10 @@ const RATE: u32 = 48_000;
 const PERIOD: u64 = 256;
 
 fn kill(pid: u32, sig: &str) {
-    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().map(|s| s.success());
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success());
     assert_eq!(ok.ok(), Some(true), "kill {sig} {pid}");
 }
 
@@ -55,7 +58,15 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     std::fs::write(&source, raw).expect("write counter");
 
     let recorder = Command::new(common::bin())
-        .args(["record", "--host", "jack", "--channels", "2", "--format", "f32"])
+        .args([
+            "record",
+            "--host",
+            "jack",
+            "--channels",
+            "2",
+            "--format",
+            "f32",
+        ])
         .args(["--duration", "7s", "--headless", "--session", "jack"])
         .arg("--dir")
         .arg(dir)
@@ -68,8 +79,15 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     let pid = recorder.id();
     let client = format!("cpal_client_{pid}_in");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !jack.ports().iter().any(|p| p.starts_with(&format!("{client}:"))) {
-        assert!(Instant::now() < deadline, "the recorder's JACK ports never appeared");
+    while !jack
+        .ports()
+        .iter()
+        .any(|p| p.starts_with(&format!("{client}:")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the recorder's JACK ports never appeared"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -96,7 +114,11 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     drop(player);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "tapedeck failed:\n{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "tapedeck failed:\n{stdout}\n{stderr}"
+    );
 
     let session = dir.join("jack");
     let take = last_take(&session);
@@ -126,7 +148,10 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     // Every file: the counter runs without a wrong step; where it pauses, the pause is exactly
     // a manifest dropout, zero-filled, and the counter resumes at the right value.
     for (t, sign) in tracks.iter().zip([1.0f32, -1.0]) {
-        let first = t.iter().position(|&v| v != 0.0).expect("the counter reached the file");
+        let first = t
+            .iter()
+            .position(|&v| v != 0.0)
+            .expect("the counter reached the file");
         let k0 = (t[first] * sign * 16_777_216.0).round() as i64 - 1;
         let mut offset = k0 - first as i64;
         let mut i = first;
@@ -137,9 +162,13 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
                     break; // the player finished
                 }
                 let listed = dropouts.iter().any(|d| {
-                    d["at_frame"].as_u64() == Some(i as u64) && d["frames"].as_u64() == Some(run as u64)
+                    d["at_frame"].as_u64() == Some(i as u64)
+                        && d["frames"].as_u64() == Some(run as u64)
                 });
-                assert!(listed, "silence of {run} frames at {i} is not a manifest dropout: {dropouts:#?}");
+                assert!(
+                    listed,
+                    "silence of {run} frames at {i} is not a manifest dropout: {dropouts:#?}"
+                );
                 i += run;
                 continue;
             }
@@ -149,8 +178,14 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
             offset = k - i as i64;
             i += 1;
         }
-        assert!(t[at..at + len].iter().all(|&v| v == 0.0), "the stall is zero-filled");
-        assert!(t[at + len] != 0.0, "the counter resumes right after the stall");
+        assert!(
+            t[at..at + len].iter().all(|&v| v == 0.0),
+            "the stall is zero-filled"
+        );
+        assert!(
+            t[at + len] != 0.0,
+            "the counter resumes right after the stall"
+        );
     }
     println!("stall of 300 ms recorded as: {stall}");
 }

@@ -86,9 +86,18 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         capture.on_data(&block, None);
     });
     assert_eq!(n, 0, "the capture callback allocated {n} times");
-    assert!(shared.overflow_frames.load(Ordering::Relaxed) > 0, "overflow was exercised");
-    assert!(shared.xrun_frames.load(Ordering::Relaxed) > 0, "xrun gaps were exercised");
-    assert!(shared.clips[0].load(Ordering::Relaxed) > 0, "clip counting was exercised");
+    assert!(
+        shared.overflow_frames.load(Ordering::Relaxed) > 0,
+        "overflow was exercised"
+    );
+    assert!(
+        shared.xrun_frames.load(Ordering::Relaxed) > 0,
+        "xrun gaps were exercised"
+    );
+    assert!(
+        shared.clips[0].load(Ordering::Relaxed) > 0,
+        "clip counting was exercised"
+    );
 
     // Gap queue full: nobody pops gaps, so the callback must hold the gap back and keep going.
     let n = allocations_in(|| {
@@ -96,17 +105,25 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
             capture.on_data(&block, None);
         }
     });
-    assert_eq!(n, 0, "the capture callback allocated {n} times with a full gap queue");
+    assert_eq!(
+        n, 0,
+        "the capture callback allocated {n} times with a full gap queue"
+    );
     drop(out);
 }
 
 #[test]
 fn the_capture_callback_never_allocates() {
-    let exact = TimestampTrust::Exact { whole_periods: true };
+    let exact = TimestampTrust::Exact {
+        whole_periods: true,
+    };
     exercise::<f32>(exact, 1.25);
     exercise::<i16>(TimestampTrust::OnXrunOnly, i16::MAX);
     exercise::<i32>(exact, i32::MIN);
-    exercise::<cpal::I24>(TimestampTrust::OnXrunOnly, cpal::I24::new_unchecked(8_388_607));
+    exercise::<cpal::I24>(
+        TimestampTrust::OnXrunOnly,
+        cpal::I24::new_unchecked(8_388_607),
+    );
 }
 
 #[test]

@@ -108,7 +108,8 @@ impl CaptureShared {
                 self.ended.store(true, Ordering::Release);
             }
             cpal::ErrorKind::StreamInvalidated | cpal::ErrorKind::BackendError => {
-                self.fault.store(StreamFault::Other as u8, Ordering::Release);
+                self.fault
+                    .store(StreamFault::Other as u8, Ordering::Release);
                 self.ended.store(true, Ordering::Release);
             }
             // Realtime priority denied and similar notices do not affect the data.
@@ -318,9 +319,11 @@ impl Capture {
 
         let measured = match (self.prev, capture_ns) {
             (Some((prev_ns, prev_frames)), Some(now_ns)) => {
-                let expected = prev_ns as i128 + (prev_frames as i128 * 1_000_000_000) / self.rate as i128;
+                let expected =
+                    prev_ns as i128 + (prev_frames as i128 * 1_000_000_000) / self.rate as i128;
                 let delta_ns = now_ns as i128 - expected;
-                let missing = (delta_ns * self.rate as i128 + 500_000_000).div_euclid(1_000_000_000);
+                let missing =
+                    (delta_ns * self.rate as i128 + 500_000_000).div_euclid(1_000_000_000);
                 Some(missing.max(0) as u64)
             }
             _ => None,

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
     Data, DeviceDescription, DeviceDescriptionBuilder, DeviceId, Error, ErrorKind,
     InputCallbackInfo, InputStreamTimestamp, OutputCallbackInfo, SampleFormat, StreamConfig,
     StreamInstant, SupportedBufferSize, SupportedStreamConfig, SupportedStreamConfigRange,
 };
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
 use super::demo_synth::DemoSynth;
 
@@ -295,7 +295,8 @@ impl Worker {
             let period_end = frames + u64::from(self.period);
             if self.paced {
                 // A period is delivered once it has been "captured", like a real interface.
-                let due = t0 + Duration::from_nanos(period_end * 1_000_000_000 / u64::from(self.rate));
+                let due =
+                    t0 + Duration::from_nanos(period_end * 1_000_000_000 / u64::from(self.rate));
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);

@@ -133,11 +133,31 @@ const VOWEL_U: u8 = 4;
 
 /// Formant frequencies, bandwidths and gains per vowel (a, e, i, o, u), male voice.
 const FORMANTS: [[(f64, f64, f64); 3]; 5] = [
-    [(730.0, 90.0, 1.0), (1090.0, 110.0, 0.5), (2440.0, 160.0, 0.22)],
-    [(530.0, 70.0, 1.0), (1840.0, 110.0, 0.45), (2480.0, 160.0, 0.25)],
-    [(270.0, 60.0, 1.0), (2290.0, 120.0, 0.3), (3010.0, 180.0, 0.25)],
-    [(570.0, 80.0, 1.0), (840.0, 90.0, 0.6), (2410.0, 160.0, 0.15)],
-    [(300.0, 60.0, 1.0), (870.0, 90.0, 0.4), (2240.0, 160.0, 0.12)],
+    [
+        (730.0, 90.0, 1.0),
+        (1090.0, 110.0, 0.5),
+        (2440.0, 160.0, 0.22),
+    ],
+    [
+        (530.0, 70.0, 1.0),
+        (1840.0, 110.0, 0.45),
+        (2480.0, 160.0, 0.25),
+    ],
+    [
+        (270.0, 60.0, 1.0),
+        (2290.0, 120.0, 0.3),
+        (3010.0, 180.0, 0.25),
+    ],
+    [
+        (570.0, 80.0, 1.0),
+        (840.0, 90.0, 0.6),
+        (2410.0, 160.0, 0.15),
+    ],
+    [
+        (300.0, 60.0, 1.0),
+        (870.0, 90.0, 0.4),
+        (2240.0, 160.0, 0.12),
+    ],
 ];
 /// Per-vowel level trim (measured) so the vowels sing at similar levels
 /// instead of jumping by several dB.
@@ -394,7 +414,7 @@ impl Env {
             }
             Stage::Decay => {
                 let floor = self.sustain * self.peak;
-                self.level = floor + (self.level - floor) * self.decay;
+                self.level = flush(floor + (self.level - floor) * self.decay);
             }
             Stage::Release => {
                 self.level = flush(self.level * self.release);
@@ -427,6 +447,7 @@ struct Rotor {
     s: f64,
     wc: f64,
     ws: f64,
+    gain: f64,
 }
 
 impl Rotor {
@@ -436,14 +457,16 @@ impl Rotor {
             s: 0.0,
             wc: 1.0,
             ws: 0.0,
+            gain: 1.0,
         }
     }
 
     fn set_freq(&mut self, hz: f64, sr: f64) {
-        // Above Nyquist a partial would alias; silence it by freezing the rotor.
-        let w = if hz < 0.48 * sr { TAU * hz / sr } else { 0.0 };
+        // A partial at or above Nyquist would alias, so it is muted instead.
+        let w = TAU * hz / sr;
         self.wc = w.cos();
         self.ws = w.sin();
+        self.gain = if hz < 0.48 * sr { 1.0 } else { 0.0 };
     }
 
     fn tick(&mut self) -> f64 {
@@ -452,7 +475,7 @@ impl Rotor {
         let g = 1.5 - 0.5 * (c * c + s * s);
         self.c = c * g;
         self.s = s * g;
-        self.s
+        self.s * self.gain
     }
 }
 
@@ -527,6 +550,9 @@ impl Drums {
         if vel > 0.0 {
             let vel = vel * self.rng.humanize();
             self.snare_sweep = 1.0;
+            // Restarting the shell modes makes every hit's attack the same shape.
+            self.snare_phase = Phase::default();
+            self.snare_phase2 = Phase::default();
             self.body_env.trigger(vel, 1.0);
             self.wire_env.trigger(vel, 1.0);
         }
@@ -550,10 +576,10 @@ impl Drums {
         let (_, wires, _) = self.wire_filter.tick(noise);
         // Filtered noise has Gaussian-like peaks that vary by several dB from hit
         // to hit; a soft saturator tames the rare spikes without audible change.
-        let wires = 0.5 * wires / (1.0 + 4.0 * wires * wires).sqrt();
+        let wires = wires / (1.0 + 4.0 * wires * wires).sqrt();
         let snare = 0.42 * body + 0.9 * wires * self.wire_env.tick();
 
-        DRUM_GAIN * (0.92 * kick + click + 0.75 * snare)
+        DRUM_GAIN * (0.92 * kick + click + 0.85 * snare)
     }
 }
 
@@ -668,14 +694,11 @@ impl KsString {
         // Softer picking = duller excitation.
         let bright = 0.12 + 0.18 * vel;
         let mut lp = 0.0;
-        let mut mean = 0.0;
         let buf = &mut self.buf[..len];
         for s in buf.iter_mut() {
             lp += bright * (rng.bipolar() - lp);
             *s = lp;
-            mean += lp;
         }
-        mean /= len as f64;
         // Pick-position comb (in place, back to front) for a guitar-like spectrum.
         let pick = ((len as f64) * 0.13) as usize;
         if pick > 0 {
@@ -683,6 +706,8 @@ impl KsString {
                 buf[i] -= buf[i - pick];
             }
         }
+        // Any DC in the excitation would circulate in the loop as a slow thump.
+        let mean = buf.iter().sum::<f64>() / len as f64;
         let mut peak = 0.0f64;
         for s in buf.iter_mut() {
             *s -= mean;
@@ -746,7 +771,6 @@ impl Guitar {
         };
         let chord = &GUITAR_CHORDS[bar];
         let spread = 0.009 * self.sr * if down { 1.0 } else { 0.7 };
-        // Upstrokes catch only the top four strings, the way a real strum does.
         let order: [usize; 6] = if down {
             [0, 1, 2, 3, 4, 5]
         } else {
@@ -755,16 +779,18 @@ impl Guitar {
         let mut k = 0u32;
         for &i in &order {
             match chord[i] {
+                // Upstrokes catch only the top four strings, the way a real strum does.
                 Some(note) if down || i >= 2 => {
                     let hz = midi_to_hz(note) * self.tune;
                     self.notes[i] = hz;
                     let v = vel * self.rng.humanize() * (0.85 + 0.15 * (i as f64 / 5.0));
-                    let delay = (f64::from(k) * spread * (0.9 + 0.2 * self.rng.bipolar().abs()))
-                        as u32;
+                    let delay =
+                        (f64::from(k) * spread * (0.9 + 0.2 * self.rng.bipolar().abs())) as u32;
                     self.strings[i].pending = Some((delay, hz, v));
                     k += 1;
                 }
                 Some(_) => {}
+                // Fretting hand mutes strings that are not part of the chord.
                 None => {
                     let hz = self.notes[i];
                     self.strings[i].damp(hz);
@@ -812,6 +838,7 @@ struct Vox {
     formant_freq: [f64; 3],
     formant_target: [(f64, f64, f64); 3],
     formant_gain: [f64; 3],
+    formant_glide: f64,
     vowel_trim: f64,
     countdown: u32,
     voiced: bool,
@@ -848,6 +875,7 @@ impl Vox {
             formant_freq: std::array::from_fn(|i| start[i].0),
             formant_target: start,
             formant_gain: std::array::from_fn(|i| start[i].2),
+            formant_glide: 1.0 - decay_mul(0.015, sr / f64::from(FORMANT_UPDATE)),
             vowel_trim: 1.0,
             countdown: 0,
             voiced: false,
@@ -880,7 +908,7 @@ impl Vox {
     }
 
     fn retune_formants(&mut self) {
-        let k = 1.0 - decay_mul(0.015, self.sr / f64::from(FORMANT_UPDATE));
+        let k = self.formant_glide;
         for i in 0..3 {
             let (target, bw, gain) = self.formant_target[i];
             self.formant_freq[i] += k * (target - self.formant_freq[i]);
@@ -1032,8 +1060,9 @@ impl HiHat {
     fn new(sr: f64, rng: Rng, tune: f64) -> Self {
         Self {
             rng,
-            filter: Svf::new(7000.0 * tune, 0.7, sr),
-            sizzle: Svf::new(10000.0 * tune, 1.2, sr),
+            // At low sample rates the band moves down so the hat stays audible.
+            filter: Svf::new((7000.0 * tune).min(0.3 * sr), 0.7, sr),
+            sizzle: Svf::new((10000.0 * tune).min(0.4 * sr), 1.2, sr),
             env: Env::new(0.022, 0.0, 0.022, sr),
             closed: decay_mul(0.022, sr),
             open: decay_mul(0.2, sr),
@@ -1144,7 +1173,7 @@ impl Voice {
             0.0
         } else {
             let sign = if variant % 2 == 1 { 1.0 } else { -1.0 };
-            sign * 0.75 * variant as f64
+            sign * 2.0 * ((variant - 1) % 10 + 1) as f64
         };
         let tune = (cents / 1200.0).exp2();
         let rng = Rng::new(seed ^ splitmix64(channel as u64 + 1));
@@ -1242,7 +1271,12 @@ impl DemoSynth {
             for (sample, voice) in frame.iter_mut().zip(&mut self.voices) {
                 *sample = voice.tick() as f32;
             }
-            self.frames += 1;
+            // Wrapping takes millions of years; restart the clock rather than panic.
+            self.frames = self.frames.wrapping_add(1);
+            if self.frames == 0 {
+                self.next_step = 0;
+                self.next_step_frame = 0;
+            }
         }
     }
 
@@ -1256,5 +1290,246 @@ impl DemoSynth {
         let num = u128::from(step) * u128::from(self.frames_per_minute);
         let den = u128::from(STEPS_PER_MINUTE);
         u64::try_from(num.div_ceil(den)).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+impl DemoSynth {
+    /// Jumps the clock as if `frame` frames had been rendered (voice state is kept).
+    fn seek(&mut self, frame: u64) {
+        self.frames = frame;
+        let num = u128::from(frame) * u128::from(STEPS_PER_MINUTE);
+        let step = num.div_ceil(u128::from(self.frames_per_minute));
+        self.next_step = u64::try_from(step).unwrap_or(u64::MAX);
+        self.next_step_frame = self.step_start(self.next_step);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    const SR: u32 = 48_000;
+    const SEED: u64 = 0x7A9E_DEC0;
+
+    fn render(channels: usize, sample_rate: u32, seed: u64, frames: usize) -> Vec<f32> {
+        let mut synth = DemoSynth::new(channels, sample_rate, seed);
+        let mut out = vec![0.0; frames * channels];
+        synth.render(&mut out);
+        out
+    }
+
+    fn channel(buf: &[f32], channels: usize, c: usize) -> impl Iterator<Item = f32> + '_ {
+        buf.iter().skip(c).step_by(channels).copied()
+    }
+
+    fn peak(buf: &[f32], channels: usize, c: usize) -> f32 {
+        channel(buf, channels, c).fold(0.0, |p, x| p.max(x.abs()))
+    }
+
+    fn db(x: f64) -> f64 {
+        20.0 * x.max(1e-20).log10()
+    }
+
+    fn rms_db(buf: &[f32], channels: usize, c: usize) -> f64 {
+        let (sum, n) = channel(buf, channels, c).fold((0.0f64, 0usize), |(s, n), x| {
+            (s + f64::from(x) * f64::from(x), n + 1)
+        });
+        10.0 * (sum / n.max(1) as f64).max(1e-40).log10()
+    }
+
+    /// 8 s of 16 inputs at 48 kHz, shared by the level tests.
+    fn eight_seconds() -> &'static [f32] {
+        static BUF: OnceLock<Vec<f32>> = OnceLock::new();
+        BUF.get_or_init(|| render(16, SR, SEED, 8 * SR as usize))
+    }
+
+    #[test]
+    fn same_seed_same_output_different_seed_different_output() {
+        let a = render(8, SR, 7, 20_000);
+        let b = render(8, SR, 7, 20_000);
+        let c = render(8, SR, 8, 20_000);
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(a.iter().zip(&c).any(|(x, y)| x.to_bits() != y.to_bits()));
+    }
+
+    #[test]
+    fn block_size_does_not_change_output() {
+        let channels = 12;
+        let frames = 2 * SR as usize;
+        let whole = render(channels, SR, SEED, frames);
+        for block in [1usize, 64, 1000, 333] {
+            let mut synth = DemoSynth::new(channels, SR, SEED);
+            let mut out = vec![0.0f32; frames * channels];
+            for chunk in out.chunks_mut(block * channels) {
+                synth.render(chunk);
+            }
+            assert_eq!(synth.frames_rendered(), frames as u64);
+            let same = whole
+                .iter()
+                .zip(&out)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "block size {block} changed the output");
+        }
+    }
+
+    #[test]
+    fn voices_peak_where_intended() {
+        let buf = eight_seconds();
+        // (channel, min peak dBFS, max peak dBFS)
+        let ranges = [
+            (0, -8.0, -4.0),
+            (1, -12.0, -8.0),
+            (2, -10.5, -5.5),
+            (3, -14.0, -10.0),
+            (5, 1.0, 5.0),
+            (6, -15.0, -9.0),
+            (7, -16.0, -12.0),
+        ];
+        for (c, lo, hi) in ranges {
+            let p = db(f64::from(peak(buf, 16, c)));
+            assert!(
+                (lo..=hi).contains(&p),
+                "{} peaks at {p:.2} dBFS, expected {lo}..{hi}",
+                VOICE_NAMES[c]
+            );
+        }
+        let room_rms = rms_db(buf, 16, 4);
+        assert!(
+            (-53.0..=-47.0).contains(&room_rms),
+            "room RMS {room_rms:.2} dBFS"
+        );
+        assert!(db(f64::from(peak(buf, 16, 4))) < -30.0);
+    }
+
+    #[test]
+    fn synth_normal_notes_peak_near_minus_3_dbfs() {
+        // The first accented note starts at step 24 (about 3.21 s).
+        let buf = eight_seconds();
+        let head = &buf[..(3.2 * f64::from(SR)) as usize * 16];
+        let p = db(f64::from(peak(head, 16, 5)));
+        assert!((-4.5..=-1.5).contains(&p), "synth normal peak {p:.2} dBFS");
+    }
+
+    #[test]
+    fn only_the_synth_clips() {
+        let buf = eight_seconds();
+        for c in 0..16 {
+            let p = peak(buf, 16, c);
+            if c % 8 == 5 {
+                assert!(p > 1.0, "input {} never clips (peak {p})", c + 1);
+            } else {
+                assert!(p < 1.0, "input {} clips (peak {p})", c + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn finite_and_audible_early_at_any_rate() {
+        let channels = 9;
+        for rate in [
+            8_000, 11_025, 22_050, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000, 0, 1,
+            1_000_000,
+        ] {
+            let frames = rate.clamp(MIN_RATE, MAX_RATE) as usize;
+            let buf = render(channels, rate, SEED, frames);
+            assert!(
+                buf.iter().all(|x| x.is_finite()),
+                "non-finite output at {rate} Hz"
+            );
+            let half = &buf[..frames / 2 * channels];
+            for c in 0..channels {
+                let p = peak(half, channels, c);
+                if c % 8 != 4 {
+                    assert!(
+                        p > 0.05,
+                        "{} silent in the first 0.5 s at {rate} Hz",
+                        VOICE_NAMES[c % 8]
+                    );
+                }
+                if c % 8 != 5 {
+                    assert!(p < 1.0, "{} clips at {rate} Hz", VOICE_NAMES[c % 8]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inputs_beyond_eight_are_distinct() {
+        let channels = 24;
+        let buf = render(channels, SR, SEED, SR as usize);
+        for a in 0..channels {
+            for b in a + 1..channels {
+                let identical = channel(&buf, channels, a)
+                    .zip(channel(&buf, channels, b))
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(!identical, "inputs {} and {} are identical", a + 1, b + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn partial_frames_are_zeroed() {
+        let mut synth = DemoSynth::new(3, SR, SEED);
+        let mut out = [f32::NAN; 10];
+        synth.render(&mut out);
+        assert_eq!(synth.frames_rendered(), 3);
+        assert!(out[..9].iter().all(|x| x.is_finite()));
+        assert_eq!(out[9], 0.0);
+        let mut short = [1.0f32; 2];
+        synth.render(&mut short);
+        assert_eq!(short, [0.0, 0.0]);
+        synth.render(&mut []);
+        assert_eq!(synth.frames_rendered(), 3);
+    }
+
+    #[test]
+    fn arguments_are_clamped() {
+        assert_eq!(DemoSynth::new(0, SR, 1).channels(), 1);
+        assert_eq!(DemoSynth::new(1, SR, 1).channels(), 1);
+        assert_eq!(DemoSynth::new(256, SR, 1).channels(), 256);
+        assert_eq!(DemoSynth::new(10_000, SR, 1).channels(), 256);
+        assert_eq!(VOICE_NAMES.len(), 8);
+    }
+
+    #[test]
+    fn clock_is_exact_and_loops_repeat() {
+        // 112 bpm sixteenths: seven 4-bar loops are exactly one minute.
+        let synth = DemoSynth::new(1, SR, 1);
+        assert_eq!(synth.step_start(7 * LOOP_STEPS as u64), 60 * u64::from(SR));
+        assert_eq!(synth.step_start(1), (60 * u64::from(SR)).div_ceil(448));
+
+        // A minute of playback at a low rate: the last loop must be as loud as the
+        // first (no filter blow-up, no decay of the arrangement).
+        let rate = 8_000;
+        let channels = 8;
+        let buf = render(channels, rate, SEED, 60 * rate as usize);
+        assert!(buf.iter().all(|x| x.is_finite()));
+        let loop_frames = 60 * rate as usize / 7;
+        let first = &buf[..loop_frames * channels];
+        let last = &buf[buf.len() - loop_frames * channels..];
+        for (c, name) in VOICE_NAMES.iter().enumerate() {
+            let a = db(f64::from(peak(first, channels, c)));
+            let b = db(f64::from(peak(last, channels, c)));
+            assert!((a - b).abs() < 2.0, "{name}: {a:.2} vs {b:.2} dBFS");
+        }
+    }
+
+    #[test]
+    fn hours_in_the_clock_is_fine() {
+        // Ten hours in (an exact number of loops), the band still starts on the one.
+        let mut synth = DemoSynth::new(8, SR, SEED);
+        synth.seek(10 * 3600 * u64::from(SR));
+        let mut out = vec![0.0f32; SR as usize / 2 * 8];
+        synth.render(&mut out);
+        assert!(out.iter().all(|x| x.is_finite()));
+        for c in [0, 1, 2, 3, 5, 6, 7] {
+            assert!(peak(&out, 8, c) > 0.05, "{} silent", VOICE_NAMES[c]);
+        }
+        synth.seek(u64::MAX - 10_000);
+        let mut out = vec![0.0f32; 20_000 * 8];
+        synth.render(&mut out);
+        assert!(out.iter().all(|x| x.is_finite()));
     }
 }

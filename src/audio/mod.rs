@@ -46,7 +46,9 @@ impl HostKind {
     fn timestamp_trust(self) -> TimestampTrust {
         match self {
             // JACK stamps every cycle from its own frame clock; cycles are lost whole.
-            Self::Jack => TimestampTrust::Exact { whole_periods: true },
+            Self::Jack => TimestampTrust::Exact {
+                whole_periods: true,
+            },
             // Our own device stamps from its frame counter.
             Self::Demo => TimestampTrust::Exact {
                 whole_periods: false,
@@ -140,13 +142,24 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
             .collect();
         formats.sort_by_key(|f| DeviceFormat::ALL.iter().position(|x| x == f));
         formats.dedup();
-        let min = configs.iter().map(|c| c.min_sample_rate()).min().unwrap_or(0);
-        let max = configs.iter().map(|c| c.max_sample_rate()).max().unwrap_or(0);
+        let min = configs
+            .iter()
+            .map(|c| c.min_sample_rate())
+            .min()
+            .unwrap_or(0);
+        let max = configs
+            .iter()
+            .map(|c| c.max_sample_rate())
+            .max()
+            .unwrap_or(0);
         let mut rates: Vec<u32> = configs
             .iter()
             .flat_map(|c| {
                 let (lo, hi) = (c.min_sample_rate(), c.max_sample_rate());
-                let mut v: Vec<u32> = COMMON_RATES.into_iter().filter(|r| (lo..=hi).contains(r)).collect();
+                let mut v: Vec<u32> = COMMON_RATES
+                    .into_iter()
+                    .filter(|r| (lo..=hi).contains(r))
+                    .collect();
                 if lo == hi {
                     v.push(lo);
                 }
@@ -155,7 +168,9 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
             .collect();
         rates.sort_unstable();
         rates.dedup();
-        let continuous = configs.iter().any(|c| c.min_sample_rate() != c.max_sample_rate());
+        let continuous = configs
+            .iter()
+            .any(|c| c.min_sample_rate() != c.max_sample_rate());
         let default_config = d.default_input_config().ok().map(|c| DefaultConfig {
             channels: c.channels(),
             sample_rate: c.sample_rate(),
@@ -180,7 +195,11 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
 
 /// Finds an input device by id (`alsa:hw:CARD=US16,DEV=0`, or just `hw:CARD=US16,DEV=0` on the
 /// chosen host), or the host's default input.
-pub fn find_device(kind: HostKind, host: &cpal::Host, id: Option<&str>) -> Result<cpal::Device, Error> {
+pub fn find_device(
+    kind: HostKind,
+    host: &cpal::Host,
+    id: Option<&str>,
+) -> Result<cpal::Device, Error> {
     let Some(id) = id else {
         return host.default_input_device().ok_or_else(|| {
             Error::usage(format!(
@@ -192,7 +211,14 @@ pub fn find_device(kind: HostKind, host: &cpal::Host, id: Option<&str>) -> Resul
     };
     let wanted = match id.split_once(':') {
         Some((h, _)) if HostKind::parse(h).is_some() || h == "custom" => id.to_string(),
-        _ => format!("{}:{id}", if kind == HostKind::Demo { "custom" } else { kind.name() }),
+        _ => format!(
+            "{}:{id}",
+            if kind == HostKind::Demo {
+                "custom"
+            } else {
+                kind.name()
+            }
+        ),
     };
     let parsed = cpal::DeviceId::from_str(&wanted).ok();
     let devices = host
@@ -254,8 +280,10 @@ pub fn choose_config(
     let mut all_channels: Vec<u16> = configs.iter().map(|c| c.channels()).collect();
     all_channels.sort_unstable();
     all_channels.dedup();
-    let with_channels: Vec<&SupportedStreamConfigRange> =
-        configs.iter().filter(|c| c.channels() == channels).collect();
+    let with_channels: Vec<&SupportedStreamConfigRange> = configs
+        .iter()
+        .filter(|c| c.channels() == channels)
+        .collect();
     if with_channels.is_empty() {
         return Err(Error::usage(format!(
             "{name} cannot open {channels} channels; it supports {}; choose one with --channels",
@@ -298,7 +326,9 @@ pub fn choose_config(
             )));
         }
         None => {
-            let default_fmt = default.as_ref().and_then(|c| DeviceFormat::from_cpal(c.sample_format()));
+            let default_fmt = default
+                .as_ref()
+                .and_then(|c| DeviceFormat::from_cpal(c.sample_format()));
             file_format
                 .preferred_device_formats()
                 .into_iter()
@@ -342,10 +372,15 @@ fn list_formats(v: &[DeviceFormat]) -> String {
 /// "1-64" for a run, "1, 2, 8" otherwise.
 fn summarize_u16(v: &[u16]) -> String {
     match (v.first(), v.last()) {
-        (Some(a), Some(b)) if v.len() > 3 && usize::from(b - a) + 1 == v.len() => format!("{a}-{b} channels"),
+        (Some(a), Some(b)) if v.len() > 3 && usize::from(b - a) + 1 == v.len() => {
+            format!("{a}-{b} channels")
+        }
         _ => format!(
             "{} channels",
-            v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -408,7 +443,7 @@ fn build<T: capture::CaptureSample>(
 ) -> Result<cpal::Stream, cpal::Error> {
     let errors = Arc::clone(shared);
     device.build_input_stream::<T, _, _>(
-        config.clone(),
+        *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let ns = info.timestamp().capture.as_nanos();
             capture.on_data(data, u64::try_from(ns).ok());

@@ -68,7 +68,10 @@ pub enum Command {
 /// Things that happened, for front ends to show.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    TakeStarted { take: u32, folder: String },
+    TakeStarted {
+        take: u32,
+        folder: String,
+    },
     TakeFinished(TakeSummary),
     /// A command could not be carried out, or something needs attention.
     Warning(String),
@@ -206,7 +209,9 @@ impl Engine {
 
     /// A meter reader of its own: the highest peak per input since its last read.
     pub fn meter_tap(&self) -> MeterTap {
-        let tap = Arc::new(meter::TapInner::new(usize::from(self.shared.channels as u16)));
+        let tap = Arc::new(meter::TapInner::new(usize::from(
+            self.shared.channels as u16,
+        )));
         if let Ok(mut taps) = self.taps.lock() {
             taps.push(Arc::clone(&tap));
         }

@@ -107,7 +107,14 @@ pub(super) fn initial_snapshot(cfg: &EngineConfig, session: &Session) -> Snapsho
 }
 
 fn next_take_number(session: &Session) -> u32 {
-    session.manifest.takes.iter().map(|t| t.number).max().unwrap_or(0) + 1
+    session
+        .manifest
+        .takes
+        .iter()
+        .map(|t| t.number)
+        .max()
+        .unwrap_or(0)
+        + 1
 }
 
 fn seconds(frames: u64, rate: u32) -> f64 {
@@ -193,16 +200,24 @@ impl Writer {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::SetArmed { track, armed } => match self.tracks.iter_mut().find(|t| t.number == track) {
-                Some(t) => t.armed = armed,
-                None => self.emit(Event::Warning(format!("there is no track {track}"))),
-            },
+            Command::SetArmed { track, armed } => {
+                match self.tracks.iter_mut().find(|t| t.number == track) {
+                    Some(t) => t.armed = armed,
+                    None => self.emit(Event::Warning(format!("there is no track {track}"))),
+                }
+            }
             Command::ArmAll(armed) => self.tracks.iter_mut().for_each(|t| t.armed = armed),
             Command::Rename { track, name } => {
                 if let Err(e) = naming::check_track_name(&name) {
                     self.emit(Event::Warning(e));
-                } else if self.tracks.iter().any(|t| t.number != track && t.name == name) {
-                    self.emit(Event::Warning(format!("another track is already named {name:?}")));
+                } else if self
+                    .tracks
+                    .iter()
+                    .any(|t| t.number != track && t.name == name)
+                {
+                    self.emit(Event::Warning(format!(
+                        "another track is already named {name:?}"
+                    )));
                 } else {
                     match self.tracks.iter_mut().find(|t| t.number == track) {
                         Some(t) => t.name = name,
@@ -239,7 +254,9 @@ impl Writer {
         }
         let armed: Vec<Track> = self.tracks.iter().filter(|t| t.armed).cloned().collect();
         if armed.is_empty() {
-            self.emit(Event::Warning("no track is armed; arm a track first".into()));
+            self.emit(Event::Warning(
+                "no track is armed; arm a track first".into(),
+            ));
             return;
         }
         match self.open_take(armed, max_frames) {
@@ -345,7 +362,10 @@ impl Writer {
     fn request_stop(&mut self, reason: EndReason, detail: Option<String>) {
         let now_frame = self.shared.position.load(Ordering::Acquire).max(self.pos);
         if let Some(take) = &mut self.take {
-            let stop = take.stop_frame.map_or(now_frame, |s| s.min(now_frame)).max(take.start_frame);
+            let stop = take
+                .stop_frame
+                .map_or(now_frame, |s| s.min(now_frame))
+                .max(take.start_frame);
             if take.stop_frame != Some(stop) || take.stop_reason == EndReason::Duration {
                 take.stop_frame = Some(stop);
                 take.stop_reason = reason;
@@ -367,7 +387,9 @@ impl Writer {
                     label,
                 });
             }
-            None => self.emit(Event::Warning("markers go into a take; start recording first".into())),
+            None => self.emit(Event::Warning(
+                "markers go into a take; start recording first".into(),
+            )),
         }
     }
 
@@ -396,7 +418,10 @@ impl Writer {
             }
             // Never let a step cross the take's start or end.
             if let Some(take) = &self.take {
-                for b in [Some(take.start_frame), take.stop_frame].into_iter().flatten() {
+                for b in [Some(take.start_frame), take.stop_frame]
+                    .into_iter()
+                    .flatten()
+                {
                     if b > self.pos {
                         n = n.min(b - self.pos);
                     }
@@ -420,9 +445,9 @@ impl Writer {
 
     /// Whether the take records the frame at stream position `frame`.
     fn recording_at(&self, frame: u64) -> bool {
-        self.take.as_ref().is_some_and(|t| {
-            frame >= t.start_frame && t.stop_frame.is_none_or(|s| frame < s)
-        })
+        self.take
+            .as_ref()
+            .is_some_and(|t| frame >= t.start_frame && t.stop_frame.is_none_or(|s| frame < s))
     }
 
     fn write_frames(&mut self, n: usize) {
@@ -458,7 +483,10 @@ impl Writer {
         let ff = self.cfg.file_format;
         let Some(take) = &mut self.take else { return };
         let take_end = take.stop_frame.unwrap_or(u64::MAX);
-        if end < take.start_frame || start >= take_end || (g.frames == 0 && start < take.start_frame) {
+        if end < take.start_frame
+            || start >= take_end
+            || (g.frames == 0 && start < take.start_frame)
+        {
             return;
         }
         let from = start.max(take.start_frame);
@@ -539,8 +567,9 @@ impl Writer {
                 if now >= deadline {
                     take.stop_frame = Some(take.start_frame + take.frames);
                     if take.stop_detail.is_none() {
-                        take.stop_detail =
-                            Some("the device stopped delivering audio before the stop point".into());
+                        take.stop_detail = Some(
+                            "the device stopped delivering audio before the stop point".into(),
+                        );
                     }
                     self.finish_take();
                 }
@@ -569,7 +598,11 @@ impl Writer {
         let (mut reason, mut detail) = (take.stop_reason, take.stop_detail);
         if let Some(e) = problem {
             if !reason.is_failure() {
-                reason = if is_disk_full(&e) { EndReason::DiskFull } else { EndReason::WriteError };
+                reason = if is_disk_full(&e) {
+                    EndReason::DiskFull
+                } else {
+                    EndReason::WriteError
+                };
                 detail = Some(format!("finishing the files failed: {e}"));
             }
         }
@@ -619,7 +652,11 @@ impl Writer {
                     take.last_sync = now;
                 }
                 for f in &mut take.files {
-                    let r = if sync { f.writer.sync() } else { f.writer.update_header() };
+                    let r = if sync {
+                        f.writer.sync()
+                    } else {
+                        f.writer.update_header()
+                    };
                     if let Err(e) = r {
                         failure = Some(e);
                         break;

@@ -199,8 +199,14 @@ impl Manifest {
             }
             for f in &t.tracks {
                 let p = Path::new(&f.file);
-                if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
-                    return Err(format!("take {} lists file {:?} outside the session", t.number, f.file));
+                if p.is_absolute()
+                    || p.components()
+                        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                {
+                    return Err(format!(
+                        "take {} lists file {:?} outside the session",
+                        t.number, f.file
+                    ));
                 }
             }
         }

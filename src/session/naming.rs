@@ -86,7 +86,9 @@ pub fn check_session_name(name: &str) -> Result<(), String> {
         return what("contains control characters");
     }
     if let Some(c) = name.chars().find(|c| WINDOWS_FORBIDDEN.contains(c)) {
-        return what(&format!("contains {c:?}, which is not allowed in folder names"));
+        return what(&format!(
+            "contains {c:?}, which is not allowed in folder names"
+        ));
     }
     if name.starts_with('.') {
         return what("starts with '.'");
@@ -94,7 +96,12 @@ pub fn check_session_name(name: &str) -> Result<(), String> {
     if name.ends_with('.') || name.ends_with(' ') {
         return what("ends with '.' or a space");
     }
-    let stem = name.split('.').next().unwrap_or(name).trim().to_ascii_uppercase();
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or(name)
+        .trim()
+        .to_ascii_uppercase();
     if WINDOWS_RESERVED.contains(&stem.as_str()) {
         return what("is a reserved device name on Windows");
     }
@@ -108,7 +115,10 @@ mod tests {
     #[test]
     fn file_names_say_track_name_and_take() {
         assert_eq!(track_file_name(3, "Bass DI", 2), "03_Bass-DI_T002.wav");
-        assert_eq!(track_file_name(12, "Vox (lead)", 10), "12_Vox-lead_T010.wav");
+        assert_eq!(
+            track_file_name(12, "Vox (lead)", 10),
+            "12_Vox-lead_T010.wav"
+        );
         assert_eq!(take_folder(7), "take-007");
     }
 
@@ -141,7 +151,9 @@ mod tests {
 
     #[test]
     fn bad_session_names_are_refused() {
-        for bad in ["", "..", "../x", "a/b", "C:", "nul", "x.", ".hidden", "a\nb"] {
+        for bad in [
+            "", "..", "../x", "a/b", "C:", "nul", "x.", ".hidden", "a\nb",
+        ] {
             assert!(check_session_name(bad).is_err(), "{bad:?}");
         }
         for good in ["Song 1", "2026-11-25_20-15-03", "Gig at Joe's", "Übung"] {

@@ -62,7 +62,11 @@ impl JackServer {
             if ok {
                 break;
             }
-            assert!(Instant::now() < deadline, "jackd {} did not come up", server.name);
+            assert!(
+                Instant::now() < deadline,
+                "jackd {} did not come up",
+                server.name
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -159,7 +163,11 @@ pub fn take_files(session_dir: &Path, take: &serde_json::Value) -> Vec<(u64, Pat
 pub fn soxi(path: &Path) -> (u64, u32) {
     require("soxi");
     let run = |flag: &str| {
-        let out = Command::new("soxi").arg(flag).arg(path).output().expect("soxi");
+        let out = Command::new("soxi")
+            .arg(flag)
+            .arg(path)
+            .output()
+            .expect("soxi");
         assert!(
             out.status.success(),
             "soxi {flag} {} failed: {}",
