@@ -218,6 +218,8 @@ pub fn dbfs(magnitude: f32) -> Option<f64> {
 /// Formats a level for people: one decimal, `-inf` for silence.
 pub fn format_dbfs(db: Option<f64>) -> String {
     match db {
+        // Levels a hair under full scale would print as "-0.0".
+        Some(v) if v > -0.05 => "0.0".to_string(),
         Some(v) => format!("{v:.1}"),
         None => "-inf".to_string(),
     }

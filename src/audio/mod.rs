@@ -117,6 +117,12 @@ fn device_name(d: &cpal::Device) -> String {
         .unwrap_or_else(|_| d.to_string())
 }
 
+fn no_jack_server() -> Error {
+    Error::Runtime(
+        "no JACK server is running (or it cannot be reached); start one (for example `jackd -d alsa`) or record with --host alsa".into(),
+    )
+}
+
 /// Describes every input device of a host.
 pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>, Error> {
     let default_id = host.default_input_device().map(|d| device_id(&d));
@@ -124,6 +130,10 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
         .input_devices()
         .map_err(|e| Error::Runtime(format!("cannot list {} devices: {e}", kind.name())))?;
     let mut out = Vec::new();
+    let mut devices = devices.peekable();
+    if kind == HostKind::Jack && devices.peek().is_none() {
+        return Err(no_jack_server());
+    }
     for d in devices {
         let id = device_id(&d);
         let Ok(configs) = d.supported_input_configs() else {
@@ -200,6 +210,14 @@ pub fn find_device(
     host: &cpal::Host,
     id: Option<&str>,
 ) -> Result<cpal::Device, Error> {
+    if kind == HostKind::Jack
+        && host
+            .input_devices()
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true)
+    {
+        return Err(no_jack_server());
+    }
     let Some(id) = id else {
         return host.default_input_device().ok_or_else(|| {
             Error::usage(format!(

@@ -362,11 +362,9 @@ impl Writer {
     fn request_stop(&mut self, reason: EndReason, detail: Option<String>) {
         let now_frame = self.shared.position.load(Ordering::Acquire).max(self.pos);
         if let Some(take) = &mut self.take {
-            let stop = take
-                .stop_frame
-                .map_or(now_frame, |s| s.min(now_frame))
-                .max(take.start_frame);
-            if take.stop_frame != Some(stop) || take.stop_reason == EndReason::Duration {
+            let stop = now_frame.max(take.start_frame);
+            // A take already due to end earlier (at its --duration) keeps that end and reason.
+            if take.stop_frame.is_none_or(|s| stop < s) {
                 take.stop_frame = Some(stop);
                 take.stop_reason = reason;
                 take.stop_detail = detail;
