@@ -368,21 +368,18 @@ fn record(
     if !(a.ring_seconds.is_finite() && (0.1..=600.0).contains(&a.ring_seconds)) {
         return Err(Error::usage("--ring-seconds must be between 0.1 and 600"));
     }
-    let root = match &a.dir {
-        Some(d) => d.clone(),
+    // The default folder is created only once everything else has been checked.
+    let (root, create_root) = match &a.dir {
+        Some(d) => (d.clone(), false),
         None => {
             let d = PathBuf::from(DEFAULT_DIR);
-            if !d.exists() {
-                std::fs::create_dir_all(&d).map_err(|e| {
-                    Error::Runtime(format!(
-                        "cannot create ./{DEFAULT_DIR}: {e}; pass --dir PATH"
-                    ))
-                })?;
-            }
-            d
+            let missing = !d.exists();
+            (d, missing)
         }
     };
-    session::check_root(&root)?;
+    if !create_root {
+        session::check_root(&root)?;
+    }
 
     // 2. The device and its configuration.
     let host = audio::open_host(kind, demo_opts)?;
@@ -448,6 +445,13 @@ fn record(
             })
             .collect(),
     };
+    if create_root {
+        std::fs::create_dir_all(&root).map_err(|e| {
+            Error::Runtime(format!(
+                "cannot create ./{DEFAULT_DIR}: {e}; pass --dir PATH"
+            ))
+        })?;
+    }
     let session = Session::open(&root, &session_name, existing, init)?;
     let session_dir = session.dir.display().to_string();
 

@@ -692,7 +692,7 @@ impl KsString {
         self.loss = 10f64.powf(-3.0 / (hz * 4.0));
 
         // Softer picking = duller excitation.
-        let bright = 0.12 + 0.18 * vel;
+        let bright = 0.08 + 0.14 * vel;
         let mut lp = 0.0;
         let buf = &mut self.buf[..len];
         for s in buf.iter_mut() {
@@ -1148,7 +1148,9 @@ impl Keys {
                 sum += rotor.tick() * env.tick();
             }
         }
-        let trem = 1.0 - 0.08 * (1.0 + (TAU * self.trem.advance(4.5 / self.sr)).sin());
+        // Tremolo locked to eighth notes, so every loop sounds (and peaks) the same.
+        let rate = STEPS_PER_MINUTE as f64 / 60.0 / 2.0;
+        let trem = 1.0 - 0.08 * (1.0 + (TAU * self.trem.advance(rate / self.sr)).sin());
         KEYS_GAIN * sum * trem
     }
 }

@@ -38,7 +38,16 @@ pub fn default_name() -> String {
 /// Checks that `root` is an existing folder we can use, before anything is created.
 pub fn check_root(root: &Path) -> Result<(), Error> {
     match fs::metadata(root) {
-        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => {
+            if writable(root) {
+                Ok(())
+            } else {
+                Err(Error::usage(format!(
+                    "cannot write in --dir {}: permission denied; choose a folder you can write to",
+                    root.display()
+                )))
+            }
+        }
         Ok(_) => Err(Error::usage(format!(
             "--dir {} is a file, not a folder; give a folder to keep sessions in",
             root.display()
@@ -52,6 +61,17 @@ pub fn check_root(root: &Path) -> Result<(), Error> {
             root.display()
         ))),
     }
+}
+
+/// Whether this process may create entries in `dir` (write and search permission), asked of
+/// the kernel so that nothing has to be created to find out.
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 /// Reads an existing session's manifest, if the folder is a session. Touches nothing.
