@@ -198,7 +198,12 @@ pub fn convert_f32(word: u32, dev: DeviceFormat) -> Converted<f32> {
         // Bit-identical: the device's float is the file's float.
         DeviceFormat::F32 => f32::from_bits(word),
     };
-    let m = if v.is_nan() { 0.0 } else { v.abs() };
+    // An infinite sample must not read as silence: report it as the largest level there is.
+    let m = if v.is_nan() {
+        0.0
+    } else {
+        v.abs().min(f32::MAX)
+    };
     Converted {
         value: v,
         magnitude: m,

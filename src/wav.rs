@@ -3,7 +3,8 @@
 //! short by a crash is still a readable WAV up to its last header update.
 //!
 //! Layout: `RIFF · JUNK(28: reserve for an RF64 ds64) · fmt · [fact] · data`. The JUNK reserve
-//! lets a file that passes 4 GiB become RF64 in place without moving any audio.
+//! is there so that a file passing 4 GiB can become RF64 in place without moving any audio;
+//! until that is written, the 32-bit size fields saturate at 4 GiB.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};

@@ -175,7 +175,11 @@ impl CaptureSample for f32 {
     }
     #[inline]
     fn magnitude(self) -> f32 {
-        if self.is_nan() { 0.0 } else { self.abs() }
+        if self.is_nan() {
+            0.0
+        } else {
+            self.abs().min(f32::MAX)
+        }
     }
 }
 

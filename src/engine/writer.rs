@@ -318,7 +318,10 @@ impl Writer {
         self.session.manifest.updated = session::now();
         let record_index = self.session.manifest.takes.len() - 1;
         // The journal entry: if we die now, the manifest already lists the take and its files.
-        self.session.save()?;
+        if let Err(e) = self.session.save() {
+            self.session.manifest.takes.pop();
+            return Err(e);
+        }
         let now = Instant::now();
         Ok(ActiveTake {
             number,
@@ -466,9 +469,9 @@ impl Writer {
                 break;
             }
         }
-        take.frames += n as u64;
-        if let Some(e) = failure {
-            self.fail_take(e);
+        match failure {
+            None => take.frames += n as u64,
+            Some(e) => self.fail_take(e),
         }
     }
 
@@ -481,10 +484,13 @@ impl Writer {
         let ff = self.cfg.file_format;
         let Some(take) = &mut self.take else { return };
         let take_end = take.stop_frame.unwrap_or(u64::MAX);
-        if end < take.start_frame
-            || start >= take_end
-            || (g.frames == 0 && start < take.start_frame)
-        {
+        // Only gaps that overlap the take (or an empty one inside it) belong to it.
+        let overlaps = if g.frames == 0 {
+            start >= take.start_frame && start < take_end
+        } else {
+            end > take.start_frame && start < take_end
+        };
+        if !overlaps {
             return;
         }
         let from = start.max(take.start_frame);
@@ -513,9 +519,9 @@ impl Writer {
                 left -= step;
             }
         }
-        take.frames += fill;
-        if let Some(e) = failure {
-            self.fail_take(e);
+        match failure {
+            None => take.frames += fill,
+            Some(e) => self.fail_take(e),
         }
     }
 
@@ -585,8 +591,10 @@ impl Writer {
         let mut problem: Option<io::Error> = None;
         let mut clipped = 0;
         for f in take.files {
-            let t = take_track(&f, take.frames);
+            let mut t = take_track(&f, take.frames);
             clipped += f.clipped;
+            // What the file holds; differs from the take's length only after a write failure.
+            t.frames = f.writer.frames();
             if let Err(e) = f.writer.finalize() {
                 problem.get_or_insert(e);
             }

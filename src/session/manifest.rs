@@ -79,7 +79,7 @@ pub enum TakeState {
 pub enum EndReason {
     /// `--duration` reached.
     Duration,
-    /// SIGINT, SIGTERM or SIGHUP.
+    /// SIGINT, SIGTERM or SIGQUIT (SIGHUP lets a take run to its end).
     Signal,
     /// Stopped by the user from a front end.
     Stopped,

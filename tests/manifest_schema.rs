@@ -1,0 +1,425 @@
+//! The session manifest matches docs/session.schema.json: what the real recorder writes is
+//! valid, and the schema is strict enough to catch a manifest that is not.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use jsonschema::Validator;
+use serde_json::{Value, json};
+use tapedeck::session::manifest::{
+    DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, Program, SCHEMA, TakeRecord,
+    TakeState, TakeTrack, TrackRecord,
+};
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// The schema, compiled with format checking on (draft 2020-12 only annotates formats by
+/// default), so that `date-time` is enforced as well as its pattern.
+fn validator() -> Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/session.schema.json");
+    let schema = read_json(&path);
+    jsonschema::options()
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{} is not a valid JSON Schema: {e}", path.display()))
+}
+
+/// Every validation error, as `instance path: message` (the path as a JSON Pointer).
+fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| match e.instance_path.as_str() {
+            "" => format!("(root): {e}"),
+            at => format!("{at}: {e}"),
+        })
+        .collect()
+}
+
+fn assert_valid(validator: &Validator, instance: &Value, what: &str) {
+    let errs = errors(validator, instance);
+    assert!(
+        errs.is_empty(),
+        "{what} does not match docs/session.schema.json:\n  {}\n{}",
+        errs.join("\n  "),
+        serde_json::to_string_pretty(instance).unwrap_or_default()
+    );
+}
+
+fn record_demo_take(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        .arg("demo")
+        .args(["--duration", "2s", "--session", "s"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--track", "1:Kick", "--track", "2:Bass DI:di", "--headless"])
+        .output()
+        .expect("run tapedeck");
+    assert!(
+        out.status.success(),
+        "tapedeck demo failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn recorded_manifest_matches_the_schema() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    record_demo_take(tmp.path());
+    record_demo_take(tmp.path());
+
+    let session_dir = tmp.path().join("s");
+    let manifest = read_json(&session_dir.join("session.json"));
+    assert_valid(&validator(), &manifest, "the recorded session.json");
+
+    assert_eq!(manifest["schema"], SCHEMA);
+    assert_eq!(manifest["session"], "s");
+    let takes = manifest["takes"].as_array().expect("takes is an array");
+    assert_eq!(takes.len(), 2, "two runs into one session make two takes");
+    for (i, take) in takes.iter().enumerate() {
+        let number = i as u64 + 1;
+        assert_eq!(take["number"].as_u64(), Some(number), "take {i}");
+        assert_eq!(take["folder"], format!("take-{number:03}"), "take {number}");
+        assert_eq!(take["state"], "complete", "take {number}");
+        assert_eq!(take["end_reason"], "duration", "take {number}");
+        assert_eq!(
+            take["length_frames"].as_u64(),
+            Some(96_000),
+            "take {number}"
+        );
+        assert_eq!(take["dropout_frames"].as_u64(), Some(0), "take {number}");
+        let tracks = take["tracks"].as_array().expect("take tracks is an array");
+        assert_eq!(tracks.len(), 2, "take {number} has a file per track");
+        for t in tracks {
+            let file = t["file"].as_str().expect("file is a string");
+            assert!(
+                session_dir.join(file).is_file(),
+                "take {number} lists {file}, which does not exist"
+            );
+            assert_eq!(t["frames"].as_u64(), Some(96_000), "{file}");
+        }
+        let di: Vec<&Value> = tracks.iter().filter(|t| t["role"] == "di").collect();
+        assert_eq!(di.len(), 1, "take {number} has one track with role di");
+        assert_eq!(di[0]["name"], "Bass DI");
+        assert_eq!(di[0]["input"].as_u64(), Some(2));
+        let kick = tracks
+            .iter()
+            .find(|t| t["name"] == "Kick")
+            .expect("take has the Kick track");
+        assert_eq!(kick["role"], Value::Null);
+    }
+}
+
+/// Frames in a WAV file according to its header, if it can be read as a WAV yet.
+fn wav_frames(path: &Path) -> Option<u32> {
+    hound::WavReader::open(path).ok().map(|r| r.duration())
+}
+
+/// A program that dies mid-take (SIGKILL: no chance to clean up) leaves the take's journal
+/// entry: `state: recording`, still valid against the schema, with readable WAV files.
+#[test]
+fn manifest_of_a_take_cut_short_matches_the_schema() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tapedeck"))
+        .arg("demo")
+        .args(["--duration", "60s", "--session", "s"])
+        .arg("--dir")
+        .arg(tmp.path())
+        .args(["--track", "1:Kick", "--track", "2:Bass DI:di", "--headless"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tapedeck");
+    let session_dir = tmp.path().join("s");
+    let manifest_path = session_dir.join("session.json");
+    // The take's files, once the manifest lists them.
+    let files = || -> Option<Vec<PathBuf>> {
+        let text = std::fs::read(&manifest_path).ok()?;
+        let m: Value = serde_json::from_slice(&text).ok()?;
+        m["takes"][0]["tracks"]
+            .as_array()?
+            .iter()
+            .map(|t| Some(session_dir.join(t["file"].as_str()?)))
+            .collect()
+    };
+    // Wait until the take is under way and every file has had a header update.
+    let under_way = || {
+        files().is_some_and(|fs| {
+            !fs.is_empty() && fs.iter().all(|f| wav_frames(f).is_some_and(|n| n > 0))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !under_way() {
+        if Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the take did not get under way within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill tapedeck");
+    child.wait().expect("reap tapedeck");
+
+    let manifest = read_json(&manifest_path);
+    assert_valid(
+        &validator(),
+        &manifest,
+        "the session.json of a take cut short",
+    );
+    let take = &manifest["takes"][0];
+    assert_eq!(take["state"], "recording");
+    assert_eq!(take["ended_at"], Value::Null);
+    assert_eq!(take["end_reason"], Value::Null);
+    for t in take["tracks"].as_array().expect("take tracks is an array") {
+        let file = session_dir.join(t["file"].as_str().expect("file is a string"));
+        let frames = wav_frames(&file).unwrap_or_else(|| panic!("{} is not a WAV", file.display()));
+        assert!(frames > 0, "{} holds no audio", file.display());
+    }
+}
+
+/// A manifest built from the program's own types, with every optional part present somewhere:
+/// a complete take with dropouts and markers, and a take still recording.
+fn built_manifest() -> Value {
+    let time = |s: &str| DateTime::parse_from_rfc3339(s).expect("a valid RFC 3339 time");
+    let device = DeviceRecord {
+        host: "alsa".into(),
+        id: "alsa:hw:CARD=USB,DEV=0".into(),
+        name: "USB Audio Interface".into(),
+        sample_rate: 48_000,
+        sample_format: "i32".into(),
+        channels: 2,
+        buffer_frames: Some(256),
+    };
+    let track = |n: u16, name: &str, role: Option<&str>, take: u32| TakeTrack {
+        track: n,
+        name: name.into(),
+        input: n,
+        role: role.map(str::to_string),
+        file: format!(
+            "take-{take:03}/{n:02}_{}_T{take:03}.wav",
+            name.replace(' ', "-")
+        ),
+        frames: 480_000,
+        peak_dbfs: Some(-3.52),
+        clipped_samples: 0,
+    };
+    let complete = TakeRecord {
+        number: 1,
+        folder: "take-001".into(),
+        state: TakeState::Complete,
+        started_at: time("2026-11-25T20:15:03.120000+01:00"),
+        ended_at: Some(time("2026-11-25T20:15:13.130000+01:00")),
+        end_reason: Some(EndReason::DeviceLost),
+        end_detail: Some("the audio device disappeared".into()),
+        device: device.clone(),
+        sample_rate: 48_000,
+        format: "s24".into(),
+        start_frame: 1024,
+        length_frames: 480_000,
+        length_seconds: 10.0,
+        tracks: vec![
+            track(1, "Kick", None, 1),
+            TakeTrack {
+                peak_dbfs: None,
+                ..track(2, "Bass DI", Some("di"), 1)
+            },
+        ],
+        dropouts: vec![DropoutRecord {
+            at_frame: 96_000,
+            at_seconds: 2.0,
+            frames: 256,
+            seconds: 256.0 / 48_000.0,
+            cause: "device_xrun".into(),
+            exact: false,
+        }],
+        dropout_frames: 256,
+        markers: vec![MarkerRecord {
+            frame: 240_000,
+            seconds: 5.0,
+            label: "M1".into(),
+        }],
+    };
+    let recording = TakeRecord {
+        number: 2,
+        folder: "take-002".into(),
+        state: TakeState::Recording,
+        started_at: time("2026-11-25T19:20:00Z"),
+        ended_at: None,
+        end_reason: None,
+        end_detail: None,
+        start_frame: 0,
+        length_frames: 0,
+        length_seconds: 0.0,
+        tracks: vec![TakeTrack {
+            frames: 0,
+            peak_dbfs: None,
+            ..track(1, "Kick", None, 2)
+        }],
+        dropouts: Vec::new(),
+        dropout_frames: 0,
+        markers: Vec::new(),
+        ..complete.clone()
+    };
+    let manifest = Manifest {
+        schema: SCHEMA.into(),
+        program: Program::this(),
+        session: "Gig at Joe's".into(),
+        created: time("2026-11-25T20:14:59.5+01:00"),
+        updated: time("2026-11-25T19:20:00.000000001Z"),
+        sample_rate: 48_000,
+        format: "s24".into(),
+        device,
+        tracks: vec![
+            TrackRecord {
+                number: 1,
+                name: "Kick".into(),
+                input: 1,
+                role: None,
+                format: "s24".into(),
+            },
+            TrackRecord {
+                number: 2,
+                name: "Bass DI".into(),
+                input: 2,
+                role: Some("di".into()),
+                format: "s24".into(),
+            },
+        ],
+        takes: vec![complete, recording],
+    };
+    serde_json::to_value(&manifest).expect("the manifest serializes")
+}
+
+#[test]
+fn manifest_built_from_the_program_types_matches_the_schema() {
+    assert_valid(&validator(), &built_manifest(), "the built manifest");
+}
+
+/// Replaces the value at a JSON pointer.
+fn set(doc: &mut Value, pointer: &str, value: Value) {
+    *doc.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("the manifest has {pointer}")) = value;
+}
+
+#[test]
+fn schema_rejects_what_the_program_would_not_write() {
+    type Change = fn(&mut Value);
+    let cases: &[(&str, Change, &str)] = &[
+        (
+            "a take file outside the session",
+            |m| set(m, "/takes/0/tracks/0/file", json!("../../etc/passwd")),
+            "/takes/0/tracks/0/file",
+        ),
+        (
+            "an absolute take file",
+            |m| {
+                set(
+                    m,
+                    "/takes/0/tracks/0/file",
+                    json!("/tmp/take-001/01_Kick_T001.wav"),
+                )
+            },
+            "/takes/0/tracks/0/file",
+        ),
+        (
+            "an unknown top-level field",
+            |m| {
+                m.as_object_mut()
+                    .expect("the manifest is an object")
+                    .insert("comment".into(), json!("added by hand"));
+            },
+            "(root)",
+        ),
+        (
+            "an unknown field in a dropout",
+            |m| m["takes"][0]["dropouts"][0]["kind"] = json!("xrun"),
+            "/takes/0/dropouts/0",
+        ),
+        (
+            "another schema version",
+            |m| set(m, "/schema", json!("tapedeck.session/2")),
+            "/schema",
+        ),
+        (
+            "a time without a UTC offset",
+            |m| set(m, "/created", json!("2026-11-25T20:14:59")),
+            "/created",
+        ),
+        (
+            "an end reason in another spelling",
+            |m| set(m, "/takes/0/end_reason", json!("DeviceLost")),
+            "/takes/0/end_reason",
+        ),
+        (
+            "a complete take without an end",
+            |m| set(m, "/takes/0/ended_at", Value::Null),
+            "/takes/0/ended_at",
+        ),
+        (
+            "a recording take with an end reason",
+            |m| set(m, "/takes/1/end_reason", json!("signal")),
+            "/takes/1/end_reason",
+        ),
+        (
+            "a missing nullable field",
+            |m| {
+                m["device"]
+                    .as_object_mut()
+                    .expect("device is an object")
+                    .remove("buffer_frames");
+            },
+            "/device",
+        ),
+        (
+            "a session name that is a path",
+            |m| set(m, "/session", json!("../elsewhere")),
+            "/session",
+        ),
+        (
+            "an unknown file format",
+            |m| set(m, "/format", json!("s32")),
+            "/format",
+        ),
+        (
+            "track input 0",
+            |m| set(m, "/tracks/0/input", json!(0)),
+            "/tracks/0/input",
+        ),
+        (
+            "a negative frame count",
+            |m| set(m, "/takes/0/length_frames", json!(-1)),
+            "/takes/0/length_frames",
+        ),
+        (
+            "a role in capitals",
+            |m| set(m, "/tracks/1/role", json!("DI")),
+            "/tracks/1/role",
+        ),
+        (
+            "a take folder that is not take-NNN",
+            |m| set(m, "/takes/0/folder", json!("take-1")),
+            "/takes/0/folder",
+        ),
+    ];
+    let validator = validator();
+    let good = built_manifest();
+    assert_valid(&validator, &good, "the built manifest");
+    for (what, change, path) in cases {
+        let mut bad = good.clone();
+        change(&mut bad);
+        let errs = errors(&validator, &bad);
+        assert!(!errs.is_empty(), "the schema accepts {what}");
+        assert!(
+            errs.iter().any(|e| e.starts_with(&format!("{path}: "))),
+            "the schema rejects {what}, but not at {path:?}:\n  {}",
+            errs.join("\n  ")
+        );
+    }
+}
