@@ -9,8 +9,8 @@ use chrono::DateTime;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
-    DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, Program, SCHEMA, TakeRecord,
-    TakeState, TakeTrack, TrackRecord,
+    DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, NoteRecord, Program, SCHEMA,
+    TakeRecord, TakeState, TakeTrack, TrackRecord,
 };
 
 fn read_json(path: &Path) -> Value {
@@ -293,6 +293,11 @@ fn built_manifest() -> Value {
             },
         ],
         takes: vec![complete, recording],
+        notes: vec![NoteRecord {
+            at: DateTime::parse_from_rfc3339("2026-11-25T21:40:00+01:00").expect("time"),
+            take: Some(2),
+            text: "the terminal hung up; the take went on recording".into(),
+        }],
     };
     serde_json::to_value(&manifest).expect("the manifest serializes")
 }

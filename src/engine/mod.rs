@@ -61,6 +61,8 @@ pub enum Command {
     Rename { track: u16, name: String },
     /// Reset the clip counters shown on the meters.
     ClearClips,
+    /// Write a note into the manifest's log (with the current take, if any), at once.
+    Note(String),
     /// Finish any take and stop the engine.
     Shutdown { reason: EndReason },
 }

@@ -230,6 +230,21 @@ impl Writer {
                     m.clear_clips(self.shared.clips[i].load(Ordering::Relaxed));
                 }
             }
+            Command::Note(text) => {
+                self.session
+                    .manifest
+                    .notes
+                    .push(crate::session::manifest::NoteRecord {
+                        at: session::now(),
+                        take: self.take.as_ref().map(|t| t.number),
+                        text,
+                    });
+                if let Err(e) = self.session.save() {
+                    self.emit(Event::Warning(format!(
+                        "could not update session.json: {e}"
+                    )));
+                }
+            }
             Command::Record { max_frames } => self.start_take(max_frames),
             Command::Stop { reason } => self.request_stop(reason, None),
             Command::Mark { label } => self.mark(label),

@@ -26,6 +26,17 @@ pub struct Manifest {
     /// The tracks of the latest run, by track number.
     pub tracks: Vec<TrackRecord>,
     pub takes: Vec<TakeRecord>,
+    /// Things that happened that are not audio (the terminal hanging up, ...), oldest first.
+    #[serde(default)]
+    pub notes: Vec<NoteRecord>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NoteRecord {
+    pub at: DateTime<FixedOffset>,
+    /// The take being recorded at the time, if any.
+    pub take: Option<u32>,
+    pub text: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

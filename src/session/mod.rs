@@ -142,6 +142,7 @@ impl Session {
                 device: init.device,
                 tracks: init.tracks,
                 takes: Vec::new(),
+                notes: Vec::new(),
             },
         };
         let session = Self { dir, manifest };
