@@ -408,13 +408,13 @@ fn record(
 
     // 3. An existing session must match what we are about to record.
     let existing = session::inspect(&root, &session_name)?;
-    if let Some(m) = &existing {
-        if m.sample_rate != choice.sample_rate || m.format != file_format.name() {
-            return Err(Error::usage(format!(
-                "session {session_name:?} is recorded at {} Hz {}; record at the same rate and format (--rate {} --format {}) or start a new --session",
-                m.sample_rate, m.format, m.sample_rate, m.format
-            )));
-        }
+    if let Some(m) = &existing
+        && (m.sample_rate != choice.sample_rate || m.format != file_format.name())
+    {
+        return Err(Error::usage(format!(
+            "session {session_name:?} is recorded at {} Hz {}; record at the same rate and format (--rate {} --format {}) or start a new --session",
+            m.sample_rate, m.format, m.sample_rate, m.format
+        )));
     }
 
     // 4. Open the stream before creating anything, so a device failure leaves no trace.

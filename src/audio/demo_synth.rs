@@ -620,7 +620,7 @@ impl Bass {
             if in_bar == start {
                 let hz = midi_to_hz(root + f64::from(interval)) * self.tune;
                 self.dt = hz / self.sr;
-                let vel = if in_bar % 4 == 0 { 1.0 } else { 0.85 } * self.rng.humanize();
+                let vel = if in_bar.is_multiple_of(4) { 1.0 } else { 0.85 } * self.rng.humanize();
                 self.amp.trigger(vel, 0.003 * self.sr);
                 self.filter_env.trigger(1.0, 1.0);
             }

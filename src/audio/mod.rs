@@ -243,10 +243,10 @@ pub fn find_device(
         .input_devices()
         .map_err(|e| Error::Runtime(format!("cannot list {} devices: {e}", kind.name())))?;
     for d in devices {
-        if let Ok(did) = d.id() {
-            if Some(&did) == parsed.as_ref() || did.to_string() == wanted {
-                return Ok(d);
-            }
+        if let Ok(did) = d.id()
+            && (Some(&did) == parsed.as_ref() || did.to_string() == wanted)
+        {
+            return Ok(d);
         }
     }
     Err(Error::usage(format!(
@@ -364,12 +364,12 @@ pub fn choose_config(
             .iter()
             .find(|c| DeviceFormat::from_cpal(c.sample_format()) == Some(format))
             .map(|c| *c.buffer_size());
-        if let Some(SupportedBufferSize::Range { min, max }) = range {
-            if !(min..=max).contains(&b) {
-                return Err(Error::usage(format!(
-                    "{name} takes buffers of {min} to {max} frames, not {b}; choose one with --buffer"
-                )));
-            }
+        if let Some(SupportedBufferSize::Range { min, max }) = range
+            && !(min..=max).contains(&b)
+        {
+            return Err(Error::usage(format!(
+                "{name} takes buffers of {min} to {max} frames, not {b}; choose one with --buffer"
+            )));
         }
     }
     Ok(StreamChoice {

@@ -617,15 +617,15 @@ impl Writer {
             tracks.push(t);
         }
         let (mut reason, mut detail) = (take.stop_reason, take.stop_detail);
-        if let Some(e) = problem {
-            if !reason.is_failure() {
-                reason = if is_disk_full(&e) {
-                    EndReason::DiskFull
-                } else {
-                    EndReason::WriteError
-                };
-                detail = Some(format!("finishing the files failed: {e}"));
-            }
+        if let Some(e) = problem
+            && !reason.is_failure()
+        {
+            reason = if is_disk_full(&e) {
+                EndReason::DiskFull
+            } else {
+                EndReason::WriteError
+            };
+            detail = Some(format!("finishing the files failed: {e}"));
         }
         let dropout_frames = take.dropouts.iter().map(|d| d.frames).sum();
         if let Some(r) = self.session.manifest.takes.get_mut(take.record_index) {
