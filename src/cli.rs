@@ -1,5 +1,6 @@
 //! The command line: `tapedeck devices | record | demo`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use crate::format::{DeviceFormat, FileFormat};
 use crate::session::manifest::{DeviceRecord, TrackRecord};
 use crate::session::{self, Session, SessionInit, naming};
 use crate::status::{Printer, StatusStyle, status_line};
+use crate::tui::TuiOptions;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,9 +96,15 @@ struct CommonArgs {
     /// Stop by itself after this long: 90s, 10m, 1h30m.
     #[arg(long, value_name = "DURATION")]
     duration: Option<String>,
-    /// Print status lines even on a terminal.
+    /// No screen UI: print a status line per second (the default without a terminal).
     #[arg(long)]
     headless: bool,
+    /// Start recording at once (always so without the screen UI).
+    #[arg(long)]
+    record: bool,
+    /// Screen refreshes per second of the UI (lower it on slow links).
+    #[arg(long, default_value_t = 25, value_name = "N")]
+    fps: u32,
     /// Print status and events as JSON lines on stdout.
     #[arg(long)]
     json_status: bool,
@@ -365,6 +373,9 @@ fn record(
         }
         None => session::default_name(),
     };
+    if !(1..=120).contains(&a.fps) {
+        return Err(Error::usage("--fps must be between 1 and 120"));
+    }
     if !(a.ring_seconds.is_finite() && (0.1..=600.0).contains(&a.ring_seconds)) {
         return Err(Error::usage("--ring-seconds must be between 0.1 and 600"));
     }
@@ -465,6 +476,23 @@ fn record(
         ring_frames,
     };
     let engine = Engine::start(config, session, opened.stream, opened.output, opened.shared)?;
+    let take_frames =
+        duration.map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);
+    let screen = !a.headless
+        && !a.json_status
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    if screen {
+        let signals = crate::signals::install(engine.commander())?;
+        let opts = TuiOptions {
+            fps: a.fps,
+            color: crate::tui::color_wanted(),
+            take_frames,
+            record_now: a.record,
+            session_dir: PathBuf::from(&session_dir),
+        };
+        return crate::tui::run(engine, opts, &signals);
+    }
     let printer = Printer {
         style: if a.json_status {
             StatusStyle::Json
@@ -477,20 +505,15 @@ fn record(
         "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
         choice.channels, choice.sample_rate, choice.format, file_format
     ));
-    run_take(engine, duration, &printer, choice.sample_rate)
+    run_take(engine, take_frames, &printer)
 }
 
 /// Records one take until `duration` or a signal, printing status once a second.
-fn run_take(
-    engine: Engine,
-    duration: Option<Duration>,
-    printer: &Printer,
-    rate: u32,
-) -> Result<i32, Error> {
+fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Result<i32, Error> {
     let signals = crate::signals::install(engine.commander())?;
     let tap = engine.meter_tap();
     engine.send(Command::Record {
-        max_frames: duration.map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64),
+        max_frames: take_frames,
     });
     let mut next_status = Instant::now() + Duration::from_secs(1);
     let mut outcome: Option<EndReason> = None;

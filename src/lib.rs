@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod cli;
+pub mod disk;
 pub mod duration;
 pub mod engine;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod format;
 pub mod session;
 pub mod signals;
 pub mod status;
+pub mod tui;
 pub mod wav;
 
 pub use error::{Error, Result};

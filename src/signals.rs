@@ -15,11 +15,18 @@ pub struct SignalGuard {
     handle: Handle,
     thread: Option<JoinHandle<()>>,
     hung_up: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
 }
 
 impl SignalGuard {
+    /// SIGHUP arrived: the terminal is gone.
     pub fn hung_up(&self) -> bool {
         self.hung_up.load(Ordering::Relaxed)
+    }
+
+    /// SIGINT, SIGTERM or SIGQUIT arrived: the take was told to stop; the program should end.
+    pub fn terminated(&self) -> bool {
+        self.terminated.load(Ordering::Relaxed)
     }
 }
 
@@ -38,6 +45,8 @@ pub fn install(commander: Commander) -> Result<SignalGuard, Error> {
     let handle = signals.handle();
     let hung_up = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&hung_up);
+    let terminated = Arc::new(AtomicBool::new(false));
+    let term = Arc::clone(&terminated);
     let thread = std::thread::Builder::new()
         .name("tapedeck-signals".into())
         .spawn(move || {
@@ -47,6 +56,7 @@ pub fn install(commander: Commander) -> Result<SignalGuard, Error> {
                     flag.store(true, Ordering::Relaxed);
                     continue;
                 }
+                term.store(true, Ordering::Relaxed);
                 commander.send(Command::Stop {
                     reason: EndReason::Signal,
                 });
@@ -57,5 +67,6 @@ pub fn install(commander: Commander) -> Result<SignalGuard, Error> {
         handle,
         thread: Some(thread),
         hung_up,
+        terminated,
     })
 }

@@ -1,0 +1,211 @@
+//! The terminal UI: meters, arm states and transport. A front end of the engine like the
+//! headless printer: it reads snapshots, sends commands, and does no audio or file work. All
+//! terminal writes happen on this (the main) thread, so a slow or stalled terminal can delay
+//! the screen but never the recording.
+
+pub mod app;
+pub mod view;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event as TermEvent};
+
+use crate::engine::{Command, EndReason, Engine, Event};
+use crate::error::{EXIT_RUNTIME, Error};
+use crate::signals::SignalGuard;
+use app::App;
+
+pub struct TuiOptions {
+    pub fps: u32,
+    pub color: bool,
+    /// Length of each take (`--duration`), if any.
+    pub take_frames: Option<u64>,
+    /// Start a take as soon as the screen is up (`--record`).
+    pub record_now: bool,
+    pub session_dir: PathBuf,
+}
+
+/// Whether to draw in colour: not when NO_COLOR is set (https://no-color.org) or TERM=dumb.
+pub fn color_wanted() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    !no_color && !dumb
+}
+
+/// The real stderr while the screen is up; -1 when not redirected.
+static SAVED_STDERR: AtomicI32 = AtomicI32::new(-1);
+
+/// Sends fd 2 to /dev/null while the TUI owns the terminal: alsa-lib and JACK print
+/// diagnostics from their own threads, which would garble the screen.
+struct QuietStderr;
+
+impl QuietStderr {
+    fn new() -> Self {
+        // SAFETY: plain fd calls on fds we own; failures leave stderr as it was.
+        unsafe {
+            let saved = libc::dup(2);
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+            if saved >= 0 && null >= 0 && libc::dup2(null, 2) >= 0 {
+                SAVED_STDERR.store(saved, Ordering::SeqCst);
+            } else if saved >= 0 {
+                libc::close(saved);
+            }
+            if null >= 0 {
+                libc::close(null);
+            }
+        }
+        Self
+    }
+
+    fn restore() {
+        let saved = SAVED_STDERR.swap(-1, Ordering::SeqCst);
+        if saved >= 0 {
+            // SAFETY: `saved` is the dup of the original stderr made above.
+            unsafe {
+                libc::dup2(saved, 2);
+                libc::close(saved);
+            }
+        }
+    }
+}
+
+impl Drop for QuietStderr {
+    fn drop(&mut self) {
+        Self::restore();
+    }
+}
+
+/// Restores the terminal and stderr on drop, whatever way the UI ends.
+struct Screen {
+    terminal: ratatui::DefaultTerminal,
+    _quiet: QuietStderr,
+}
+
+impl Screen {
+    fn open() -> Result<Self, Error> {
+        let terminal = ratatui::try_init()
+            .map_err(|e| Error::Runtime(format!("cannot set up the terminal: {e}")))?;
+        // ratatui's hook restores the terminal; ours first gives the panic message a stderr.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            QuietStderr::restore();
+            previous(info);
+        }));
+        Ok(Self {
+            terminal,
+            _quiet: QuietStderr::new(),
+        })
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the UI until the user quits (or the terminal goes away and the take ends).
+/// Returns the exit status.
+pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i32, Error> {
+    let mut app = App::new(engine.snapshot(), opts.color, opts.take_frames);
+    if opts.record_now {
+        engine.send(Command::Record {
+            max_frames: opts.take_frames,
+        });
+    }
+    let frame_time = Duration::from_secs_f64(1.0 / f64::from(opts.fps.clamp(1, 120)));
+    let mut failed = false;
+    let mut hung_up = false;
+    {
+        let mut screen = Screen::open()?;
+        let mut next_frame = Instant::now();
+        let mut next_disk = Instant::now();
+        loop {
+            let now = Instant::now();
+            let wait = next_frame.saturating_duration_since(now);
+            match event::poll(wait) {
+                Ok(true) => match event::read() {
+                    Ok(TermEvent::Key(k)) => {
+                        for cmd in app.on_key(k) {
+                            engine.send(cmd);
+                        }
+                    }
+                    Ok(TermEvent::Resize(..)) => next_frame = Instant::now(),
+                    Ok(_) => {}
+                    Err(_) => hung_up = true,
+                },
+                Ok(false) => {}
+                Err(_) => hung_up = true,
+            }
+            while let Ok(ev) = engine.events().try_recv() {
+                if let Event::TakeFinished(s) = &ev {
+                    failed |= s.reason.is_failure();
+                }
+                app.on_event(&ev);
+            }
+            if signals.hung_up() {
+                hung_up = true;
+            }
+            if hung_up || app.quit || signals.terminated() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= next_frame {
+                if now >= next_disk {
+                    app.disk_free = crate::disk::free_bytes(&opts.session_dir);
+                    next_disk = now + Duration::from_secs(1);
+                }
+                app.set_snapshot(engine.snapshot());
+                if screen.terminal.draw(|f| view::draw(f, &app, now)).is_err() {
+                    hung_up = true;
+                }
+                next_frame = now + frame_time;
+            }
+        }
+    }
+    if hung_up {
+        let recording = app.recording();
+        let text = if recording {
+            "the terminal hung up during the take; it went on recording to its end"
+        } else {
+            "the terminal hung up between takes; tapedeck exited"
+        };
+        engine.send(Command::Note(text.to_string()));
+        if recording {
+            // Nobody can press stop now: the take ends at --duration, SIGINT or SIGTERM.
+            loop {
+                match engine.events().recv_timeout(Duration::from_millis(200)) {
+                    Ok(Event::TakeFinished(s)) => {
+                        failed |= s.reason.is_failure();
+                        break;
+                    }
+                    Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    let session = engine.shutdown(EndReason::Stopped)?;
+    // Say where everything went, on the restored terminal (ignored if it is gone).
+    if !hung_up {
+        let mut out = io::stdout().lock();
+        let takes = session.manifest.takes.len();
+        let _ = writeln!(
+            out,
+            "tapedeck: session {} has {takes} take{}",
+            session.dir.display(),
+            if takes == 1 { "" } else { "s" }
+        );
+        if let Some(s) = &app.snap.last_take {
+            let _ = writeln!(
+                out,
+                "{}",
+                crate::status::describe_take(s, &session.dir.display().to_string())
+            );
+        }
+    }
+    Ok(if failed { EXIT_RUNTIME } else { 0 })
+}
