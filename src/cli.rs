@@ -465,6 +465,7 @@ fn record(
     }
     let session = Session::open(&root, &session_name, existing, init)?;
     let session_dir = session.dir.display().to_string();
+    let takes_before = session.manifest.takes.len();
 
     let config = EngineConfig {
         device: device_record,
@@ -490,6 +491,7 @@ fn record(
             take_frames,
             record_now: a.record,
             session_dir: PathBuf::from(&session_dir),
+            takes_before,
         };
         return crate::tui::run(engine, opts, &signals);
     }

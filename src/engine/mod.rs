@@ -94,6 +94,23 @@ pub struct TakeSummary {
     pub clipped_samples: u64,
 }
 
+impl TakeSummary {
+    /// The summary of a take as the manifest records it (`None` while it is still recording).
+    pub fn from_record(r: &crate::session::manifest::TakeRecord) -> Option<Self> {
+        Some(Self {
+            take: r.number,
+            folder: r.folder.clone(),
+            frames: r.length_frames,
+            seconds: r.length_seconds,
+            files: r.tracks.iter().map(|t| t.file.clone()).collect(),
+            dropouts: r.dropouts.clone(),
+            reason: r.end_reason?,
+            detail: r.end_detail.clone(),
+            clipped_samples: r.tracks.iter().map(|t| t.clipped_samples).sum(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
     Stopped,

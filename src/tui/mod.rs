@@ -26,6 +26,8 @@ pub struct TuiOptions {
     /// Start a take as soon as the screen is up (`--record`).
     pub record_now: bool,
     pub session_dir: PathBuf,
+    /// Takes the session had before this run (only this run's are summed up at the end).
+    pub takes_before: usize,
 }
 
 /// Whether to draw in colour: not when NO_COLOR is set (https://no-color.org) or TERM=dumb.
@@ -107,10 +109,44 @@ impl Drop for Screen {
     }
 }
 
+enum Input {
+    Ready,
+    Timeout,
+    HungUp,
+}
+
+/// Waits up to `timeout` for the terminal (stdin) to have input, noticing a hangup.
+fn wait_for_input(timeout: Duration) -> Input {
+    let mut fds = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(1000) as libc::c_int;
+    // SAFETY: one valid pollfd, count 1.
+    let r = unsafe { libc::poll(&mut fds, 1, ms) };
+    if r < 0 {
+        // EINTR (a signal) is not a hangup; anything else on stdin is.
+        return if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            Input::Timeout
+        } else {
+            Input::HungUp
+        };
+    }
+    if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        Input::HungUp
+    } else if fds.revents & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::Timeout
+    }
+}
+
 /// Runs the UI until the user quits (or the terminal goes away and the take ends).
 /// Returns the exit status.
 pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i32, Error> {
     let mut app = App::new(engine.snapshot(), opts.color, opts.take_frames);
+    let takes_before = opts.takes_before;
     if opts.record_now {
         engine.send(Command::Record {
             max_frames: opts.take_frames,
@@ -126,7 +162,19 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
         loop {
             let now = Instant::now();
             let wait = next_frame.saturating_duration_since(now);
-            match event::poll(wait) {
+            // Our own poll first: after a hangup crossterm's poll spins instead of failing.
+            let ready = match wait_for_input(wait) {
+                Input::HungUp => {
+                    hung_up = true;
+                    false
+                }
+                Input::Ready => true,
+                Input::Timeout => false,
+            };
+            match ready
+                .then(|| event::poll(Duration::ZERO))
+                .unwrap_or(Ok(false))
+            {
                 Ok(true) => match event::read() {
                     Ok(TermEvent::Key(k)) => {
                         for cmd in app.on_key(k) {
@@ -199,12 +247,11 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
             session.dir.display(),
             if takes == 1 { "" } else { "s" }
         );
-        if let Some(s) = &app.snap.last_take {
-            let _ = writeln!(
-                out,
-                "{}",
-                crate::status::describe_take(s, &session.dir.display().to_string())
-            );
+        let dir = session.dir.display().to_string();
+        let run_takes = session.manifest.takes.iter().skip(takes_before);
+        for s in run_takes.filter_map(crate::engine::TakeSummary::from_record) {
+            failed |= s.reason.is_failure();
+            let _ = writeln!(out, "{}", crate::status::describe_take(&s, &dir));
         }
     }
     Ok(if failed { EXIT_RUNTIME } else { 0 })
