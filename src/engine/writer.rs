@@ -165,8 +165,14 @@ impl Writer {
 
     pub(super) fn run(mut self) -> Session {
         loop {
+            let mut handled = false;
             while let Ok(cmd) = self.commands.try_recv() {
                 self.handle(cmd);
+                handled = true;
+            }
+            // Front ends see the effect of their commands in the very next snapshot.
+            if handled {
+                self.publish();
             }
             let progressed = self.pump();
             self.check_stream();
@@ -177,7 +183,10 @@ impl Writer {
             }
             if !progressed {
                 match self.commands.recv_timeout(Duration::from_millis(5)) {
-                    Ok(cmd) => self.handle(cmd),
+                    Ok(cmd) => {
+                        self.handle(cmd);
+                        self.publish();
+                    }
                     Err(RecvTimeoutError::Timeout) => {}
                     // Every sender is gone: nobody can stop a take any more, so end it now.
                     Err(RecvTimeoutError::Disconnected) => {

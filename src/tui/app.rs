@@ -43,7 +43,13 @@ pub struct App {
     /// Each take's length when `--duration` was given.
     pub take_frames: Option<u64>,
     pub quit: bool,
+    /// Arm changes sent but not yet seen in a snapshot: shown at once, and kept over stale
+    /// snapshots until the engine confirms them.
+    pending_arm: Vec<(u16, bool, Instant)>,
 }
+
+/// How long an unconfirmed arm change wins over the engine's snapshots.
+const PENDING_TIME: Duration = Duration::from_millis(500);
 
 impl App {
     pub fn new(snap: Snapshot, color: bool, take_frames: Option<u64>) -> Self {
@@ -56,6 +62,7 @@ impl App {
             disk_free: None,
             take_frames,
             quit: false,
+            pending_arm: Vec::new(),
         }
     }
 
@@ -63,7 +70,18 @@ impl App {
         matches!(self.snap.transport, Transport::Recording { .. })
     }
 
-    pub fn set_snapshot(&mut self, snap: Snapshot) {
+    pub fn set_snapshot(&mut self, mut snap: Snapshot) {
+        let now = Instant::now();
+        self.pending_arm.retain(|(track, armed, at)| {
+            let Some(t) = snap.tracks.iter_mut().find(|t| t.number == *track) else {
+                return false;
+            };
+            if t.armed == *armed || now.duration_since(*at) > PENDING_TIME {
+                return false;
+            }
+            t.armed = *armed;
+            true
+        });
         self.snap = snap;
         self.selected = self.selected.min(self.snap.tracks.len().saturating_sub(1));
     }
@@ -108,12 +126,10 @@ impl App {
         let Some(t) = self.snap.tracks.get_mut(index) else {
             return Vec::new();
         };
-        // Shown at once; the engine's next snapshot confirms it.
         t.armed = !t.armed;
-        let cmd = Command::SetArmed {
-            track: t.number,
-            armed: t.armed,
-        };
+        let (track, armed) = (t.number, t.armed);
+        self.pending_arm.push((track, armed, Instant::now()));
+        let cmd = Command::SetArmed { track, armed };
         if self.recording() {
             self.say("arming applies to the next take", Severity::Info);
         }
@@ -273,8 +289,10 @@ impl App {
             KeyCode::Enter => self.toggle_arm(self.selected),
             KeyCode::Char('a') => {
                 let all = self.snap.tracks.iter().all(|t| t.armed);
+                let now = Instant::now();
                 for t in &mut self.snap.tracks {
                     t.armed = !all;
+                    self.pending_arm.push((t.number, !all, now));
                 }
                 if self.recording() {
                     self.say("arming applies to the next take", Severity::Info);

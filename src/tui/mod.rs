@@ -171,22 +171,22 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
                 Input::Ready => true,
                 Input::Timeout => false,
             };
-            match ready
-                .then(|| event::poll(Duration::ZERO))
-                .unwrap_or(Ok(false))
-            {
-                Ok(true) => match event::read() {
-                    Ok(TermEvent::Key(k)) => {
-                        for cmd in app.on_key(k) {
-                            engine.send(cmd);
+            // crossterm reads everything the terminal has into its own buffer: take it all.
+            while ready && !hung_up {
+                match event::poll(Duration::ZERO) {
+                    Ok(true) => match event::read() {
+                        Ok(TermEvent::Key(k)) => {
+                            for cmd in app.on_key(k) {
+                                engine.send(cmd);
+                            }
                         }
-                    }
-                    Ok(TermEvent::Resize(..)) => next_frame = Instant::now(),
-                    Ok(_) => {}
+                        Ok(TermEvent::Resize(..)) => next_frame = Instant::now(),
+                        Ok(_) => {}
+                        Err(_) => hung_up = true,
+                    },
+                    Ok(false) => break,
                     Err(_) => hung_up = true,
-                },
-                Ok(false) => {}
-                Err(_) => hung_up = true,
+                }
             }
             while let Ok(ev) = engine.events().try_recv() {
                 if let Event::TakeFinished(s) = &ev {
