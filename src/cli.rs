@@ -520,6 +520,7 @@ fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Resu
     let mut next_status = Instant::now() + Duration::from_secs(1);
     let mut outcome: Option<EndReason> = None;
     let mut started = false;
+    let mut noted_hangup = false;
     loop {
         let wait = next_status.saturating_duration_since(Instant::now());
         match engine
@@ -544,6 +545,12 @@ fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Resu
         if Instant::now() >= next_status {
             next_status += Duration::from_secs(1);
             printer.status(&status_line(&engine.snapshot(), &tap.take()));
+        }
+        if signals.hung_up() && !noted_hangup {
+            noted_hangup = true;
+            engine.send(Command::Note(
+                "the terminal hung up during the take; it went on recording to its end".into(),
+            ));
         }
     }
     let hangup = signals.hung_up();
