@@ -43,6 +43,16 @@ enum Cmd {
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
+    /// Repair takes that never finished (killed, crashed, power cut) in a session, or in every
+    /// session under --dir.
+    Recover {
+        /// Session name (a folder under --dir) or a path to a session folder.
+        #[arg(value_name = "SESSION")]
+        session: Option<String>,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_DIR)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -62,6 +72,10 @@ struct DemoArgs {
     /// Deliver audio as fast as tapedeck takes it instead of in real time (for throughput tests).
     #[arg(long)]
     unpaced: bool,
+    /// Make the demo input vanish after this long, as if the interface were unplugged, to see
+    /// what tapedeck does then.
+    #[arg(long, value_name = "DURATION")]
+    unplug_after: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -108,6 +122,13 @@ struct CommonArgs {
     /// Print status and events as JSON lines on stdout.
     #[arg(long)]
     json_status: bool,
+    /// Do not start a take when the disk holds less recording time than this at the armed
+    /// track count.
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    min_free: String,
+    /// Warn during a take when the recording time left on the disk drops below this.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    warn_free: String,
     /// Ring buffer between the audio thread and the disk writer, in seconds of all channels.
     #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
     ring_seconds: f64,
@@ -129,6 +150,7 @@ pub fn main() -> i32 {
     let _alsa_quiet = alsa::Output::local_error_handler().ok();
     let result = match cli.command {
         Cmd::Devices { host, json } => devices(host.as_deref(), json),
+        Cmd::Recover { session, dir } => recover(session.as_deref(), &dir),
         Cmd::Record(a) => {
             let kind = match HostKind::parse(&a.host) {
                 Some(HostKind::Demo) | None => Err(Error::usage(format!(
@@ -147,11 +169,21 @@ pub fn main() -> i32 {
             })
         }
         Cmd::Demo(a) => {
-            let opts = demo::DemoOptions {
-                paced: !a.unpaced,
-                ..Default::default()
+            let unplug = match &a.unplug_after {
+                Some(d) => crate::duration::parse(d)
+                    .map(Some)
+                    .map_err(|e| Error::usage(format!("--unplug-after: {e}"))),
+                None => Ok(None),
             };
-            record(HostKind::Demo, None, &a.common, opts)
+            unplug.and_then(|unplug| {
+                let rate = a.common.rate.unwrap_or(demo::DEFAULT_RATE);
+                let opts = demo::DemoOptions {
+                    paced: !a.unpaced,
+                    unplug_after_frames: unplug.map(|d| (d.as_secs_f64() * f64::from(rate)) as u64),
+                    ..Default::default()
+                };
+                record(HostKind::Demo, None, &a.common, opts)
+            })
         }
     };
     match result {
@@ -161,6 +193,84 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+fn recover(session: Option<&str>, dir: &Path) -> Result<i32, Error> {
+    let folders: Vec<PathBuf> = match session {
+        Some(s)
+            if Path::new(s)
+                .join(crate::session::manifest::FILE_NAME)
+                .exists() =>
+        {
+            vec![PathBuf::from(s)]
+        }
+        Some(s) => {
+            let p = dir.join(s);
+            if !p.join(crate::session::manifest::FILE_NAME).exists() {
+                return Err(Error::usage(format!(
+                    "no session {s:?} in {} (and {s} is not a session folder); give its name with --dir, or its path",
+                    dir.display()
+                )));
+            }
+            vec![p]
+        }
+        None => {
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                Error::usage(format!(
+                    "cannot read --dir {}: {e}; give the folder that holds sessions",
+                    dir.display()
+                ))
+            })?;
+            let mut v: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join(crate::session::manifest::FILE_NAME).exists())
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let mut any = false;
+    let mut failed = false;
+    for folder in folders {
+        match crate::session::recover::recover(&folder) {
+            Ok(found) if found.is_empty() => {
+                if session.is_some() {
+                    println!(
+                        "{}: nothing to recover; every take was finished",
+                        folder.display()
+                    );
+                }
+            }
+            Ok(found) => {
+                any = true;
+                for r in found {
+                    println!(
+                        "{}: take {} recovered, {} frames",
+                        folder.display(),
+                        r.take,
+                        r.length_frames
+                    );
+                    for (file, res) in r.files {
+                        match res {
+                            Ok(frames) => println!("    {file}: {frames} frames"),
+                            Err(e) => {
+                                failed = true;
+                                println!("    {file}: NOT USABLE: {e}")
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("tapedeck: {}: {e}", folder.display());
+            }
+        }
+    }
+    if !any && session.is_none() && !failed {
+        println!("nothing to recover in {}", dir.display());
+    }
+    Ok(if failed { EXIT_RUNTIME } else { 0 })
 }
 
 fn devices(host: Option<&str>, json: bool) -> Result<i32, Error> {
@@ -361,6 +471,16 @@ fn record(
         }
         None => None,
     };
+    let free_limit = |flag: &str, v: &str| {
+        if v.trim() == "0" || v.trim() == "0s" {
+            return Ok(0);
+        }
+        crate::duration::parse(v)
+            .map(|d| d.as_secs())
+            .map_err(|e| Error::usage(format!("{flag}: {e}")))
+    };
+    let min_free_seconds = free_limit("--min-free", &a.min_free)?;
+    let warn_free_seconds = free_limit("--warn-free", &a.warn_free)?;
     let specs = a
         .tracks
         .iter()
@@ -428,6 +548,12 @@ fn record(
         )));
     }
 
+    if existing.is_some() && crate::session::lock::is_locked(&root.join(&session_name)) {
+        return Err(Error::Runtime(format!(
+            "session {session_name:?} is being recorded by another tapedeck right now; choose another --session"
+        )));
+    }
+
     // 4. Open the stream before creating anything, so a device failure leaves no trace.
     let ring_frames = ((a.ring_seconds * f64::from(choice.sample_rate)).ceil() as usize).max(1024);
     let opened = audio::open_stream(kind, &device, &choice, ring_frames)?;
@@ -463,7 +589,37 @@ fn record(
             ))
         })?;
     }
-    let session = Session::open(&root, &session_name, existing, init)?;
+    let mut session = Session::open(&root, &session_name, existing, init)?;
+    let _lock = match crate::session::lock::SessionLock::acquire(&session.dir) {
+        Ok(l) => l,
+        Err(crate::session::lock::LockError::Busy) => {
+            return Err(Error::Runtime(format!(
+                "session {session_name:?} is being recorded by another tapedeck right now; choose another --session"
+            )));
+        }
+        Err(crate::session::lock::LockError::Io(e)) => {
+            return Err(Error::io(
+                format!("cannot lock {}", session.dir.display()),
+                e,
+            ));
+        }
+    };
+    // A take left unfinished by a crash is repaired before anything new is recorded.
+    let recovered = crate::session::recover::recover_takes(&session.dir, &mut session.manifest)?;
+    if !recovered.is_empty() {
+        session.save().map_err(|e| {
+            Error::io(
+                format!("cannot write {}/session.json", session.dir.display()),
+                e,
+            )
+        })?;
+        for r in &recovered {
+            eprintln!(
+                "tapedeck: take {} of this session had not been finished (crash or kill); its files were repaired: {} frames",
+                r.take, r.length_frames
+            );
+        }
+    }
     let session_dir = session.dir.display().to_string();
     let takes_before = session.manifest.takes.len();
 
@@ -475,6 +631,8 @@ fn record(
         file_format,
         tracks,
         ring_frames,
+        min_free_seconds,
+        warn_free_seconds,
     };
     let engine = Engine::start(config, session, opened.stream, opened.output, opened.shared)?;
     let take_frames =
@@ -564,7 +722,8 @@ fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Resu
     match outcome {
         Some(r) if r.is_failure() => {
             printer.note(&format!(
-                "tapedeck: the take ended early ({r:?}); what was captured is in {}",
+                "tapedeck: the take ended early ({}); what was captured is in {}",
+                r.describe(),
                 path.display()
             ));
             Ok(EXIT_RUNTIME)

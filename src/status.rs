@@ -234,7 +234,7 @@ pub fn describe_take(s: &TakeSummary, session_dir: &str) -> String {
         String::new()
     };
     let why = match &s.detail {
-        Some(d) => format!(" ({:?}: {d})", s.reason),
+        Some(d) => format!(" ({}: {d})", s.reason.describe()),
         None => String::new(),
     };
     format!(

@@ -31,11 +31,27 @@ pub struct WavWriter {
 
 impl WavWriter {
     /// Creates a new file; fails if the path exists (nothing is ever overwritten).
+    ///
+    /// The file appears under its name only with its whole header in it: it is written under
+    /// a hidden temporary name and then linked into place (which, unlike a rename, fails if
+    /// the name exists), so a process killed at any moment never leaves a half-made header.
     pub fn create(path: &Path, format: FileFormat, sample_rate: u32) -> io::Result<Self> {
-        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let name = path.file_name().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "a WAV path needs a file name")
+        })?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(".part");
+        let tmp = path.with_file_name(tmp_name);
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         let header = header(format, sample_rate);
         let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
-        out.write_all(&header.bytes)?;
+        let published = out
+            .write_all(&header.bytes)
+            .and_then(|()| out.flush())
+            .and_then(|()| std::fs::hard_link(&tmp, path));
+        let _ = std::fs::remove_file(&tmp);
+        published?;
         let mut w = Self {
             out,
             path: path.to_path_buf(),
@@ -44,7 +60,6 @@ impl WavWriter {
             fact_offset: header.fact_offset,
             data_bytes: 0,
         };
-        // The header must be on disk before any audio so that the file is a WAV from the start.
         w.update_header()?;
         Ok(w)
     }

@@ -34,6 +34,8 @@ pub struct DemoOptions {
     /// measurements).
     pub paced: bool,
     pub seed: u64,
+    /// Vanish like an unplugged interface after this many frames (`demo --unplug-after`).
+    pub unplug_after_frames: Option<u64>,
 }
 
 impl Default for DemoOptions {
@@ -41,6 +43,7 @@ impl Default for DemoOptions {
         Self {
             paced: true,
             seed: 0x7a9e_dec4,
+            unplug_after_frames: None,
         }
     }
 }
@@ -65,6 +68,7 @@ impl DemoHost {
 pub struct DemoDevice {
     options_paced: bool,
     seed: u64,
+    unplug_after_frames: Option<u64>,
 }
 
 impl std::fmt::Display for DemoDevice {
@@ -99,6 +103,7 @@ impl DemoHost {
         DemoDevice {
             options_paced: self.options.paced,
             seed: self.options.seed,
+            unplug_after_frames: self.options.unplug_after_frames,
         }
     }
 }
@@ -194,7 +199,7 @@ impl DeviceTrait for DemoDevice {
         config: StreamConfig,
         sample_format: SampleFormat,
         data_callback: D,
-        _error_callback: E,
+        error_callback: E,
         _timeout: Option<Duration>,
     ) -> Result<Self::Stream, Error>
     where
@@ -229,10 +234,11 @@ impl DeviceTrait for DemoDevice {
             format: sample_format,
             paced: self.options_paced,
             start,
+            unplug_after_frames: self.unplug_after_frames,
         };
         let handle = std::thread::Builder::new()
             .name("tapedeck-demo-input".into())
-            .spawn(move || worker.run(data_callback))
+            .spawn(move || worker.run(data_callback, error_callback))
             .map_err(|e| Error::with_message(ErrorKind::BackendError, e.to_string()))?;
         Ok(DemoStream {
             controls,
@@ -271,12 +277,14 @@ struct Worker {
     format: SampleFormat,
     paced: bool,
     start: Instant,
+    unplug_after_frames: Option<u64>,
 }
 
 impl Worker {
-    fn run<D>(mut self, mut callback: D)
+    fn run<D, E>(mut self, mut callback: D, mut on_error: E)
     where
         D: FnMut(&Data, &InputCallbackInfo),
+        E: FnMut(Error),
     {
         let ch = self.synth.channels();
         let n = self.period as usize * ch;
@@ -293,6 +301,11 @@ impl Worker {
             }
             let t0 = *clock_start.get_or_insert_with(Instant::now);
             let period_end = frames + u64::from(self.period);
+            if self.unplug_after_frames.is_some_and(|n| frames >= n) {
+                // What a host reports when a USB interface is pulled: the stream is over.
+                on_error(Error::new(ErrorKind::DeviceNotAvailable));
+                return;
+            }
             if self.paced {
                 // A period is delivered once it has been "captured", like a real interface.
                 let due =

@@ -41,6 +41,11 @@ pub struct EngineConfig {
     pub file_format: FileFormat,
     pub tracks: Vec<Track>,
     pub ring_frames: usize,
+    /// A take does not start when the disk holds less than this much recording time at the
+    /// armed track count (`--min-free`).
+    pub min_free_seconds: u64,
+    /// A warning is given when a take's remaining disk time drops below this (`--warn-free`).
+    pub warn_free_seconds: u64,
 }
 
 /// Commands front ends send.

@@ -2,7 +2,7 @@
 //! keeps the manifest journal, and publishes meters and counters.
 
 use std::io;
-use std::path::PathBuf;
+
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -25,10 +25,15 @@ use crate::wav::WavWriter;
 const CHUNK_FRAMES: usize = 4096;
 /// How often meters and the snapshot are refreshed.
 const METER_INTERVAL: Duration = Duration::from_millis(33);
-/// How often file headers are rewritten and data flushed to the kernel while recording.
-const HEADER_INTERVAL: Duration = Duration::from_millis(500);
-/// How often recorded data is forced to the disk (fdatasync).
-const SYNC_INTERVAL: Duration = Duration::from_secs(2);
+/// How often file headers are rewritten and data flushed to the kernel while recording: what
+/// a killed process can lose of the audio the writer had received.
+const HEADER_INTERVAL: Duration = Duration::from_millis(250);
+/// How often recorded data is forced to the disk (fdatasync): what a power cut can lose.
+const SYNC_INTERVAL: Duration = Duration::from_millis(500);
+/// Kept free in the session folder while recording and released when the disk fills up, so
+/// that the manifest can still be written.
+const RESERVE_BYTES: usize = 1 << 20;
+const RESERVE_NAME: &str = ".tapedeck-reserve";
 /// How long to wait for frames still on their way from a stream that has stopped delivering.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -57,6 +62,8 @@ struct ActiveTake {
     markers: Vec<MarkerRecord>,
     last_header: Instant,
     last_sync: Instant,
+    /// When the take was opened.
+    opened_at: Instant,
     /// While waiting for frames up to `stop_frame`: the position last seen and when waiting
     /// for more gives up (a stream that stopped delivering).
     drain: Option<(u64, Instant)>,
@@ -83,6 +90,20 @@ pub(super) struct Writer {
     shutdown: Option<EndReason>,
     stream_failed: Option<String>,
     last_meter: Instant,
+    last_disk_check: Instant,
+    low_disk_warned: bool,
+    /// Test hook (`TAPEDECK_TEST_STALL_WRITER=SECONDS:MILLIS`): the writer stops once for
+    /// MILLIS, SECONDS into the first take, standing in for a disk that stops answering.
+    stall: Option<(Duration, Duration)>,
+}
+
+fn stall_from_env() -> Option<(Duration, Duration)> {
+    let v = std::env::var("TAPEDECK_TEST_STALL_WRITER").ok()?;
+    let (after, ms) = v.split_once(':')?;
+    Some((
+        Duration::from_secs_f64(after.parse().ok()?),
+        Duration::from_millis(ms.parse().ok()?),
+    ))
 }
 
 pub(super) fn initial_snapshot(cfg: &EngineConfig, session: &Session) -> Snapshot {
@@ -115,6 +136,11 @@ fn next_take_number(session: &Session) -> u32 {
         .max()
         .unwrap_or(0)
         + 1
+}
+
+/// h:mm:ss
+fn hms(secs: u64) -> String {
+    format!("{}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
 }
 
 fn seconds(frames: u64, rate: u32) -> f64 {
@@ -160,6 +186,9 @@ impl Writer {
             shutdown: None,
             stream_failed: None,
             last_meter: now,
+            last_disk_check: now,
+            low_disk_warned: false,
+            stall: stall_from_env(),
         }
     }
 
@@ -283,6 +312,18 @@ impl Writer {
             ));
             return;
         }
+        if let Some(secs) = self.disk_seconds(armed.len())
+            && secs < self.cfg.min_free_seconds
+        {
+            self.emit(Event::Warning(format!(
+                    "not enough disk space to record: {} left at {} tracks, the minimum is {} (--min-free); free some space or record fewer tracks",
+                    hms(secs),
+                    armed.len(),
+                    hms(self.cfg.min_free_seconds)
+                )));
+            return;
+        }
+        self.ensure_reserve();
         match self.open_take(armed, max_frames) {
             Ok(take) => {
                 self.emit(Event::TakeStarted {
@@ -304,20 +345,10 @@ impl Writer {
             - chrono::Duration::microseconds((seconds(backlog, self.cfg.sample_rate) * 1e6) as i64);
         let (number, dir) = self.session.create_take_folder()?;
         let folder = naming::take_folder(number);
-        let mut files = Vec::with_capacity(armed.len());
-        for t in &armed {
-            let name = naming::track_file_name(t.number, &t.name, number);
-            let path: PathBuf = dir.join(&name);
-            let writer = WavWriter::create(&path, self.cfg.file_format, self.cfg.sample_rate)?;
-            files.push(TrackFile {
-                track: t.clone(),
-                file: format!("{folder}/{name}"),
-                writer,
-                buf: vec![0; CHUNK_FRAMES * 4],
-                peak: 0.0,
-                clipped: 0,
-            });
-        }
+        let names: Vec<String> = armed
+            .iter()
+            .map(|t| naming::track_file_name(t.number, &t.name, number))
+            .collect();
         let record = TakeRecord {
             number,
             folder: folder.clone(),
@@ -332,7 +363,20 @@ impl Writer {
             start_frame,
             length_frames: 0,
             length_seconds: 0.0,
-            tracks: files.iter().map(|f| take_track(f, 0)).collect(),
+            tracks: armed
+                .iter()
+                .zip(&names)
+                .map(|(t, name)| TakeTrack {
+                    track: t.number,
+                    name: t.name.clone(),
+                    input: t.input,
+                    role: t.role.clone(),
+                    file: format!("{folder}/{name}"),
+                    frames: 0,
+                    peak_dbfs: None,
+                    clipped_samples: 0,
+                })
+                .collect(),
             dropouts: Vec::new(),
             dropout_frames: 0,
             markers: Vec::new(),
@@ -341,11 +385,37 @@ impl Writer {
         self.session.manifest.takes.push(record);
         self.session.manifest.updated = session::now();
         let record_index = self.session.manifest.takes.len() - 1;
-        // The journal entry: if we die now, the manifest already lists the take and its files.
-        if let Err(e) = self.session.save() {
-            self.session.manifest.takes.pop();
-            return Err(e);
-        }
+        // The journal entry comes first: whenever we die from here on, the manifest lists the
+        // take and every file it may have left behind.
+        let opened = self.session.save().and_then(|()| {
+            let mut files = Vec::with_capacity(armed.len());
+            for (t, name) in armed.iter().zip(&names) {
+                let writer =
+                    WavWriter::create(&dir.join(name), self.cfg.file_format, self.cfg.sample_rate)?;
+                files.push(TrackFile {
+                    track: t.clone(),
+                    file: format!("{folder}/{name}"),
+                    writer,
+                    buf: vec![0; CHUNK_FRAMES * 4],
+                    peak: 0.0,
+                    clipped: 0,
+                });
+            }
+            Ok(files)
+        });
+        let files = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                // Nothing was recorded: take the entry back and leave no empty files behind.
+                self.session.manifest.takes.pop();
+                let _ = self.session.save();
+                for name in &names {
+                    let _ = std::fs::remove_file(dir.join(name));
+                }
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e);
+            }
+        };
         let now = Instant::now();
         Ok(ActiveTake {
             number,
@@ -362,6 +432,7 @@ impl Writer {
             markers: Vec::new(),
             last_header: now,
             last_sync: now,
+            opened_at: now,
             drain: None,
         })
     }
@@ -549,8 +620,62 @@ impl Writer {
         }
     }
 
+    /// Recording time left on the session's disk at `tracks` tracks, in seconds.
+    fn disk_seconds(&self, tracks: usize) -> Option<u64> {
+        let free = crate::disk::free_bytes(&self.session.dir)?;
+        let rate = tracks as u64
+            * u64::from(self.cfg.sample_rate)
+            * self.cfg.file_format.bytes_per_sample() as u64;
+        free.checked_div(rate)
+    }
+
+    /// Puts the reserve file in place (best effort: a disk too full for it just has none).
+    fn ensure_reserve(&mut self) {
+        let path = self.session.dir.join(RESERVE_NAME);
+        if path.exists() {
+            return;
+        }
+        let made = std::fs::File::create(&path).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &vec![0u8; RESERVE_BYTES])?;
+            f.sync_all()
+        });
+        if made.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    fn release_reserve(&self) {
+        let _ = std::fs::remove_file(self.session.dir.join(RESERVE_NAME));
+    }
+
+    fn check_disk(&mut self, now: Instant) {
+        if now.duration_since(self.last_disk_check) < Duration::from_secs(1) {
+            return;
+        }
+        self.last_disk_check = now;
+        let Some(take) = &self.take else {
+            self.low_disk_warned = false;
+            return;
+        };
+        let Some(secs) = self.disk_seconds(take.files.len()) else {
+            return;
+        };
+        if secs < self.cfg.warn_free_seconds && !self.low_disk_warned {
+            self.low_disk_warned = true;
+            self.emit(Event::Warning(format!(
+                "disk nearly full: {} of recording left at {} tracks",
+                hms(secs),
+                take.files.len()
+            )));
+        } else if secs >= self.cfg.warn_free_seconds * 2 {
+            self.low_disk_warned = false;
+        }
+    }
+
     fn fail_take(&mut self, e: io::Error) {
         let reason = if is_disk_full(&e) {
+            // Room for the manifest and the final headers.
+            self.release_reserve();
             EndReason::DiskFull
         } else {
             EndReason::WriteError
@@ -617,14 +742,30 @@ impl Writer {
         for f in take.files {
             let mut t = take_track(&f, take.frames);
             clipped += f.clipped;
-            // What the file holds; differs from the take's length only after a write failure.
-            t.frames = f.writer.frames();
-            if let Err(e) = f.writer.finalize() {
-                problem.get_or_insert(e);
+            let path = f.writer.path().to_path_buf();
+            match f.writer.finalize() {
+                Ok(frames) => t.frames = frames,
+                Err(e) => {
+                    if is_disk_full(&e) {
+                        self.release_reserve();
+                    }
+                    // The header may promise more than reached the disk: make it say what is
+                    // there, whole frames only.
+                    t.frames = crate::wav_repair::repair(&path)
+                        .map(|r| r.frames)
+                        .unwrap_or(0);
+                    problem.get_or_insert(e);
+                }
             }
             files.push(t.file.clone());
             tracks.push(t);
         }
+        // After a failure the files may hold different amounts; the take is what all of them have.
+        let length = if problem.is_some() {
+            tracks.iter().map(|t| t.frames).min().unwrap_or(0)
+        } else {
+            take.frames
+        };
         let (mut reason, mut detail) = (take.stop_reason, take.stop_detail);
         if let Some(e) = problem
             && !reason.is_failure()
@@ -642,8 +783,8 @@ impl Writer {
             r.ended_at = Some(ended_at);
             r.end_reason = Some(reason);
             r.end_detail = detail.clone();
-            r.length_frames = take.frames;
-            r.length_seconds = seconds(take.frames, rate);
+            r.length_frames = length;
+            r.length_seconds = seconds(length, rate);
             r.tracks = tracks;
             r.dropouts = take.dropouts.clone();
             r.dropout_frames = dropout_frames;
@@ -659,8 +800,8 @@ impl Writer {
         let summary = TakeSummary {
             take: take.number,
             folder: take.folder,
-            frames: take.frames,
-            seconds: seconds(take.frames, rate),
+            frames: length,
+            seconds: seconds(length, rate),
             files,
             dropouts: take.dropouts,
             reason,
@@ -673,6 +814,12 @@ impl Writer {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
+        if let (Some((after, pause)), Some(take)) = (self.stall, &self.take)
+            && now.duration_since(take.opened_at) >= after
+        {
+            self.stall = None;
+            std::thread::sleep(pause);
+        }
         if let Some(take) = &mut self.take {
             let mut failure = None;
             if now.duration_since(take.last_header) >= HEADER_INTERVAL {
@@ -697,6 +844,7 @@ impl Writer {
                 self.fail_take(e);
             }
         }
+        self.check_disk(now);
         if now.duration_since(self.last_meter) >= METER_INTERVAL {
             self.last_meter = now;
             self.update_meters(now);

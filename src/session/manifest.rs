@@ -82,6 +82,8 @@ pub enum TakeState {
     /// The take is being recorded now, or the program died while recording it.
     Recording,
     Complete,
+    /// The program died while recording it and `tapedeck recover` repaired its files.
+    Recovered,
 }
 
 /// How a take ended.
@@ -102,13 +104,34 @@ pub enum EndReason {
     WriteError,
     /// The disk is full.
     DiskFull,
+    /// The program stopped without finishing the take (killed, crashed, power cut); found and
+    /// repaired by `tapedeck recover`.
+    Interrupted,
 }
 
 impl EndReason {
+    /// In words, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Duration => "its duration was reached",
+            Self::Signal => "stopped by a signal",
+            Self::Stopped => "stopped",
+            Self::DeviceLost => "the device was lost",
+            Self::StreamError => "the audio stream failed",
+            Self::WriteError => "a file could not be written",
+            Self::DiskFull => "the disk is full",
+            Self::Interrupted => "the program stopped before finishing it",
+        }
+    }
+
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Self::DeviceLost | Self::StreamError | Self::WriteError | Self::DiskFull
+            Self::DeviceLost
+                | Self::StreamError
+                | Self::WriteError
+                | Self::DiskFull
+                | Self::Interrupted
         )
     }
 }

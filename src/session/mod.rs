@@ -1,7 +1,9 @@
 //! A session folder: its manifest, its takes, and the names of everything in it.
 
+pub mod lock;
 pub mod manifest;
 pub mod naming;
+pub mod recover;
 
 use std::fs;
 use std::io;

@@ -1,0 +1,184 @@
+//! `tapedeck recover`: finds takes that never finished (the program was killed, crashed or lost
+//! power while recording), repairs each file's header in place from the audio actually on disk,
+//! and marks the take `recovered` in the manifest with what was found. Safe to run twice.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::lock::{LockError, SessionLock};
+use super::manifest::{EndReason, Manifest, NoteRecord, TakeState};
+use crate::error::Error;
+use crate::format::{FileFormat, dbfs};
+
+/// What recovery found for one take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredTake {
+    pub take: u32,
+    /// Per file (relative to the session): frames found, or the reason it could not be used.
+    pub files: Vec<(String, Result<u64, String>)>,
+    /// Frames every file of the take has.
+    pub length_frames: u64,
+}
+
+/// Repairs every unfinished take of the session in `session_dir`. The session must not be in
+/// use by another tapedeck: its lock is taken (and released) here.
+pub fn recover(session_dir: &Path) -> Result<Vec<RecoveredTake>, Error> {
+    let manifest_path = session_dir.join(super::manifest::FILE_NAME);
+    if !manifest_path.exists() {
+        return Err(Error::usage(format!(
+            "{} is not a tapedeck session (no session.json); give a session folder",
+            session_dir.display()
+        )));
+    }
+    let _lock = match SessionLock::acquire(session_dir) {
+        Ok(l) => l,
+        Err(LockError::Busy) => {
+            return Err(Error::Runtime(format!(
+                "{} is being recorded by another tapedeck right now; recover it after that one has stopped",
+                session_dir.display()
+            )));
+        }
+        Err(LockError::Io(e)) => {
+            return Err(Error::io(
+                format!("cannot lock {}", session_dir.display()),
+                e,
+            ));
+        }
+    };
+    let mut manifest = Manifest::load(&manifest_path).map_err(|e| Error::Runtime(e.to_string()))?;
+    let found = recover_takes(session_dir, &mut manifest)?;
+    if !found.is_empty() {
+        manifest
+            .save(session_dir)
+            .map_err(|e| Error::io(format!("cannot write {}", manifest_path.display()), e))?;
+    }
+    Ok(found)
+}
+
+/// Repairs the unfinished takes listed in `manifest` (already loaded and locked by the caller)
+/// and updates it; the caller saves it.
+pub fn recover_takes(
+    session_dir: &Path,
+    manifest: &mut Manifest,
+) -> Result<Vec<RecoveredTake>, Error> {
+    let format = FileFormat::parse(&manifest.format).ok_or_else(|| {
+        Error::Runtime(format!(
+            "the manifest names an unknown format {:?}",
+            manifest.format
+        ))
+    })?;
+    let mut found = Vec::new();
+    let now = super::now();
+    for take in manifest
+        .takes
+        .iter_mut()
+        .filter(|t| t.state == TakeState::Recording)
+    {
+        let mut files = Vec::with_capacity(take.tracks.len());
+        let mut last_write = None;
+        for t in &mut take.tracks {
+            let path = session_dir.join(&t.file);
+            let result = crate::wav_repair::repair(&path)
+                .map_err(|e| e.to_string())
+                .map(|r| r.frames);
+            match &result {
+                Ok(frames) => {
+                    t.frames = *frames;
+                    if let Ok((peak, clipped)) = levels(&path, format) {
+                        t.peak_dbfs = dbfs(peak).map(|d| (d * 100.0).round() / 100.0);
+                        t.clipped_samples = clipped;
+                    }
+                    let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                    last_write = last_write.max(mtime);
+                }
+                Err(_) => t.frames = 0,
+            }
+            files.push((t.file.clone(), result));
+        }
+        let length = take.tracks.iter().map(|t| t.frames).min().unwrap_or(0);
+        take.state = TakeState::Recovered;
+        take.length_frames = length;
+        take.length_seconds = length as f64 / f64::from(take.sample_rate.max(1));
+        take.end_reason = Some(EndReason::Interrupted);
+        take.ended_at = Some(
+            last_write
+                .map(|t| chrono::DateTime::<chrono::Local>::from(t).fixed_offset())
+                .unwrap_or(now),
+        );
+        let problems: Vec<String> = files
+            .iter()
+            .filter_map(|(f, r)| r.as_ref().err().map(|e| format!("{f}: {e}")))
+            .collect();
+        take.end_detail = Some(if problems.is_empty() {
+            "recovered: file headers repaired from the audio on disk".to_string()
+        } else {
+            format!("recovered, with unusable files: {}", problems.join("; "))
+        });
+        found.push(RecoveredTake {
+            take: take.number,
+            files,
+            length_frames: length,
+        });
+    }
+    for r in &found {
+        manifest.notes.push(NoteRecord {
+            at: now,
+            take: Some(r.take),
+            text: format!(
+                "take {} had not been finished; its files were repaired ({} frames each at least)",
+                r.take, r.length_frames
+            ),
+        });
+    }
+    if !found.is_empty() {
+        manifest.updated = now;
+    }
+    Ok(found)
+}
+
+/// Peak magnitude and samples at full scale of a repaired file, read straight from its data.
+fn levels(path: &Path, format: FileFormat) -> io::Result<(f32, u64)> {
+    let info = crate::wav_repair::data_region(path)?;
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(info.0))?;
+    let mut left = info.1;
+    let bps = format.bytes_per_sample();
+    let mut buf = vec![0u8; 64 * 1024 * bps];
+    let (mut peak, mut clipped) = (0f32, 0u64);
+    while left > 0 {
+        let n = (left.min(buf.len() as u64) as usize) / bps * bps;
+        if n == 0 {
+            break;
+        }
+        f.read_exact(&mut buf[..n])?;
+        for s in buf[..n].chunks_exact(bps) {
+            let (m, full) = match format {
+                FileFormat::S16 => {
+                    let v = i16::from_le_bytes([s[0], s[1]]);
+                    (f32::from(v).abs() / 32768.0, v == i16::MAX || v == i16::MIN)
+                }
+                FileFormat::S24 => {
+                    let v = i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8;
+                    (
+                        v.abs() as f32 / 8_388_608.0,
+                        v == 8_388_607 || v == -8_388_608,
+                    )
+                }
+                FileFormat::F32 => {
+                    let v = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                    let m = if v.is_nan() {
+                        0.0
+                    } else {
+                        v.abs().min(f32::MAX)
+                    };
+                    (m, m >= 1.0)
+                }
+            };
+            peak = peak.max(m);
+            clipped += u64::from(full);
+        }
+        left -= n as u64;
+    }
+    Ok((peak, clipped))
+}
