@@ -237,3 +237,69 @@ fn a_full_disk_stops_the_take_cleanly() {
         );
     }
 }
+
+fn spawn_demo(dir: &Path, session: &str, extra: &[&str]) -> std::process::Child {
+    Command::new(common::bin())
+        .args([
+            "demo",
+            "--channels",
+            "2",
+            "--headless",
+            "--session",
+            session,
+        ])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tapedeck")
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+#[test]
+fn sigquit_ends_the_take_cleanly_and_sighup_lets_it_finish() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut quit = spawn_demo(tmp.path(), "quit", &[]);
+    let mut hup = spawn_demo(tmp.path(), "hup", &["--duration", "3s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(quit.id(), "-QUIT");
+    signal(hup.id(), "-HUP");
+    assert_eq!(quit.wait().expect("wait").code(), Some(0));
+    assert_eq!(hup.wait().expect("wait").code(), Some(0));
+
+    let q = last_take(&tmp.path().join("quit"));
+    assert_eq!(
+        (q["state"].as_str(), q["end_reason"].as_str()),
+        (Some("complete"), Some("signal"))
+    );
+    let h = last_take(&tmp.path().join("hup"));
+    assert_eq!(
+        (h["state"].as_str(), h["end_reason"].as_str()),
+        (Some("complete"), Some("duration"))
+    );
+    assert_eq!(h["length_frames"].as_u64(), Some(3 * 48_000));
+    let notes = read_json(&tmp.path().join("hup").join("session.json"))["notes"].clone();
+    assert!(
+        notes[0]["text"].as_str().unwrap_or("").contains("hung up"),
+        "{notes}"
+    );
+    for (session, take) in [("quit", &q), ("hup", &h)] {
+        let len = take["length_frames"].as_u64().expect("length");
+        for (_, p) in take_files(&tmp.path().join(session), take) {
+            assert_eq!(soxi(&p).0, len, "{}", p.display());
+            assert_eq!(
+                u64::from(hound::WavReader::open(&p).expect("hound").len()),
+                len
+            );
+        }
+    }
+}
