@@ -128,14 +128,7 @@ pub(super) fn initial_snapshot(cfg: &EngineConfig, session: &Session) -> Snapsho
 }
 
 fn next_take_number(session: &Session) -> u32 {
-    session
-        .manifest
-        .takes
-        .iter()
-        .map(|t| t.number)
-        .max()
-        .unwrap_or(0)
-        + 1
+    session.manifest.next_take_number()
 }
 
 /// h:mm:ss

@@ -204,6 +204,11 @@ pub enum ManifestError {
 }
 
 impl Manifest {
+    /// One past the highest take number listed.
+    pub fn next_take_number(&self) -> u32 {
+        self.takes.iter().map(|t| t.number).max().unwrap_or(0) + 1
+    }
+
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
         let text = fs::read(path).map_err(|source| ManifestError::Io {
             path: path.display().to_string(),

@@ -159,14 +159,7 @@ impl Session {
     /// Creates the next take's folder: one past every take in the manifest and every take
     /// folder on disk, so that nothing is ever overwritten.
     pub fn create_take_folder(&self) -> io::Result<(u32, PathBuf)> {
-        let mut n = self
-            .manifest
-            .takes
-            .iter()
-            .map(|t| t.number)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let mut n = self.manifest.next_take_number();
         loop {
             let dir = self.dir.join(naming::take_folder(n));
             match fs::create_dir(&dir) {
