@@ -106,6 +106,11 @@ impl WavWriter {
         self.out.get_ref().sync_data()
     }
 
+    /// A second handle on the file, for forcing it to disk from another thread.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.out.get_ref().try_clone()
+    }
+
     /// Pads an odd-sized data chunk, writes the final header and syncs. Returns frames written.
     pub fn finalize(mut self) -> io::Result<u64> {
         if self.data_bytes & 1 == 1 {

@@ -61,12 +61,76 @@ struct ActiveTake {
     dropouts: Vec<DropoutRecord>,
     markers: Vec<MarkerRecord>,
     last_header: Instant,
-    last_sync: Instant,
     /// When the take was opened.
     opened_at: Instant,
     /// While waiting for frames up to `stop_frame`: the position last seen and when waiting
     /// for more gives up (a stream that stopped delivering).
     drain: Option<(u64, Instant)>,
+}
+
+/// Forces the take's files to disk every `SYNC_INTERVAL` on a thread of its own, so that a
+/// disk slow to sync (a rotating one: milliseconds per file) never holds up the writer.
+struct Syncer {
+    jobs: Sender<Option<Vec<std::fs::File>>>,
+    failure: Arc<Mutex<Option<io::Error>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Syncer {
+    fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Vec<std::fs::File>>>();
+        let failure = Arc::new(Mutex::new(None));
+        let report = Arc::clone(&failure);
+        let thread = std::thread::Builder::new()
+            .name("tapedeck-sync".into())
+            .spawn(move || {
+                let mut files: Vec<std::fs::File> = Vec::new();
+                loop {
+                    match rx.recv_timeout(SYNC_INTERVAL) {
+                        Ok(Some(new)) => files = new,
+                        Ok(None) => files.clear(),
+                        Err(RecvTimeoutError::Timeout) => {
+                            for f in &files {
+                                if let Err(e) = f.sync_data() {
+                                    if let Ok(mut slot) = report.lock() {
+                                        slot.get_or_insert(e);
+                                    }
+                                    files.clear();
+                                    break;
+                                }
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })
+            .ok();
+        Self {
+            jobs: tx,
+            failure,
+            thread,
+        }
+    }
+
+    /// Syncs these files from now on (None: no files).
+    fn watch(&self, files: Option<Vec<std::fs::File>>) {
+        let _ = self.jobs.send(files);
+    }
+
+    fn take_failure(&self) -> Option<io::Error> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread.
+        let (tx, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 pub(super) struct Writer {
@@ -95,6 +159,7 @@ pub(super) struct Writer {
     /// Test hook (`TAPEDECK_TEST_STALL_WRITER=SECONDS:MILLIS`): the writer stops once for
     /// MILLIS, SECONDS into the first take, standing in for a disk that stops answering.
     stall: Option<(Duration, Duration)>,
+    syncer: Syncer,
 }
 
 fn stall_from_env() -> Option<(Duration, Duration)> {
@@ -182,6 +247,7 @@ impl Writer {
             last_disk_check: now,
             low_disk_warned: false,
             stall: stall_from_env(),
+            syncer: Syncer::start(),
         }
     }
 
@@ -397,7 +463,16 @@ impl Writer {
             Ok(files)
         });
         let files = match opened {
-            Ok(f) => f,
+            Ok(f) => {
+                let handles: Vec<std::fs::File> = f
+                    .iter()
+                    .filter_map(|t| t.writer.sync_handle().ok())
+                    .collect();
+                // A failure left over from an earlier take is not this take's.
+                let _ = self.syncer.take_failure();
+                self.syncer.watch(Some(handles));
+                f
+            }
             Err(e) => {
                 // Nothing was recorded: take the entry back and leave no empty files behind.
                 self.session.manifest.takes.pop();
@@ -424,7 +499,6 @@ impl Writer {
             dropouts: Vec::new(),
             markers: Vec::new(),
             last_header: now,
-            last_sync: now,
             opened_at: now,
             drain: None,
         })
@@ -726,6 +800,7 @@ impl Writer {
 
     fn finish_take(&mut self) {
         let Some(take) = self.take.take() else { return };
+        self.syncer.watch(None);
         let rate = self.cfg.sample_rate;
         let ended_at = session::now();
         let mut tracks = Vec::with_capacity(take.files.len());
@@ -817,21 +892,15 @@ impl Writer {
             let mut failure = None;
             if now.duration_since(take.last_header) >= HEADER_INTERVAL {
                 take.last_header = now;
-                let sync = now.duration_since(take.last_sync) >= SYNC_INTERVAL;
-                if sync {
-                    take.last_sync = now;
-                }
                 for f in &mut take.files {
-                    let r = if sync {
-                        f.writer.sync()
-                    } else {
-                        f.writer.update_header()
-                    };
-                    if let Err(e) = r {
+                    if let Err(e) = f.writer.update_header() {
                         failure = Some(e);
                         break;
                     }
                 }
+            }
+            if failure.is_none() {
+                failure = self.syncer.take_failure();
             }
             if let Some(e) = failure {
                 self.fail_take(e);
