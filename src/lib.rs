@@ -18,6 +18,5 @@ pub mod signals;
 pub mod status;
 pub mod tui;
 pub mod wav;
-pub mod wav_repair;
 
 pub use error::{Error, Result};

@@ -1,10 +1,49 @@
-//! The WAV file writer. One mono file per track, written sequentially through a large buffer,
-//! with the header's size fields rewritten in place as the take grows so that a file cut
-//! short by a crash is still a readable WAV up to its last header update.
+//! The WAV file writer. One mono Broadcast Wave file per track, written sequentially through a
+//! large buffer, with the header's size fields rewritten in place as the take grows so that a
+//! file cut short by a crash is still a readable WAV up to its last header update, and
+//! [`repair`] can make it cover every whole frame that reached the disk.
 //!
-//! Layout: `RIFF · JUNK(28: reserve for an RF64 ds64) · fmt · [fact] · data`. The JUNK reserve
-//! is there so that a file passing 4 GiB can become RF64 in place without moving any audio;
-//! until that is written, the 32-bit size fields saturate at 4 GiB.
+//! # Layout
+//!
+//! ```text
+//! offset  size  what
+//!      0     4  "RIFF" ("RF64" once past 4 GiB)
+//!      4     4  RIFF size = file size - 8 (0xFFFFFFFF in RF64)
+//!      8     4  "WAVE"
+//!     12     4  "JUNK" ("ds64" once past 4 GiB)
+//!     16     4  28
+//!     20    28  zeros (ds64: riffSize u64, dataSize u64, sampleCount u64, tableLength u32 = 0)
+//!     48     4  "fmt "
+//!     52     4  16 (PCM) or 18 (float: + cbSize = 0)
+//!     56 16/18  format 1 (PCM) or 3 (IEEE float), 1 channel, rate, byte rate, block align,
+//!               bits
+//!  [74/   12  "fact", 4, sample count u32: float files only]
+//!  72/86     8  "bext", 602 + coding history (even)
+//!      .   ...  bext body (EBU Tech 3285 v2), coding history NUL-padded to an even size
+//!      .     8  "iXML", size (fixed: the text and at least 1 KiB of trailing spaces, so that
+//!               the document can be rewritten in place)
+//!      .   ...  iXML text, padded with spaces
+//!   4088     8  "data", data size (0xFFFFFFFF in RF64)
+//!   4096        the audio (a multiple of 4096 if the metadata does not fit, see below)
+//! ```
+//!
+//! The iXML chunk is sized so that the audio starts on a 4 KiB boundary: normally at 4096,
+//! which puts every size field of the header in the file's first page (metadata long enough
+//! to need more pushes the audio to the next multiple of 4096).
+//!
+//! # Crash safety
+//!
+//! - The file appears under its name only with its whole, valid header (0 frames) in it.
+//! - `update_header` first flushes the buffered audio to the file, then rewrites the sizes.
+//!   Sizes only grow and every one of them, old or new, describes audio already in the file,
+//!   so a process killed between any two of the writes leaves a file whose header describes
+//!   a prefix of what is on disk. Each field is one `pwrite` of at most 28 bytes inside one
+//!   page, which a dying process cannot tear.
+//! - Past 4 GiB the file turns into RF64 in place, in the order documented at
+//!   [`rf64_switch`]: every intermediate state is a valid WAV or RF64 file.
+
+mod bwf;
+mod repair;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -13,11 +52,29 @@ use std::path::{Path, PathBuf};
 
 use crate::format::FileFormat;
 
+pub use bwf::{
+    BwfInfo, ORIGINATOR, coding_history, samples_since_midnight, truncate_utf8, unique_id,
+    xml_escape,
+};
+pub use repair::{Repair, data_region, repair};
+
 const WAVE_FORMAT_PCM: u16 = 1;
 const WAVE_FORMAT_IEEE_FLOAT: u16 = 3;
-const JUNK_RESERVE: usize = 28;
+/// Offset of the RIFF chunk's 32-bit size.
+const RIFF_SIZE_AT: u64 = 4;
+/// Offset of the JUNK / ds64 chunk's id; its body follows 8 bytes later.
+const DS64_ID_AT: u64 = 12;
+const DS64_BODY_AT: u64 = 20;
+/// The ds64 body: riffSize, dataSize, sampleCount (u64 each), tableLength (u32, 0).
+const DS64_LEN: usize = 28;
+/// Offset of the fmt chunk, right after the ds64 reserve.
+const FMT_AT: u64 = 48;
+/// The audio starts on a multiple of this.
+const HEADER_ALIGN: usize = 4096;
 /// Write buffer per file: large enough that a 48 kHz 24-bit track is written ~2 times a second.
 const BUFFER_BYTES: usize = 256 * 1024;
+/// The largest value a 32-bit size field can hold; in RF64, "see ds64".
+const U32_MAX: u64 = u32::MAX as u64;
 
 /// A WAV file being written.
 pub struct WavWriter {
@@ -27,24 +84,49 @@ pub struct WavWriter {
     data_offset: u64,
     fact_offset: Option<u64>,
     data_bytes: u64,
+    rf64: bool,
 }
 
 impl WavWriter {
-    /// Creates a new file; fails if the path exists (nothing is ever overwritten).
-    ///
-    /// The file appears under its name only with its whole header in it: it is written under
-    /// a hidden temporary name and then linked into place (which, unlike a rename, fails if
-    /// the name exists), so a process killed at any moment never leaves a half-made header.
+    /// Creates a new file with metadata named after the file (see [`BwfInfo::for_file`]);
+    /// fails if the path exists. Prefer [`WavWriter::create_bwf`].
     pub fn create(path: &Path, format: FileFormat, sample_rate: u32) -> io::Result<Self> {
+        Self::create_bwf(
+            path,
+            format,
+            sample_rate,
+            &BwfInfo::for_file(path, sample_rate),
+        )
+    }
+
+    /// Creates a new Broadcast Wave file carrying `info`; fails if the path exists (nothing is
+    /// ever overwritten).
+    ///
+    /// The file appears under its name only with its whole header in it (sizes describing 0
+    /// frames, bext and iXML complete): it is written under a hidden temporary name and then
+    /// linked into place (which, unlike a rename, fails if the name exists), so a process
+    /// killed at any moment never leaves a half-made header.
+    pub fn create_bwf(
+        path: &Path,
+        format: FileFormat,
+        sample_rate: u32,
+        info: &BwfInfo,
+    ) -> io::Result<Self> {
         let name = path.file_name().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "a WAV path needs a file name")
         })?;
+        if sample_rate == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a WAV file needs a sample rate",
+            ));
+        }
+        let header = header(format, sample_rate, info);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(".part");
         let tmp = path.with_file_name(tmp_name);
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let header = header(format, sample_rate);
         let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
         let published = out
             .write_all(&header.bytes)
@@ -52,16 +134,15 @@ impl WavWriter {
             .and_then(|()| std::fs::hard_link(&tmp, path));
         let _ = std::fs::remove_file(&tmp);
         published?;
-        let mut w = Self {
+        Ok(Self {
             out,
             path: path.to_path_buf(),
             format,
             data_offset: header.data_offset,
             fact_offset: header.fact_offset,
             data_bytes: 0,
-        };
-        w.update_header()?;
-        Ok(w)
+            rf64: false,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -77,6 +158,16 @@ impl WavWriter {
         self.data_bytes / self.format.bytes_per_sample() as u64
     }
 
+    /// Whether the header has been turned into RF64 (the file passed 4 GiB).
+    pub fn is_rf64(&self) -> bool {
+        self.rf64
+    }
+
+    /// Where the audio starts in the file.
+    pub fn data_offset(&self) -> u64 {
+        self.data_offset
+    }
+
     /// Appends encoded little-endian sample bytes.
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
@@ -84,18 +175,41 @@ impl WavWriter {
         Ok(())
     }
 
-    /// Flushes buffered audio and rewrites the size fields to cover it.
+    /// Flushes buffered audio and rewrites the size fields to cover it, turning the file into
+    /// RF64 the first time it no longer fits a plain WAV.
     pub fn update_header(&mut self) -> io::Result<()> {
+        // The audio first: whatever the header says from here on is on the file already.
         self.out.flush()?;
         let file = self.out.get_ref();
-        let padded = self.data_bytes + (self.data_bytes & 1);
-        let riff = (self.data_offset + padded - 8).min(u64::from(u32::MAX)) as u32;
-        let data = self.data_bytes.min(u64::from(u32::MAX)) as u32;
-        file.write_all_at(&riff.to_le_bytes(), 4)?;
-        file.write_all_at(&data.to_le_bytes(), self.data_offset - 4)?;
-        if let Some(off) = self.fact_offset {
-            let frames = self.frames().min(u64::from(u32::MAX)) as u32;
-            file.write_all_at(&frames.to_le_bytes(), off)?;
+        let s = Sizes::new(
+            self.data_offset,
+            self.data_bytes,
+            self.format.bytes_per_sample() as u64,
+        );
+        if self.rf64 {
+            let mut b = [0u8; 24];
+            b[..8].copy_from_slice(&s.riff.to_le_bytes());
+            b[8..16].copy_from_slice(&s.data.to_le_bytes());
+            b[16..].copy_from_slice(&s.frames.to_le_bytes());
+            file.write_all_at(&b, DS64_BODY_AT)?;
+            if let Some(off) = self.fact_offset {
+                file.write_all_at(&s.fact().to_le_bytes(), off)?;
+            }
+        } else if s.needs_rf64() {
+            for put in rf64_switch(self.data_offset, self.fact_offset, &s)
+                .iter()
+                .flatten()
+            {
+                file.write_all_at(put.bytes(), put.at)?;
+            }
+            self.rf64 = true;
+        } else {
+            // Data, fact, RIFF: any mix of old and new values describes audio on disk.
+            file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            if let Some(off) = self.fact_offset {
+                file.write_all_at(&s.fact().to_le_bytes(), off)?;
+            }
+            file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
         }
         Ok(())
     }
@@ -121,47 +235,185 @@ impl WavWriter {
     }
 }
 
+/// The sizes a header gives for `data` bytes of audio starting at `data_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sizes {
+    /// The RIFF (or RF64) chunk's size: everything after its 8-byte header, pad byte included.
+    riff: u64,
+    data: u64,
+    frames: u64,
+}
+
+impl Sizes {
+    fn new(data_offset: u64, data: u64, block_align: u64) -> Self {
+        Self {
+            riff: data_offset - 8 + data + (data & 1),
+            data,
+            frames: data / block_align,
+        }
+    }
+
+    fn needs_rf64(&self) -> bool {
+        self.riff > U32_MAX
+    }
+
+    /// The fact chunk's 32-bit sample count (saturated: RF64 readers take ds64's).
+    fn fact(&self) -> u32 {
+        self.frames.min(U32_MAX) as u32
+    }
+
+    fn ds64_body(&self) -> [u8; DS64_LEN] {
+        let mut b = [0u8; DS64_LEN];
+        b[..8].copy_from_slice(&self.riff.to_le_bytes());
+        b[8..16].copy_from_slice(&self.data.to_le_bytes());
+        b[16..24].copy_from_slice(&self.frames.to_le_bytes());
+        // tableLength stays 0.
+        b
+    }
+}
+
+/// One in-place write of a header field.
+#[derive(Clone, Copy, Debug)]
+struct Put {
+    at: u64,
+    buf: [u8; DS64_LEN],
+    len: usize,
+}
+
+impl Put {
+    fn new(at: u64, bytes: &[u8]) -> Self {
+        let mut buf = [0u8; DS64_LEN];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Self {
+            at,
+            buf,
+            len: bytes.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The writes that turn a plain WAV into RF64 with sizes `s`, in the order they must reach
+/// the file. What a reader finds if the process dies after each:
+///
+/// 1. ds64 body (the 64-bit sizes) into the JUNK chunk's body. The chunk is still called JUNK,
+///    so every reader skips it: a plain WAV with its previous, valid sizes.
+/// 2. `ds64` over `JUNK`. Still a plain RIFF file; readers skip an unknown chunk; same sizes.
+/// 3. `RF64` over `RIFF`. Now an RF64 file whose ds64 is complete and whose 32-bit sizes still
+///    hold the previous values: a reader that follows the rule "0xFFFFFFFF means see ds64" uses
+///    the old sizes (a valid prefix of the audio), one that always takes ds64 (ffmpeg) the new
+///    ones; both are audio on disk.
+/// 4. 0xFFFFFFFF as the data size, 5. 0xFFFFFFFF as the RIFF size: RF64 readers of either
+///    kind now use ds64.
+/// 6. The fact sample count (float files): RF64 readers take ds64's sampleCount; written last
+///    so that while the file is still RIFF its fact chunk agrees with its data size.
+///
+/// A RIFF file never carries a 0xFFFFFFFF size (sox would need `--ignore-length`), and an
+/// RF64 id never appears before its ds64 is complete. No audio moves.
+fn rf64_switch(data_offset: u64, fact_offset: Option<u64>, s: &Sizes) -> [Option<Put>; 6] {
+    let all_ones = u32::MAX.to_le_bytes();
+    [
+        Some(Put::new(DS64_BODY_AT, &s.ds64_body())),
+        Some(Put::new(DS64_ID_AT, b"ds64")),
+        Some(Put::new(0, b"RF64")),
+        Some(Put::new(data_offset - 4, &all_ones)),
+        Some(Put::new(RIFF_SIZE_AT, &all_ones)),
+        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+    ]
+}
+
+/// The writes that make a file (plain, RF64, or caught between the two) a plain WAV with sizes
+/// `s`: the reverse of [`rf64_switch`], used by repair when the audio on disk fits 4 GiB. The
+/// ds64 body is made right first (for readers that take it), then the 32-bit sizes, then the
+/// ids, so every intermediate state is valid; `ds64_named` says whether the chunk at 12 is
+/// currently called ds64.
+fn riff_restore(
+    data_offset: u64,
+    fact_offset: Option<u64>,
+    s: &Sizes,
+    ds64_named: bool,
+) -> [Option<Put>; 7] {
+    [
+        ds64_named.then(|| Put::new(DS64_BODY_AT, &s.ds64_body())),
+        Some(Put::new(data_offset - 4, &(s.data as u32).to_le_bytes())),
+        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+        Some(Put::new(RIFF_SIZE_AT, &(s.riff as u32).to_le_bytes())),
+        Some(Put::new(0, b"RIFF")),
+        Some(Put::new(DS64_ID_AT, b"JUNK")),
+        Some(Put::new(DS64_BODY_AT, &[0u8; DS64_LEN])),
+    ]
+}
+
 struct Header {
     bytes: Vec<u8>,
     data_offset: u64,
     fact_offset: Option<u64>,
 }
 
-fn header(format: FileFormat, sample_rate: u32) -> Header {
-    let bytes_per_sample = format.bytes_per_sample() as u16;
-    let mut h = Vec::with_capacity(128);
-    h.extend_from_slice(b"RIFF");
-    h.extend_from_slice(&0u32.to_le_bytes());
-    h.extend_from_slice(b"WAVE");
-    h.extend_from_slice(b"JUNK");
-    h.extend_from_slice(&(JUNK_RESERVE as u32).to_le_bytes());
-    h.extend_from_slice(&[0u8; JUNK_RESERVE]);
+fn chunk(h: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
+    h.extend_from_slice(id);
+    h.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    h.extend_from_slice(body);
+    if body.len() % 2 == 1 {
+        h.push(0);
+    }
+}
 
-    let (tag, fmt_len) = if format.is_float() {
-        // Non-PCM formats carry cbSize (0) and a fact chunk, as the WAVE spec asks.
-        (WAVE_FORMAT_IEEE_FLOAT, 18u32)
+fn header(format: FileFormat, sample_rate: u32, info: &BwfInfo) -> Header {
+    let bytes_per_sample = format.bytes_per_sample() as u16;
+    let mut h = Vec::with_capacity(HEADER_ALIGN);
+    h.extend_from_slice(b"RIFF");
+    h.extend_from_slice(&0u32.to_le_bytes()); // set below
+    h.extend_from_slice(b"WAVE");
+    chunk(&mut h, b"JUNK", &[0u8; DS64_LEN]);
+    debug_assert_eq!(h.len() as u64, FMT_AT);
+
+    let mut fmt = Vec::with_capacity(18);
+    let tag = if format.is_float() {
+        WAVE_FORMAT_IEEE_FLOAT
     } else {
-        (WAVE_FORMAT_PCM, 16u32)
+        WAVE_FORMAT_PCM
     };
-    h.extend_from_slice(b"fmt ");
-    h.extend_from_slice(&fmt_len.to_le_bytes());
-    h.extend_from_slice(&tag.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes()); // mono
-    h.extend_from_slice(&sample_rate.to_le_bytes());
-    h.extend_from_slice(&(sample_rate * u32::from(bytes_per_sample)).to_le_bytes());
-    h.extend_from_slice(&bytes_per_sample.to_le_bytes()); // block align
-    h.extend_from_slice(&format.bits().to_le_bytes());
+    fmt.extend_from_slice(&tag.to_le_bytes());
+    fmt.extend_from_slice(&1u16.to_le_bytes()); // mono
+    fmt.extend_from_slice(&sample_rate.to_le_bytes());
+    fmt.extend_from_slice(
+        &sample_rate
+            .wrapping_mul(u32::from(bytes_per_sample))
+            .to_le_bytes(),
+    );
+    fmt.extend_from_slice(&bytes_per_sample.to_le_bytes()); // block align
+    fmt.extend_from_slice(&format.bits().to_le_bytes());
     let mut fact_offset = None;
     if format.is_float() {
-        h.extend_from_slice(&0u16.to_le_bytes()); // cbSize
-        h.extend_from_slice(b"fact");
-        h.extend_from_slice(&4u32.to_le_bytes());
-        fact_offset = Some(h.len() as u64);
-        h.extend_from_slice(&0u32.to_le_bytes());
+        // Non-PCM formats carry cbSize (0) and a fact chunk, as the WAVE spec asks.
+        fmt.extend_from_slice(&0u16.to_le_bytes());
+        chunk(&mut h, b"fmt ", &fmt);
+        fact_offset = Some(h.len() as u64 + 8);
+        chunk(&mut h, b"fact", &0u32.to_le_bytes());
+    } else {
+        chunk(&mut h, b"fmt ", &fmt);
     }
+    chunk(&mut h, b"bext", &bwf::bext_body(info, format, sample_rate));
+
+    // iXML takes the room up to the next 4 KiB boundary (less the data chunk's header),
+    // keeping at least IXML_MIN_SLACK bytes spare.
+    let xml = bwf::ixml_text(info, format, sample_rate);
+    let need = h.len() + 8 + xml.len() + bwf::IXML_MIN_SLACK + 8;
+    let total = need.div_ceil(HEADER_ALIGN) * HEADER_ALIGN;
+    let mut ixml = xml.into_bytes();
+    ixml.resize(total - h.len() - 16, b' ');
+    chunk(&mut h, b"iXML", &ixml);
+
     h.extend_from_slice(b"data");
     h.extend_from_slice(&0u32.to_le_bytes());
     let data_offset = h.len() as u64;
+    debug_assert_eq!(h.len(), total);
+    let s = Sizes::new(data_offset, 0, u64::from(bytes_per_sample));
+    h[4..8].copy_from_slice(&(s.riff as u32).to_le_bytes());
     Header {
         bytes: h,
         data_offset,
@@ -170,77 +422,4 @@ fn header(format: FileFormat, sample_rate: u32) -> Header {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hound_reads_what_we_write() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (fmt, bytes) in [
-            (FileFormat::S16, vec![1u8, 0, 255, 255, 0, 128]),
-            (FileFormat::S24, vec![1u8, 0, 0, 255, 255, 255, 0, 0, 128]),
-            (
-                FileFormat::F32,
-                [
-                    0.5f32.to_le_bytes(),
-                    (-0.25f32).to_le_bytes(),
-                    1.0f32.to_le_bytes(),
-                ]
-                .concat(),
-            ),
-        ] {
-            let p = dir.path().join(format!("{fmt}.wav"));
-            let mut w = WavWriter::create(&p, fmt, 48000).expect("create");
-            w.write_bytes(&bytes).expect("write");
-            assert_eq!(w.finalize().expect("finalize"), 3);
-            let r = hound::WavReader::open(&p).expect("hound opens");
-            assert_eq!(r.spec().channels, 1);
-            assert_eq!(r.spec().sample_rate, 48000);
-            assert_eq!(r.len(), 3);
-            match fmt {
-                FileFormat::S16 => {
-                    let v: Vec<i32> = r
-                        .into_samples::<i32>()
-                        .map(|s| s.expect("sample"))
-                        .collect();
-                    assert_eq!(v, vec![1, -1, -32768]);
-                }
-                FileFormat::S24 => {
-                    let v: Vec<i32> = r
-                        .into_samples::<i32>()
-                        .map(|s| s.expect("sample"))
-                        .collect();
-                    assert_eq!(v, vec![1, -1, -8388608]);
-                }
-                FileFormat::F32 => {
-                    let v: Vec<f32> = r
-                        .into_samples::<f32>()
-                        .map(|s| s.expect("sample"))
-                        .collect();
-                    assert_eq!(v, vec![0.5, -0.25, 1.0]);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn never_overwrites() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("a.wav");
-        std::fs::write(&p, b"keep me").expect("write");
-        assert!(WavWriter::create(&p, FileFormat::S24, 48000).is_err());
-        assert_eq!(std::fs::read(&p).expect("read"), b"keep me");
-    }
-
-    #[test]
-    fn header_is_valid_before_finalize() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("open.wav");
-        let mut w = WavWriter::create(&p, FileFormat::S16, 44100).expect("create");
-        w.write_bytes(&[0u8; 200]).expect("write");
-        w.update_header().expect("header");
-        let r = hound::WavReader::open(&p).expect("hound opens an unfinished file");
-        assert_eq!(r.len(), 100);
-        drop(w);
-    }
-}
+mod tests;

@@ -245,6 +245,8 @@ fn built_manifest() -> Value {
             seconds: 5.0,
             label: "M1".into(),
         }],
+        time_reference: Some(20 * 3600 * 48_000 + 15 * 60 * 48_000 + 3 * 48_000 + 5760),
+        family_uid: Some("0123456789ABCDEF0123456789ABCDEF".into()),
     };
     let recording = TakeRecord {
         number: 2,

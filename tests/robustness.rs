@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use tapedeck::session::manifest::Manifest;
-use tapedeck::wav_repair::repair;
+use tapedeck::wav::repair;
 
 struct Rng(u64);
 impl Rng {

@@ -4,7 +4,7 @@
 //! real-time paced, with frame-accurate capture timestamps.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,19 @@ const FORMATS: [SampleFormat; 3] = [SampleFormat::F32, SampleFormat::I32, Sample
 const DEFAULT_PERIOD: u32 = 512;
 const MIN_PERIOD: u32 = 16;
 const MAX_PERIOD: u32 = 8192;
+
+/// How full the recorder's ring buffer is (per mille), as its writer last saw it. The demo
+/// device's unpaced mode holds back while the ring is over half full, so that it delivers as
+/// fast as the recorder takes audio and not faster: `--unpaced` then measures what the
+/// pipeline sustains instead of how much an overrun discards. (A real device has no such
+/// feedback; overflow handling is tested with paced input and a stalled writer.)
+static RING_FILL_PERMILLE: AtomicU32 = AtomicU32::new(0);
+
+/// Called by the engine's writer after each pass over the ring.
+pub fn note_ring_fill(frames: usize, capacity_frames: usize) {
+    let permille = (frames.saturating_mul(1000) / capacity_frames.max(1)).min(1000) as u32;
+    RING_FILL_PERMILLE.store(permille, Ordering::Relaxed);
+}
 
 /// How the demo device behaves; the defaults are those of a real interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,6 +326,13 @@ impl Worker {
                 let now = Instant::now();
                 if due > now {
                     std::thread::sleep(due - now);
+                }
+            } else {
+                // As fast as the recorder takes it: wait while its ring is over half full.
+                while RING_FILL_PERMILLE.load(Ordering::Relaxed) > 500
+                    && !self.controls.exit.load(Ordering::Acquire)
+                {
+                    std::thread::sleep(Duration::from_micros(200));
                 }
             }
             self.synth.render(&mut f);

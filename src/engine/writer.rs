@@ -19,7 +19,7 @@ use crate::session::manifest::{
     DropoutRecord, EndReason, MarkerRecord, TakeRecord, TakeState, TakeTrack, TrackRecord,
 };
 use crate::session::{self, Session, naming};
-use crate::wav::WavWriter;
+use crate::wav::{BwfInfo, WavWriter};
 
 /// Frames converted per step.
 const CHUNK_FRAMES: usize = 4096;
@@ -408,6 +408,30 @@ impl Writer {
             .iter()
             .map(|t| naming::track_file_name(t.number, &t.name, number))
             .collect();
+        // Every file of the take carries the same timestamp and family id, so that a DAW which
+        // honours BWF timestamps lines them up and a mixer's tools know they belong together.
+        let local_start = started_at.with_timezone(&chrono::Local).naive_local();
+        let time_reference = crate::wav::samples_since_midnight(local_start, self.cfg.sample_rate);
+        let family_uid = crate::wav::unique_id();
+        let session_name = self.session.manifest.session.clone();
+        let total_files = u16::try_from(armed.len()).unwrap_or(u16::MAX);
+        let bwf_info = |i: usize, t: &Track| BwfInfo {
+            description: format!("{} - session {session_name} - take {number}", t.name),
+            originator: crate::wav::ORIGINATOR.to_string(),
+            originator_reference: family_uid.clone(),
+            origination: local_start,
+            time_reference,
+            coding_history: String::new(),
+            project: session_name.clone(),
+            scene: session_name.clone(),
+            take: number,
+            track_name: t.name.clone(),
+            track_number: t.number,
+            family_uid: family_uid.clone(),
+            file_uid: crate::wav::unique_id(),
+            total_files,
+            file_index: u16::try_from(i + 1).unwrap_or(u16::MAX),
+        };
         let record = TakeRecord {
             number,
             folder: folder.clone(),
@@ -439,6 +463,8 @@ impl Writer {
             dropouts: Vec::new(),
             dropout_frames: 0,
             markers: Vec::new(),
+            time_reference: Some(time_reference),
+            family_uid: Some(family_uid.clone()),
         };
         self.session.manifest.tracks = self.track_records();
         self.session.manifest.takes.push(record);
@@ -448,9 +474,13 @@ impl Writer {
         // take and every file it may have left behind.
         let opened = self.session.save().and_then(|()| {
             let mut files = Vec::with_capacity(armed.len());
-            for (t, name) in armed.iter().zip(&names) {
-                let writer =
-                    WavWriter::create(&dir.join(name), self.cfg.file_format, self.cfg.sample_rate)?;
+            for (i, (t, name)) in armed.iter().zip(&names).enumerate() {
+                let writer = WavWriter::create_bwf(
+                    &dir.join(name),
+                    self.cfg.file_format,
+                    self.cfg.sample_rate,
+                    &bwf_info(i, t),
+                )?;
                 files.push(TrackFile {
                     track: t.clone(),
                     file: format!("{folder}/{name}"),
@@ -602,7 +632,15 @@ impl Writer {
             budget -= n;
             progressed = true;
             self.check_take_end();
+            crate::audio::demo::note_ring_fill(
+                self.out.samples.occupied_len() / ch,
+                self.cfg.ring_frames,
+            );
         }
+        crate::audio::demo::note_ring_fill(
+            self.out.samples.occupied_len() / ch,
+            self.cfg.ring_frames,
+        );
         progressed
     }
 
@@ -819,9 +857,7 @@ impl Writer {
                     }
                     // The header may promise more than reached the disk: make it say what is
                     // there, whole frames only.
-                    t.frames = crate::wav_repair::repair(&path)
-                        .map(|r| r.frames)
-                        .unwrap_or(0);
+                    t.frames = crate::wav::repair(&path).map(|r| r.frames).unwrap_or(0);
                     problem.get_or_insert(e);
                 }
             }

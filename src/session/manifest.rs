@@ -156,6 +156,14 @@ pub struct TakeRecord {
     pub dropouts: Vec<DropoutRecord>,
     pub dropout_frames: u64,
     pub markers: Vec<MarkerRecord>,
+    /// The take start in samples since local midnight, as every file's bext TimeReference and
+    /// iXML timestamp carry it (absent in manifests from before Broadcast Wave files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_reference: Option<u64>,
+    /// The id tying the take's files together: bext OriginatorReference and iXML
+    /// FILE_SET/FAMILY_UID of every file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_uid: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

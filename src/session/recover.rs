@@ -79,7 +79,7 @@ pub fn recover_takes(
         let mut last_write = None;
         for t in &mut take.tracks {
             let path = session_dir.join(&t.file);
-            let result = crate::wav_repair::repair(&path)
+            let result = crate::wav::repair(&path)
                 .map_err(|e| e.to_string())
                 .map(|r| r.frames);
             match &result {
@@ -139,7 +139,7 @@ pub fn recover_takes(
 
 /// Peak magnitude and samples at full scale of a repaired file, read straight from its data.
 fn levels(path: &Path, format: FileFormat) -> io::Result<(f32, u64)> {
-    let info = crate::wav_repair::data_region(path)?;
+    let info = crate::wav::data_region(path)?;
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(info.0))?;
     let mut left = info.1;
