@@ -201,11 +201,13 @@ impl WavWriter {
                 .flatten()
             {
                 file.write_all_at(put.bytes(), put.at)?;
+                die_in_header_if_asked();
             }
             self.rf64 = true;
         } else {
             // Data, fact, RIFF: any mix of old and new values describes audio on disk.
             file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            die_in_header_if_asked();
             if let Some(off) = self.fact_offset {
                 file.write_all_at(&s.fact().to_le_bytes(), off)?;
             }
@@ -232,6 +234,29 @@ impl WavWriter {
         }
         self.sync()?;
         Ok(self.frames())
+    }
+}
+
+/// Test hook (`TAPEDECK_TEST_DIE_IN_HEADER=N`): the process kills itself with SIGKILL in the
+/// middle of the N-th header rewrite (counted over all files), between two of its size
+/// writes, so that tests can check what such a file looks like. Unset, it costs one load.
+fn die_in_header_if_asked() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("TAPEDECK_TEST_DIE_IN_HEADER")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    });
+    if let Some(n) = *at
+        && SEEN.fetch_add(1, Ordering::Relaxed) + 1 == n
+    {
+        // SAFETY: getpid and kill have no preconditions; SIGKILL ends the process here.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
     }
 }
 

@@ -275,3 +275,68 @@ fn recording_into_a_session_with_an_unfinished_take_repairs_it_first() {
     assert_eq!(m["takes"][1]["state"], "complete");
     assert_eq!(m["takes"][1]["number"], 2);
 }
+
+#[test]
+fn killed_in_the_middle_of_a_header_rewrite_every_file_still_opens_and_recovers() {
+    // The recorder kills itself (SIGKILL) between the size writes of its N-th header rewrite:
+    // the data size is new, the RIFF size (and the fact count) still old.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let mut signal = vec![0f32; 0];
+    for (i, (format, nth)) in [("s16", 3), ("s24", 8), ("f32", 13), ("s24", 5)]
+        .into_iter()
+        .enumerate()
+    {
+        let session = format!("header-{i}-{format}");
+        let status = Command::new(common::bin())
+            .args(["demo", "--channels", &CHANNELS.to_string()])
+            .args(["--device-format", "f32", "--format", format, "--headless"])
+            .args(["--duration", "20s", "--session", &session, "--dir"])
+            .arg(dir)
+            .env("TAPEDECK_TEST_DIE_IN_HEADER", nth.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run tapedeck");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "{session}: died by SIGKILL");
+        let sdir = dir.join(&session);
+        let take = read_json(&sdir.join("session.json"))["takes"][0].clone();
+        assert_eq!(take["state"], "recording");
+        for (_, p) in take_files(&sdir, &take) {
+            soxi(&p);
+            ffprobe_opens(&p);
+            file_values(&p, format);
+        }
+        let (code, out, err) = common::run(
+            &["recover", "--dir", dir.to_str().expect("utf-8"), &session],
+            &[],
+        );
+        assert_eq!(code, 0, "{out}\n{err}");
+        let take = read_json(&sdir.join("session.json"))["takes"][0].clone();
+        assert_eq!(take["state"], "recovered");
+        let start = take["start_frame"].as_u64().expect("start") as usize;
+        let length = take["length_frames"].as_u64().expect("length") as usize;
+        assert!(length > 0, "{session}: audio had reached the disk");
+        for (input, p) in take_files(&sdir, &take) {
+            let got = file_values(&p, format);
+            assert!(got.len() >= length);
+            assert_eq!(soxi(&p).0 as usize, got.len());
+            let need = (start + got.len()) * CHANNELS;
+            if signal.len() < need {
+                let mut synth = DemoSynth::new(CHANNELS, RATE, DemoOptions::default().seed);
+                signal = vec![0f32; need + RATE as usize * CHANNELS];
+                synth.render(&mut signal);
+            }
+            let ch = input as usize - 1;
+            for (k, v) in got.iter().enumerate() {
+                assert_eq!(
+                    *v,
+                    expected_bits(signal[(start + k) * CHANNELS + ch], format),
+                    "{}: frame {k}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
