@@ -148,6 +148,12 @@ pub fn main() -> i32 {
     // alsa-lib prints diagnostics to stderr while it enumerates devices (unknown cards, missing
     // plugins): send this thread's to a buffer that is dropped instead.
     let _alsa_quiet = alsa::Output::local_error_handler().ok();
+    // libjack prints to stderr and stdout when a client cannot reach a server, which happens
+    // whenever the ALSA host enumerates the `jack` pcm of alsa-plugins or the JACK host looks
+    // for a server that is not running. tapedeck says in its own words what failed and what
+    // to do, and the chatter would garble the screen and the JSON status stream.
+    #[cfg(feature = "jack")]
+    jack::set_logger(jack::LoggerType::None);
     let result = match cli.command {
         Cmd::Devices { host, json } => devices(host.as_deref(), json),
         Cmd::Recover { session, dir } => recover(session.as_deref(), &dir),
@@ -288,6 +294,8 @@ fn devices(host: Option<&str>, json: bool) -> Result<i32, Error> {
             .and_then(|h| audio::list_devices(k, &h));
         match listed {
             Ok(mut d) => all.append(&mut d),
+            // The one host asked for cannot be listed: that is the answer, and a failure.
+            Err(e) if host.is_some() => return Err(e),
             Err(e) => notes.push(format!("{}: {e}", k.name())),
         }
     }

@@ -102,7 +102,11 @@ impl Sandbox {
 
     fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
-        c.current_dir(self.root()).timeout(Duration::from_secs(30));
+        // No JACK server of this name runs: the JACK host (and ALSA's `jack` pcm) find none.
+        c.current_dir(self.root())
+            .timeout(Duration::from_secs(30))
+            .env("JACK_DEFAULT_SERVER", "tapedeck-cli-test-no-server")
+            .env("JACK_NO_START_SERVER", "1");
         c
     }
 }
@@ -195,6 +199,39 @@ fn unknown_host_is_refused() {
         EXIT_USAGE,
         &["\"pulse\"", "alsa, jack or demo"],
     );
+}
+
+#[test]
+fn no_jack_server_is_one_clear_line_without_libjack_chatter() {
+    // libjack's own messages ("Cannot connect to server socket ...") must not reach the
+    // terminal: `refused` checks that stdout is empty and stderr is our one line.
+    let sb = Sandbox::new();
+    refused(
+        &sb,
+        &["devices", "--host", "jack"],
+        EXIT_RUNTIME,
+        &["no JACK server is running", "--host alsa"],
+    );
+    let sb = Sandbox::new();
+    let d = sb.d_arg();
+    refused(
+        &sb,
+        &["record", "--host", "jack", "--dir", &d, "--duration", "1s"],
+        EXIT_RUNTIME,
+        &["no JACK server is running"],
+    );
+    // Listing every host enumerates ALSA's `jack` pcm too: still no chatter.
+    let out = sb.cmd().args(["devices"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("custom:demo"), "{stdout}");
+    for noise in ["Cannot connect", "JackShm", "jack server is not running"] {
+        assert!(
+            !stdout.contains(noise) && !stderr.contains(noise),
+            "{stdout}\n{stderr}"
+        );
+    }
 }
 
 #[test]
