@@ -323,9 +323,7 @@ mod tests {
                 .filter(|&i| before[i] != after[i])
                 .collect();
             assert!(
-                differ
-                    .iter()
-                    .all(|&i| i < 90 || (4088..4096).contains(&i)),
+                differ.iter().all(|&i| i < 90 || (4088..4096).contains(&i)),
                 "{differ:?}"
             );
             let again = repair(&p).expect("repair again");
