@@ -206,6 +206,9 @@ pub enum TimestampTrust {
 /// likely wrong than the device silent for that long.
 const MAX_ESTIMATED_GAP_SECONDS: u64 = 60;
 
+/// Blocks over which the least lateness is taken as clock drift.
+const DRIFT_WINDOW_BLOCKS: u32 = 256;
+
 /// Words converted per step; the callback works through larger blocks in steps of this.
 const SCRATCH_FRAMES: usize = 1024;
 
@@ -230,8 +233,13 @@ pub struct Capture {
     /// A gap that could not be queued yet (the gap queue was full): everything after it waits.
     pending: Option<Gap>,
     xruns_seen: u64,
-    /// Capture time (ns) and length of the previous block, for gap measurement.
-    prev: Option<(u64, u64)>,
+    /// Where the stream's frame 0 lies on the host's clock (ns), as the blocks show it: the
+    /// earliest `capture time - position` seen, following a slow drift later (see
+    /// `account_for_missing_frames`).
+    origin_ns: Option<i128>,
+    /// The least lateness (ns) over the blocks of the current window, and how many it saw.
+    window_min_late: i128,
+    window_blocks: u32,
 }
 
 impl Capture {
@@ -259,7 +267,9 @@ impl Capture {
             position: 0,
             pending: None,
             xruns_seen: 0,
-            prev: None,
+            origin_ns: None,
+            window_min_late: i128::MAX,
+            window_blocks: 0,
         };
         (
             capture,
@@ -314,48 +324,71 @@ impl Capture {
         self.publish_position();
     }
 
-    /// Compares this block's timestamp with where the previous block ended and records a
-    /// device gap when the host lost frames.
+    /// Compares this block's timestamp with where the stream's timeline says it belongs and
+    /// records a device gap when the host lost frames.
+    ///
+    /// The timeline is anchored, not block to block: a block's capture time minus its position
+    /// gives where frame 0 lies; the earliest such origin is the truth, because scheduling can
+    /// only make a block late, never early. Lateness against it is a gap only when it reaches
+    /// (almost) a whole period: a cycle that merely woke late, and the quick cycles with which
+    /// the host catches up after it, are not gaps. The origin follows the lateness that all
+    /// blocks of a window of `DRIFT_WINDOW_BLOCKS` share, which absorbs the drift between a
+    /// device's clock and the system's without letting late blocks move it.
     fn account_for_missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) {
         let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
         let xrun_reported = xruns != self.xruns_seen;
         self.xruns_seen = xruns;
 
-        let measured = match (self.prev, capture_ns) {
-            (Some((prev_ns, prev_frames)), Some(now_ns)) => {
-                let expected =
-                    prev_ns as i128 + (prev_frames as i128 * 1_000_000_000) / self.rate as i128;
-                let delta_ns = now_ns as i128 - expected;
-                let missing =
-                    (delta_ns * self.rate as i128 + 500_000_000).div_euclid(1_000_000_000);
-                Some(missing.max(0) as u64)
+        let rate = i128::from(self.rate);
+        let late_ns = capture_ns.map(|now| {
+            let offset = now as i128 - self.position as i128 * 1_000_000_000 / rate;
+            let origin = self.origin_ns.get_or_insert(offset);
+            if offset < *origin {
+                *origin = offset;
             }
-            _ => None,
-        };
-        if let Some(now) = capture_ns {
-            self.prev = Some((now, frames));
-        }
+            offset - *origin
+        });
         let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
 
         match self.trust {
             TimestampTrust::Exact { whole_periods } => {
-                let mut missing = measured.unwrap_or(0);
-                if whole_periods && frames > 0 {
-                    // Hosts with a fixed period lose whole periods; rounding absorbs clock jitter.
-                    missing = (missing + frames / 2) / frames * frames;
-                }
+                let late = late_ns.unwrap_or(0);
+                let missing = if whole_periods && frames > 0 {
+                    // Hosts with a fixed period lose whole periods: count those that are
+                    // (nearly) complete; less than 90 % of a period late is scheduling jitter.
+                    let period_ns = i128::from(frames) * 1_000_000_000 / rate;
+                    ((late + period_ns / 10) / period_ns.max(1)) as u64 * frames
+                } else {
+                    // Frame-accurate timestamps: the nearest whole frame.
+                    ((late * rate + 500_000_000) / 1_000_000_000) as u64
+                };
                 if missing > 0 {
                     self.add_gap(missing.min(cap), GapCause::DeviceXrun, missing <= cap);
-                } else if xrun_reported {
-                    // The host reported an xrun but our stream shows no hole: record it anyway.
+                    return;
+                }
+                if xrun_reported {
+                    // The host reported an xrun but our stream shows no hole: record it.
                     self.add_gap(0, GapCause::DeviceXrun, true);
                 }
             }
             TimestampTrust::OnXrunOnly => {
                 if xrun_reported {
-                    let missing = measured.unwrap_or(0).min(cap);
-                    self.add_gap(missing, GapCause::DeviceXrun, false);
+                    let late = late_ns.unwrap_or(0);
+                    let missing = ((late * rate + 500_000_000) / 1_000_000_000) as u64;
+                    self.add_gap(missing.min(cap), GapCause::DeviceXrun, false);
+                    return;
                 }
+            }
+        }
+        // A lateness that every block of a window shares is drift (or a shift of the host's
+        // clock), not jitter: move the origin by it.
+        if let (Some(origin), Some(late)) = (self.origin_ns.as_mut(), late_ns) {
+            self.window_min_late = self.window_min_late.min(late);
+            self.window_blocks += 1;
+            if self.window_blocks == DRIFT_WINDOW_BLOCKS {
+                *origin += self.window_min_late.max(0);
+                self.window_min_late = i128::MAX;
+                self.window_blocks = 0;
             }
         }
     }
@@ -433,5 +466,104 @@ impl Capture {
             self.samples.occupied_len() / self.channels,
             self.samples.capacity().get() / self.channels,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringbuf::traits::Consumer;
+
+    const RATE: u64 = 96_000;
+    const PERIOD: u64 = 256;
+
+    fn period_ns(n: u64) -> u64 {
+        n * PERIOD * 1_000_000_000 / RATE
+    }
+
+    /// Feeds blocks at the given capture times and returns the gaps queued.
+    fn gaps_for(times: impl IntoIterator<Item = u64>, trust: TimestampTrust) -> Vec<Gap> {
+        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, trust);
+        let block = vec![0.25f32; PERIOD as usize * 2];
+        let mut gaps = Vec::new();
+        for t in times {
+            c.on_data(&block, Some(t));
+            out.samples.clear();
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        }
+        gaps
+    }
+
+    const JACK: TimestampTrust = TimestampTrust::Exact {
+        whole_periods: true,
+    };
+
+    #[test]
+    fn a_late_cycle_and_the_catch_up_after_it_are_not_a_gap() {
+        // Cycle 10 wakes 0.8 of a period late, cycle 11 on time; later, three cycles in a row
+        // come late and the host catches up with quick ones.
+        let times = (0..2000).map(|k| {
+            let late = match k {
+                10 => period_ns(1) * 8 / 10,
+                500..=502 => period_ns(1) * 7 / 10,
+                _ => 0,
+            };
+            1_000_000 + period_ns(k) + late
+        });
+        assert_eq!(gaps_for(times, JACK), []);
+    }
+
+    #[test]
+    fn lost_cycles_are_exact_periods_at_their_place_even_with_jitter() {
+        // Cycles 100-101, 400 and 777 never reach us; every delivered cycle is up to 0.8 of
+        // a period late, at random.
+        let lost = |k: &u64| (100..=101).contains(k) || *k == 400 || *k == 777;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let times: Vec<u64> = (0..5000u64)
+            .filter(|k| !lost(k))
+            .map(|k| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                period_ns(k) + (x % (period_ns(1) * 8 / 10))
+            })
+            .collect();
+        let gap = |at: u64, n: u64| Gap {
+            at_frame: at * PERIOD,
+            frames: n * PERIOD,
+            cause: GapCause::DeviceXrun,
+            exact: true,
+        };
+        assert_eq!(
+            gaps_for(times, JACK),
+            [gap(100, 2), gap(400, 1), gap(777, 1)]
+        );
+    }
+
+    #[test]
+    fn a_device_clock_slower_than_the_system_clock_is_not_a_gap() {
+        // 200 ppm slow, for 10 minutes of periods: 120 ms of drift, ~4.5 periods.
+        let n = 10 * 60 * RATE / PERIOD;
+        let times = (0..n).map(|k| period_ns(k) + period_ns(k) / 5000);
+        assert_eq!(gaps_for(times, JACK), []);
+    }
+
+    #[test]
+    fn a_stall_is_measured_from_the_timeline() {
+        // 300 ms without callbacks, the cycles in it lost: 112.5 periods -> 112 or 113.
+        let stall = 300_000_000u64;
+        let times = (0..400u64).map(|k| {
+            if k < 200 {
+                period_ns(k)
+            } else {
+                period_ns(k) + stall - stall % period_ns(1)
+            }
+        });
+        let gaps = gaps_for(times, JACK);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].at_frame, 200 * PERIOD);
+        assert_eq!(gaps[0].frames, 112 * PERIOD);
     }
 }

@@ -274,6 +274,9 @@ pub struct StreamRequest {
     pub buffer: Option<u32>,
 }
 
+/// The most inputs tapedeck opens on one JACK client.
+pub const JACK_MAX_CHANNELS: u16 = 1024;
+
 /// Picks channels, rate, device sample format and buffer size, or says what the device supports.
 pub fn choose_config(
     device: &cpal::Device,
@@ -298,10 +301,21 @@ pub fn choose_config(
     let mut all_channels: Vec<u16> = configs.iter().map(|c| c.channels()).collect();
     all_channels.sort_unstable();
     all_channels.dedup();
-    let with_channels: Vec<&SupportedStreamConfigRange> = configs
+    let mut with_channels: Vec<&SupportedStreamConfigRange> = configs
         .iter()
         .filter(|c| c.channels() == channels)
         .collect();
+    // cpal lists 1-64 channels for a JACK client, but JACK has no per-client limit and cpal
+    // registers as many ports as asked for: past 64, take the 64-channel configuration's rate
+    // and format (the server's), up to a bound that keeps the ring's size sane.
+    let widest = all_channels.last().copied().unwrap_or(0);
+    if with_channels.is_empty()
+        && device_id(device).starts_with("jack:")
+        && channels > widest
+        && channels <= JACK_MAX_CHANNELS
+    {
+        with_channels = configs.iter().filter(|c| c.channels() == widest).collect();
+    }
     if with_channels.is_empty() {
         return Err(Error::usage(format!(
             "{name} cannot open {channels} channels; it supports {}; choose one with --channels",
