@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{last_take, read_json, take_files};
-use tapedeck::audio::demo::DemoOptions;
+use tapedeck::audio::demo::{DemoOptions, unpaced_loop_frames};
 use tapedeck::audio::demo_synth::DemoSynth;
 
 const RATE: u32 = 96_000;
@@ -32,22 +32,18 @@ fn free_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The demo device's period in this test (`--buffer`).
+const PERIOD: u32 = 512;
+
 /// The last `TAIL` samples the demo device delivers on its one input before stream frame `end`.
+/// Unpaced, it repeats its first `unpaced_loop_frames` frames (docs/architecture.md).
 fn expected_tail(end: u64) -> Vec<f32> {
-    let mut synth = DemoSynth::new(1, RATE, DemoOptions::default().seed);
-    let mut buf = vec![0f32; 1 << 20];
-    let mut done = 0u64;
-    let mut tail = Vec::with_capacity(TAIL as usize);
-    while done < end {
-        let n = (end - done).min(buf.len() as u64) as usize;
-        synth.render(&mut buf[..n]);
-        let keep_from = (end - TAIL).saturating_sub(done);
-        if keep_from < n as u64 {
-            tail.extend_from_slice(&buf[keep_from as usize..n]);
-        }
-        done += n as u64;
-    }
-    tail
+    let len = unpaced_loop_frames(RATE, PERIOD);
+    let mut looped = vec![0f32; len];
+    DemoSynth::new(1, RATE, DemoOptions::default().seed).render(&mut looped);
+    (end - TAIL..end)
+        .map(|k| looped[(k % len as u64) as usize])
+        .collect()
 }
 
 #[test]
@@ -72,6 +68,8 @@ fn a_take_past_4_gib_becomes_rf64_and_reads_back_whole() {
             "f32",
             "--format",
             "f32",
+            "--buffer",
+            "512",
             "--track",
             "1:Long",
             "--duration",

@@ -301,9 +301,36 @@ impl Worker {
     {
         let ch = self.synth.channels();
         let n = self.period as usize * ch;
-        let mut f = vec![0f32; n];
-        let mut i32s = vec![0i32; n];
-        let mut i16s = vec![0i16; n];
+        // Paced, every period is synthesised as it is due. Unpaced, the device repeats its
+        // first [`unpaced_loop_frames`] frames, synthesised and converted once, and hands out
+        // each period straight from that loop: what is measured is the recorder, not the
+        // synthesiser.
+        let loop_frames = if self.paced {
+            self.period as usize
+        } else {
+            unpaced_loop_frames(self.rate, self.period)
+        };
+        let mut f = vec![0f32; loop_frames * ch];
+        let mut i32s = vec![
+            0i32;
+            if self.format == SampleFormat::I32 {
+                loop_frames * ch
+            } else {
+                0
+            }
+        ];
+        let mut i16s = vec![
+            0i16;
+            if self.format == SampleFormat::I16 {
+                loop_frames * ch
+            } else {
+                0
+            }
+        ];
+        if !self.paced {
+            self.synth.render(&mut f);
+            convert_period(&f, &mut i32s, &mut i16s);
+        }
         let mut frames: u64 = 0;
         // The clock starts with the first played period, as a real interface's does.
         let mut clock_start: Option<Instant> = None;
@@ -335,7 +362,12 @@ impl Worker {
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }
-            self.synth.render(&mut f);
+            if self.paced {
+                self.synth.render(&mut f);
+                convert_period(&f, &mut i32s, &mut i16s);
+            }
+            // Where this period starts in the buffers: always 0 when paced.
+            let at = (frames % loop_frames as u64) as usize * ch;
             let capture = StreamInstant::from_nanos(
                 (t0.duration_since(self.start).as_nanos() as u64)
                     + frames * 1_000_000_000 / u64::from(self.rate),
@@ -345,28 +377,40 @@ impl Worker {
                 callback: callback_at,
                 capture,
             });
-            // SAFETY: each pointer is to a live, initialised buffer of exactly `n` samples of
-            // the stated format, and it outlives the callback call that borrows it.
+            // SAFETY: each pointer is to `n` live, initialised samples of the stated format
+            // inside a buffer (`loop_frames` is a whole number of periods, so a period never
+            // runs past its end), and the buffer outlives the callback call that borrows it.
             let data = unsafe {
                 match self.format {
                     SampleFormat::I32 => {
-                        for (d, s) in i32s.iter_mut().zip(&f) {
-                            *d = (f64::from(s.clamp(-1.0, 1.0)) * 2_147_483_647.0).round() as i32;
-                        }
-                        Data::from_parts(i32s.as_mut_ptr().cast(), n, SampleFormat::I32)
+                        Data::from_parts(i32s.as_mut_ptr().add(at).cast(), n, SampleFormat::I32)
                     }
                     SampleFormat::I16 => {
-                        for (d, s) in i16s.iter_mut().zip(&f) {
-                            *d = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-                        }
-                        Data::from_parts(i16s.as_mut_ptr().cast(), n, SampleFormat::I16)
+                        Data::from_parts(i16s.as_mut_ptr().add(at).cast(), n, SampleFormat::I16)
                     }
-                    _ => Data::from_parts(f.as_mut_ptr().cast(), n, SampleFormat::F32),
+                    _ => Data::from_parts(f.as_mut_ptr().add(at).cast(), n, SampleFormat::F32),
                 }
             };
             callback(&data, &info);
             frames = period_end;
         }
+    }
+}
+
+/// Frames the unpaced demo device repeats: about one second, a whole number of periods.
+pub fn unpaced_loop_frames(rate: u32, period: u32) -> usize {
+    let period = period.max(1) as usize;
+    (rate as usize).div_ceil(period) * period
+}
+
+/// Converts synthesised samples into the integer formats the device offers (the buffers not
+/// in use are empty).
+fn convert_period(f: &[f32], i32s: &mut [i32], i16s: &mut [i16]) {
+    for (d, s) in i32s.iter_mut().zip(f) {
+        *d = (f64::from(s.clamp(-1.0, 1.0)) * 2_147_483_647.0).round() as i32;
+    }
+    for (d, s) in i16s.iter_mut().zip(f) {
+        *d = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
     }
 }
 
