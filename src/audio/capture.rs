@@ -238,6 +238,9 @@ pub struct Capture {
     recent_origins: [i128; ORIGIN_WINDOW],
     recent_len: usize,
     recent_next: usize,
+    /// The host's frame counter at the previous block and that block's length, when the host
+    /// has one (JACK): then holes are counted in frames, not measured in time.
+    prev_cycle: Option<(u32, u64)>,
 }
 
 impl Capture {
@@ -268,6 +271,7 @@ impl Capture {
             recent_origins: [0; ORIGIN_WINDOW],
             recent_len: 0,
             recent_next: 0,
+            prev_cycle: None,
         };
         (
             capture,
@@ -282,11 +286,25 @@ impl Capture {
     /// The data callback. `capture_ns` is the host's capture timestamp of the block's first
     /// frame, if it gave one.
     pub fn on_data<T: CaptureSample>(&mut self, data: &[T], capture_ns: Option<u64>) {
+        self.on_cycle(data, capture_ns, None);
+    }
+
+    /// The data callback of a host with a frame counter (JACK's frame time at the start of the
+    /// cycle, wrapping at 2^32): holes are then exactly the frames the counter skipped.
+    pub fn on_cycle<T: CaptureSample>(
+        &mut self,
+        data: &[T],
+        capture_ns: Option<u64>,
+        cycle_frame: Option<u32>,
+    ) {
         let ch = self.channels;
         let frames = (data.len() / ch) as u64;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
 
-        self.account_for_missing_frames(frames, capture_ns);
+        match cycle_frame {
+            Some(f) => self.count_missing_frames(frames, f),
+            None => self.account_for_missing_frames(frames, capture_ns),
+        }
 
         // Meters see every block, even one that cannot be stored.
         self.measure(data);
@@ -379,6 +397,28 @@ impl Capture {
                 o - i128::from(missing.min(cap)) * 1_000_000_000 / rate;
             self.recent_next = (self.recent_next + 1) % ORIGIN_WINDOW;
             self.recent_len = (self.recent_len + 1).min(ORIGIN_WINDOW);
+        }
+    }
+
+    /// Holes from the host's frame counter: the frames between where the previous block ended
+    /// and where this one starts. A counter that went backwards (a restarted server) reads as
+    /// a huge skip and is capped like any estimate.
+    fn count_missing_frames(&mut self, frames: u64, cycle_frame: u32) {
+        let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
+        let xrun_reported = xruns != self.xruns_seen;
+        self.xruns_seen = xruns;
+        let missing = match self.prev_cycle {
+            Some((prev, prev_frames)) => {
+                u64::from(cycle_frame.wrapping_sub(prev)).saturating_sub(prev_frames)
+            }
+            None => 0,
+        };
+        self.prev_cycle = Some((cycle_frame, frames));
+        let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
+        if missing > 0 {
+            self.add_gap(missing.min(cap), GapCause::DeviceXrun, missing <= cap);
+        } else if xrun_reported {
+            self.add_gap(0, GapCause::DeviceXrun, true);
         }
     }
 
