@@ -602,6 +602,36 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_counter_gives_exact_holes_across_its_wrap() {
+        let (mut c, mut out, _) = Capture::new(1, RATE as u32, RATE as usize, JACK);
+        let block = vec![0.25f32; PERIOD as usize];
+        let mut frame = u32::MAX - 3 * PERIOD as u32 + 1;
+        let mut gaps = Vec::new();
+        for k in 0..20u32 {
+            // Cycles 5 and 6 are skipped; the counter wraps around cycle 3. The timestamps
+            // say nothing (a late cycle would not matter).
+            if k == 5 {
+                frame = frame.wrapping_add(2 * PERIOD as u32);
+            }
+            c.on_cycle(&block, Some(u64::from(k) * 1_000_000_000), Some(frame));
+            frame = frame.wrapping_add(PERIOD as u32);
+            out.samples.clear();
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        }
+        assert_eq!(
+            gaps,
+            [Gap {
+                at_frame: 5 * PERIOD,
+                frames: 2 * PERIOD,
+                cause: GapCause::DeviceXrun,
+                exact: true,
+            }]
+        );
+    }
+
+    #[test]
     fn a_stall_is_measured_from_the_timeline() {
         // 300 ms without callbacks, the cycles in it lost: 112.5 periods -> 112 or 113.
         let stall = 300_000_000u64;
