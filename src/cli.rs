@@ -529,7 +529,7 @@ fn record(
         format: device_format,
         buffer: a.buffer,
     };
-    let choice = audio::choose_config(&device, &req, file_format)?;
+    let choice = audio::choose_config(kind, &device, &req, file_format)?;
     let dev_name = audio::name_of(&device);
     let dev_id = audio::id_of(&device);
     let mut tracks = resolve_tracks(&specs, choice.channels, &dev_id)?;

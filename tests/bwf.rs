@@ -244,21 +244,7 @@ fn every_file_carries_bext_and_ixml_that_other_tools_read() {
 fn a_file_that_was_never_finalised_already_carries_its_metadata() {
     // Kill the recorder mid-take: the files' bext and iXML are complete anyway.
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(common::bin())
-        .args([
-            "demo",
-            "--channels",
-            "2",
-            "--headless",
-            "--session",
-            "cut",
-            "--dir",
-        ])
-        .arg(tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = common::spawn_demo(tmp.path(), "cut", &[]);
     let session = tmp.path().join("cut");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {

@@ -238,25 +238,6 @@ fn a_full_disk_stops_the_take_cleanly() {
     }
 }
 
-fn spawn_demo(dir: &Path, session: &str, extra: &[&str]) -> std::process::Child {
-    Command::new(common::bin())
-        .args([
-            "demo",
-            "--channels",
-            "2",
-            "--headless",
-            "--session",
-            session,
-        ])
-        .args(extra)
-        .arg("--dir")
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start tapedeck")
-}
-
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -268,8 +249,8 @@ fn signal(pid: u32, sig: &str) {
 #[test]
 fn sigquit_ends_the_take_cleanly_and_sighup_lets_it_finish() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut quit = spawn_demo(tmp.path(), "quit", &[]);
-    let mut hup = spawn_demo(tmp.path(), "hup", &["--duration", "3s"]);
+    let mut quit = common::spawn_demo(tmp.path(), "quit", &[]);
+    let mut hup = common::spawn_demo(tmp.path(), "hup", &["--duration", "3s"]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     signal(quit.id(), "-QUIT");
     signal(hup.id(), "-HUP");

@@ -56,6 +56,39 @@ fn file_values(path: &Path, format: &str) -> Vec<i64> {
     }
 }
 
+/// What a clean recording of the demo input holds, rendered as far as it is needed.
+struct Clean(Vec<f32>);
+
+impl Clean {
+    /// Asserts that the file of `input` holds, from its first frame, exactly what a clean stop
+    /// would have written for stream frames `start..`.
+    fn assert_file(&mut self, path: &Path, input: u64, start: usize, format: &str) {
+        let got = file_values(path, format);
+        let need = (start + got.len()) * CHANNELS;
+        if self.0.len() < need {
+            let mut synth = DemoSynth::new(CHANNELS, RATE, DemoOptions::default().seed);
+            self.0 = vec![0f32; need + RATE as usize * CHANNELS];
+            synth.render(&mut self.0);
+        }
+        let ch = input as usize - 1;
+        for (k, v) in got.iter().enumerate() {
+            assert_eq!(
+                *v,
+                expected_bits(self.0[(start + k) * CHANNELS + ch], format),
+                "{}: frame {k} differs from a clean recording",
+                path.display()
+            );
+        }
+    }
+}
+
+/// sox, ffprobe and hound all open the file.
+fn opens_everywhere(path: &Path, format: &str) {
+    soxi(path);
+    ffprobe_opens(path);
+    file_values(path, format);
+}
+
 fn ffprobe_opens(path: &Path) {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-show_streams"])
@@ -75,7 +108,7 @@ fn kill_9_at_random_moments_loses_nothing_that_was_on_disk() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut signal = vec![0f32; 0];
+    let mut clean = Clean(Vec::new());
     let mut worst_loss_ms = 0f64;
     let mut files_checked = 0;
     let mut takes_recovered = 0;
@@ -125,9 +158,7 @@ fn kill_9_at_random_moments_loses_nothing_that_was_on_disk() {
         // Before recovery: every file that exists opens in all three readers.
         for (_, p) in take_files(&sdir, &take) {
             if p.exists() {
-                soxi(&p);
-                ffprobe_opens(&p);
-                file_values(&p, format);
+                opens_everywhere(&p, format);
             }
         }
         let (code, out, err) = common::run(
@@ -179,22 +210,7 @@ fn kill_9_at_random_moments_loses_nothing_that_was_on_disk() {
                 "hound reads every frame of {}",
                 p.display()
             );
-            let need = (start + frames) * CHANNELS;
-            if signal.len() < need {
-                let mut synth = DemoSynth::new(CHANNELS, RATE, DemoOptions::default().seed);
-                signal = vec![0f32; need + RATE as usize * CHANNELS];
-                synth.render(&mut signal);
-            }
-            let ch = input as usize - 1;
-            for (k, v) in got.iter().enumerate() {
-                let want = expected_bits(signal[(start + k) * CHANNELS + ch], format);
-                assert_eq!(
-                    *v,
-                    want,
-                    "{}: frame {k} differs from a clean recording",
-                    p.display()
-                );
-            }
+            clean.assert_file(&p, input, start, format);
             files_checked += 1;
         }
         // How much of what had been captured when the process died is not in the files.
@@ -226,21 +242,7 @@ fn kill_9_at_random_moments_loses_nothing_that_was_on_disk() {
 fn recording_into_a_session_with_an_unfinished_take_repairs_it_first() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let mut child = Command::new(common::bin())
-        .args([
-            "demo",
-            "--channels",
-            "2",
-            "--headless",
-            "--session",
-            "s",
-            "--dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
+    let mut child = common::spawn_demo(dir, "s", &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !dir.join("s").join("take-001").exists() {
         assert!(Instant::now() < deadline);
@@ -282,7 +284,7 @@ fn killed_in_the_middle_of_a_header_rewrite_every_file_still_opens_and_recovers(
     // the data size is new, the RIFF size (and the fact count) still old.
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let mut signal = vec![0f32; 0];
+    let mut clean = Clean(Vec::new());
     for (i, (format, nth)) in [("s16", 3), ("s24", 8), ("f32", 13), ("s24", 5)]
         .into_iter()
         .enumerate()
@@ -304,9 +306,7 @@ fn killed_in_the_middle_of_a_header_rewrite_every_file_still_opens_and_recovers(
         let take = read_json(&sdir.join("session.json"))["takes"][0].clone();
         assert_eq!(take["state"], "recording");
         for (_, p) in take_files(&sdir, &take) {
-            soxi(&p);
-            ffprobe_opens(&p);
-            file_values(&p, format);
+            opens_everywhere(&p, format);
         }
         let (code, out, err) = common::run(
             &["recover", "--dir", dir.to_str().expect("utf-8"), &session],
@@ -319,24 +319,10 @@ fn killed_in_the_middle_of_a_header_rewrite_every_file_still_opens_and_recovers(
         let length = take["length_frames"].as_u64().expect("length") as usize;
         assert!(length > 0, "{session}: audio had reached the disk");
         for (input, p) in take_files(&sdir, &take) {
-            let got = file_values(&p, format);
-            assert!(got.len() >= length);
-            assert_eq!(soxi(&p).0 as usize, got.len());
-            let need = (start + got.len()) * CHANNELS;
-            if signal.len() < need {
-                let mut synth = DemoSynth::new(CHANNELS, RATE, DemoOptions::default().seed);
-                signal = vec![0f32; need + RATE as usize * CHANNELS];
-                synth.render(&mut signal);
-            }
-            let ch = input as usize - 1;
-            for (k, v) in got.iter().enumerate() {
-                assert_eq!(
-                    *v,
-                    expected_bits(signal[(start + k) * CHANNELS + ch], format),
-                    "{}: frame {k}",
-                    p.display()
-                );
-            }
+            let n = soxi(&p).0 as usize;
+            assert!(n >= length);
+            assert_eq!(file_values(&p, format).len(), n);
+            clean.assert_file(&p, input, start, format);
         }
     }
 }

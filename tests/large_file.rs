@@ -5,7 +5,6 @@ mod common;
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::process::Command;
 
 use common::{last_take, read_json, take_files};
@@ -18,19 +17,6 @@ const DURATION: &str = "3h6m40s";
 const FRAMES: u64 = (3 * 3600 + 6 * 60 + 40) * RATE as u64;
 /// Samples checked at the end of the file.
 const TAIL: u64 = RATE as u64;
-
-fn free_bytes(dir: &Path) -> u64 {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .expect("df");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// The demo device's period in this test (`--buffer`).
 const PERIOD: u32 = 512;
@@ -50,7 +36,7 @@ fn expected_tail(end: u64) -> Vec<f32> {
 fn a_take_past_4_gib_becomes_rf64_and_reads_back_whole() {
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let need = FRAMES * 4 + (256 << 20);
-    let free = free_bytes(tmp.path());
+    let free = tapedeck::disk::free_bytes(tmp.path()).unwrap_or(0);
     assert!(
         free > need,
         "this test writes a 4.3 GB file and needs {need} bytes free in {}; {free} are",

@@ -301,10 +301,7 @@ impl Capture {
         let frames = (data.len() / ch) as u64;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
 
-        match cycle_frame {
-            Some(f) => self.count_missing_frames(frames, f),
-            None => self.account_for_missing_frames(frames, capture_ns),
-        }
+        self.account_for_missing_frames(frames, capture_ns, cycle_frame);
 
         // Meters see every block, even one that cannot be stored.
         self.measure(data);
@@ -340,8 +337,49 @@ impl Capture {
         self.publish_position();
     }
 
-    /// Compares this block's timestamp with where the stream's timeline says it belongs and
-    /// records a device gap when the host lost frames.
+    /// Records a device gap before this block when the host lost frames: counted with the
+    /// host's frame counter where it has one (JACK), else measured from the timestamps.
+    fn account_for_missing_frames(
+        &mut self,
+        frames: u64,
+        capture_ns: Option<u64>,
+        cycle_frame: Option<u32>,
+    ) {
+        let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
+        let xrun_reported = xruns != self.xruns_seen;
+        self.xruns_seen = xruns;
+        let (missing, exact) = match cycle_frame {
+            Some(f) => (self.frames_skipped(frames, f), true),
+            None => self.frames_late(frames, capture_ns, xrun_reported),
+        };
+        let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
+        if missing > 0 {
+            self.add_gap(
+                missing.min(cap),
+                GapCause::DeviceXrun,
+                exact && missing <= cap,
+            );
+        } else if xrun_reported {
+            // The host reported an xrun but our stream shows no hole: record it anyway.
+            self.add_gap(0, GapCause::DeviceXrun, true);
+        }
+    }
+
+    /// Frames the host's frame counter skipped between where the previous block ended and
+    /// where this one starts. A counter that went backwards (a restarted server) reads as a
+    /// huge skip and is capped like any estimate.
+    fn frames_skipped(&mut self, frames: u64, cycle_frame: u32) -> u64 {
+        let skipped = match self.prev_cycle {
+            Some((prev, prev_frames)) => {
+                u64::from(cycle_frame.wrapping_sub(prev)).saturating_sub(prev_frames)
+            }
+            None => 0,
+        };
+        self.prev_cycle = Some((cycle_frame, frames));
+        skipped
+    }
+
+    /// Frames missing before this block by its timestamp, and whether that count is exact.
     ///
     /// Each block's capture time minus its position says where the stream's frame 0 lies on
     /// the host's clock. Scheduling can only make a block late, never early, so the earliest
@@ -351,11 +389,12 @@ impl Capture {
     /// gaps, while lost cycles show as a lateness of whole periods. The window lets the
     /// timeline follow a device clock that drifts against the system's, or a server that
     /// falls behind, without counting that as lost audio.
-    fn account_for_missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) {
-        let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
-        let xrun_reported = xruns != self.xruns_seen;
-        self.xruns_seen = xruns;
-
+    fn frames_late(
+        &mut self,
+        frames: u64,
+        capture_ns: Option<u64>,
+        xrun_reported: bool,
+    ) -> (u64, bool) {
         let rate = i128::from(self.rate);
         let origin =
             capture_ns.map(|now| now as i128 - self.position as i128 * 1_000_000_000 / rate);
@@ -364,62 +403,31 @@ impl Capture {
             (Some(o), Some(e)) => (o - e).max(0),
             _ => 0,
         };
-        let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
-        let mut missing = 0;
-        match self.trust {
-            TimestampTrust::Exact { whole_periods } => {
-                missing = if whole_periods && frames > 0 {
-                    // Hosts with a fixed period lose whole periods: count those that are
-                    // (nearly) complete; less than 80 % of a period late is scheduling jitter.
-                    let period_ns = i128::from(frames) * 1_000_000_000 / rate;
-                    ((late + period_ns / 5) / period_ns.max(1)) as u64 * frames
-                } else {
-                    // Frame-accurate timestamps: the nearest whole frame.
-                    ((late * rate + 500_000_000) / 1_000_000_000) as u64
-                };
-                if missing > 0 {
-                    self.add_gap(missing.min(cap), GapCause::DeviceXrun, missing <= cap);
-                } else if xrun_reported {
-                    // The host reported an xrun but our stream shows no hole: record it.
-                    self.add_gap(0, GapCause::DeviceXrun, true);
-                }
+        let nearest_frame = ((late * rate + 500_000_000) / 1_000_000_000) as u64;
+        let (missing, exact) = match self.trust {
+            TimestampTrust::Exact {
+                whole_periods: true,
+            } if frames > 0 => {
+                // Hosts with a fixed period lose whole periods: count those that are (nearly)
+                // complete; less than 80 % of a period late is scheduling jitter.
+                let period_ns = i128::from(frames) * 1_000_000_000 / rate;
+                let periods = (late + period_ns / 5) / period_ns.max(1);
+                (periods as u64 * frames, true)
             }
-            TimestampTrust::OnXrunOnly => {
-                if xrun_reported {
-                    missing = ((late * rate + 500_000_000) / 1_000_000_000) as u64;
-                    self.add_gap(missing.min(cap), GapCause::DeviceXrun, false);
-                }
-            }
-        }
+            // Frame-accurate timestamps: the nearest whole frame.
+            TimestampTrust::Exact { .. } => (nearest_frame, true),
+            // Approximate timestamps: only an xrun the host reported is a hole.
+            TimestampTrust::OnXrunOnly if xrun_reported => (nearest_frame, false),
+            TimestampTrust::OnXrunOnly => (0, false),
+        };
         if let Some(o) = origin {
-            // Where this block puts frame 0 once the gap just counted is taken into account.
-            self.recent_origins[self.recent_next] =
-                o - i128::from(missing.min(cap)) * 1_000_000_000 / rate;
+            // Where this block puts frame 0 once the gap about to be counted is accounted for.
+            let counted = missing.min(MAX_ESTIMATED_GAP_SECONDS * self.rate);
+            self.recent_origins[self.recent_next] = o - i128::from(counted) * 1_000_000_000 / rate;
             self.recent_next = (self.recent_next + 1) % ORIGIN_WINDOW;
             self.recent_len = (self.recent_len + 1).min(ORIGIN_WINDOW);
         }
-    }
-
-    /// Holes from the host's frame counter: the frames between where the previous block ended
-    /// and where this one starts. A counter that went backwards (a restarted server) reads as
-    /// a huge skip and is capped like any estimate.
-    fn count_missing_frames(&mut self, frames: u64, cycle_frame: u32) {
-        let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
-        let xrun_reported = xruns != self.xruns_seen;
-        self.xruns_seen = xruns;
-        let missing = match self.prev_cycle {
-            Some((prev, prev_frames)) => {
-                u64::from(cycle_frame.wrapping_sub(prev)).saturating_sub(prev_frames)
-            }
-            None => 0,
-        };
-        self.prev_cycle = Some((cycle_frame, frames));
-        let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
-        if missing > 0 {
-            self.add_gap(missing.min(cap), GapCause::DeviceXrun, missing <= cap);
-        } else if xrun_reported {
-            self.add_gap(0, GapCause::DeviceXrun, true);
-        }
+        (missing, exact)
     }
 
     fn measure<T: CaptureSample>(&mut self, data: &[T]) {

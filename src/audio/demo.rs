@@ -27,14 +27,15 @@ const DEFAULT_PERIOD: u32 = 512;
 const MIN_PERIOD: u32 = 16;
 const MAX_PERIOD: u32 = 8192;
 
-/// How full the recorder's ring buffer is (per mille), as its writer last saw it. The demo
+/// How full the recorder's ring buffer is (per mille): the capture callback publishes what it
+/// adds, the writer what it takes. The demo
 /// device's unpaced mode holds back while the ring is over half full, so that it delivers as
 /// fast as the recorder takes audio and not faster: `--unpaced` then measures what the
 /// pipeline sustains instead of how much an overrun discards. (A real device has no such
 /// feedback; overflow handling is tested with paced input and a stalled writer.)
 static RING_FILL_PERMILLE: AtomicU32 = AtomicU32::new(0);
 
-/// Called by the engine's writer after each pass over the ring.
+/// Called by the capture callback after each block and by the writer after each chunk.
 pub fn note_ring_fill(frames: usize, capacity_frames: usize) {
     let permille = (frames.saturating_mul(1000) / capacity_frames.max(1)).min(1000) as u32;
     RING_FILL_PERMILLE.store(permille, Ordering::Relaxed);
@@ -310,23 +311,17 @@ impl Worker {
         } else {
             unpaced_loop_frames(self.rate, self.period)
         };
+        // Only the buffer of the format delivered is used; the others stay empty.
+        let len_for = |format| {
+            if self.format == format {
+                loop_frames * ch
+            } else {
+                0
+            }
+        };
         let mut f = vec![0f32; loop_frames * ch];
-        let mut i32s = vec![
-            0i32;
-            if self.format == SampleFormat::I32 {
-                loop_frames * ch
-            } else {
-                0
-            }
-        ];
-        let mut i16s = vec![
-            0i16;
-            if self.format == SampleFormat::I16 {
-                loop_frames * ch
-            } else {
-                0
-            }
-        ];
+        let mut i32s = vec![0i32; len_for(SampleFormat::I32)];
+        let mut i16s = vec![0i16; len_for(SampleFormat::I16)];
         if !self.paced {
             self.synth.render(&mut f);
             convert_period(&f, &mut i32s, &mut i16s);
@@ -403,8 +398,8 @@ pub fn unpaced_loop_frames(rate: u32, period: u32) -> usize {
     (rate as usize).div_ceil(period) * period
 }
 
-/// Converts synthesised samples into the integer formats the device offers (the buffers not
-/// in use are empty).
+/// Converts synthesised samples into the integer format being delivered (the other buffer is
+/// empty, so converting into it costs nothing).
 fn convert_period(f: &[f32], i32s: &mut [i32], i16s: &mut [i16]) {
     for (d, s) in i32s.iter_mut().zip(f) {
         *d = (f64::from(s.clamp(-1.0, 1.0)) * 2_147_483_647.0).round() as i32;

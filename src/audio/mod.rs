@@ -136,10 +136,9 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
     }
     for d in devices {
         let id = device_id(&d);
-        let Ok(configs) = d.supported_input_configs() else {
+        let Ok(configs) = input_configs(kind, &d) else {
             continue;
         };
-        let configs: Vec<SupportedStreamConfigRange> = configs.collect();
         if configs.is_empty() {
             continue;
         }
@@ -277,17 +276,47 @@ pub struct StreamRequest {
 /// The most inputs tapedeck opens on one JACK client.
 pub const JACK_MAX_CHANNELS: u16 = 1024;
 
+/// What a device can be opened with, as cpal lists it, corrected where cpal is wrong: it lists
+/// 1-64 channels for a JACK client, but JACK has no per-client limit and cpal registers as many
+/// ports as asked for, so JACK's list goes on with the widest entry's rates, format and
+/// buffer sizes (the server's) up to `JACK_MAX_CHANNELS`.
+fn input_configs(
+    kind: HostKind,
+    device: &cpal::Device,
+) -> Result<Vec<SupportedStreamConfigRange>, cpal::Error> {
+    let mut configs: Vec<SupportedStreamConfigRange> = device.supported_input_configs()?.collect();
+    let widest = configs.iter().map(|c| c.channels()).max().unwrap_or(0);
+    if kind == HostKind::Jack && widest > 0 {
+        let templates: Vec<SupportedStreamConfigRange> = configs
+            .iter()
+            .filter(|c| c.channels() == widest)
+            .cloned()
+            .collect();
+        for channels in widest + 1..=JACK_MAX_CHANNELS {
+            configs.extend(templates.iter().map(|t| {
+                SupportedStreamConfigRange::new(
+                    channels,
+                    t.min_sample_rate(),
+                    t.max_sample_rate(),
+                    *t.buffer_size(),
+                    t.sample_format(),
+                )
+            }));
+        }
+    }
+    Ok(configs)
+}
+
 /// Picks channels, rate, device sample format and buffer size, or says what the device supports.
 pub fn choose_config(
+    kind: HostKind,
     device: &cpal::Device,
     req: &StreamRequest,
     file_format: FileFormat,
 ) -> Result<StreamChoice, Error> {
     let name = device_name(device);
-    let configs: Vec<SupportedStreamConfigRange> = device
-        .supported_input_configs()
-        .map_err(|e| Error::Runtime(format!("cannot query {name}: {e}")))?
-        .collect();
+    let configs = input_configs(kind, device)
+        .map_err(|e| Error::Runtime(format!("cannot query {name}: {e}")))?;
     let default = device.default_input_config().ok();
     let channels = req
         .channels
@@ -301,21 +330,10 @@ pub fn choose_config(
     let mut all_channels: Vec<u16> = configs.iter().map(|c| c.channels()).collect();
     all_channels.sort_unstable();
     all_channels.dedup();
-    let mut with_channels: Vec<&SupportedStreamConfigRange> = configs
+    let with_channels: Vec<&SupportedStreamConfigRange> = configs
         .iter()
         .filter(|c| c.channels() == channels)
         .collect();
-    // cpal lists 1-64 channels for a JACK client, but JACK has no per-client limit and cpal
-    // registers as many ports as asked for: past 64, take the 64-channel configuration's rate
-    // and format (the server's), up to a bound that keeps the ring's size sane.
-    let widest = all_channels.last().copied().unwrap_or(0);
-    if with_channels.is_empty()
-        && device_id(device).starts_with("jack:")
-        && channels > widest
-        && channels <= JACK_MAX_CHANNELS
-    {
-        with_channels = configs.iter().filter(|c| c.channels() == widest).collect();
-    }
     if with_channels.is_empty() {
         return Err(Error::usage(format!(
             "{name} cannot open {channels} channels; it supports {}; choose one with --channels",

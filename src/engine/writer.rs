@@ -642,15 +642,13 @@ impl Writer {
             budget -= n;
             progressed = true;
             self.check_take_end();
+            // What was just taken is room for a source that waits on it (the unpaced demo);
+            // the callback publishes what it adds.
             crate::audio::demo::note_ring_fill(
                 self.out.samples.occupied_len() / ch,
                 self.cfg.ring_frames,
             );
         }
-        crate::audio::demo::note_ring_fill(
-            self.out.samples.occupied_len() / ch,
-            self.cfg.ring_frames,
-        );
         progressed
     }
 

@@ -83,6 +83,42 @@ impl BwfInfo {
     }
 }
 
+impl BwfInfo {
+    /// What goes into the bext Description: the description, or the track name.
+    fn bext_description(&self) -> &str {
+        if self.description.is_empty() {
+            &self.track_name
+        } else {
+            &self.description
+        }
+    }
+
+    fn bext_originator(&self) -> &str {
+        if self.originator.is_empty() {
+            ORIGINATOR
+        } else {
+            &self.originator
+        }
+    }
+
+    /// bext OriginationDate, `yyyy-mm-dd`.
+    fn origination_date(&self) -> String {
+        let d = self.origination;
+        format!(
+            "{:04}-{:02}-{:02}",
+            d.year().clamp(0, 9999),
+            d.month(),
+            d.day()
+        )
+    }
+
+    /// bext OriginationTime, `hh:mm:ss`.
+    fn origination_time(&self) -> String {
+        let d = self.origination;
+        format!("{:02}:{:02}:{:02}", d.hour(), d.minute(), d.second() % 60)
+    }
+}
+
 /// Samples from the midnight before `t` to `t` at `sample_rate` (bext TimeReference).
 pub fn samples_since_midnight(t: NaiveDateTime, sample_rate: u32) -> u64 {
     let time = t.time();
@@ -169,16 +205,6 @@ fn put_text(out: &mut Vec<u8>, s: &str, len: usize) {
 
 /// The body of the bext chunk (its size is even).
 pub(crate) fn bext_body(info: &BwfInfo, format: FileFormat, sample_rate: u32) -> Vec<u8> {
-    let description = if info.description.is_empty() {
-        &info.track_name
-    } else {
-        &info.description
-    };
-    let originator = if info.originator.is_empty() {
-        ORIGINATOR
-    } else {
-        &info.originator
-    };
     let mut history = if info.coding_history.is_empty() {
         coding_history(format, sample_rate)
     } else {
@@ -187,21 +213,12 @@ pub(crate) fn bext_body(info: &BwfInfo, format: FileFormat, sample_rate: u32) ->
     if !history.ends_with("\r\n") {
         history.push_str("\r\n");
     }
-    let d = info.origination;
-    let date = format!(
-        "{:04}-{:02}-{:02}",
-        d.year().clamp(0, 9999),
-        d.month(),
-        d.day()
-    );
-    let time = format!("{:02}:{:02}:{:02}", d.hour(), d.minute(), d.second() % 60);
-
     let mut b = Vec::with_capacity(BEXT_FIXED + history.len() + 1);
-    put_text(&mut b, description, 256);
-    put_text(&mut b, originator, 32);
+    put_text(&mut b, info.bext_description(), 256);
+    put_text(&mut b, info.bext_originator(), 32);
     put_text(&mut b, &info.originator_reference, 32);
-    put_text(&mut b, &date, 10);
-    put_text(&mut b, &time, 8);
+    put_text(&mut b, &info.origination_date(), 10);
+    put_text(&mut b, &info.origination_time(), 8);
     b.extend_from_slice(&info.time_reference.to_le_bytes()); // TimeReferenceLow, High
     b.extend_from_slice(&2u16.to_le_bytes()); // Version
     b.extend_from_slice(&[0u8; 64]); // UMID: none
@@ -224,17 +241,6 @@ pub(crate) fn bext_body(info: &BwfInfo, format: FileFormat, sample_rate: u32) ->
 pub(crate) fn ixml_text(info: &BwfInfo, format: FileFormat, sample_rate: u32) -> String {
     let e = xml_escape;
     let tr = info.time_reference;
-    let description = if info.description.is_empty() {
-        &info.track_name
-    } else {
-        &info.description
-    };
-    let originator = if info.originator.is_empty() {
-        ORIGINATOR
-    } else {
-        &info.originator
-    };
-    let d = info.origination;
     let mut x = String::with_capacity(2048);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<BWFXML>\n");
     let _ = writeln!(x, "  <IXML_VERSION>1.61</IXML_VERSION>");
@@ -283,12 +289,12 @@ pub(crate) fn ixml_text(info: &BwfInfo, format: FileFormat, sample_rate: u32) ->
     let _ = writeln!(
         x,
         "    <BWF_DESCRIPTION>{}</BWF_DESCRIPTION>",
-        e(truncate_utf8(description, 256))
+        e(truncate_utf8(info.bext_description(), 256))
     );
     let _ = writeln!(
         x,
         "    <BWF_ORIGINATOR>{}</BWF_ORIGINATOR>",
-        e(truncate_utf8(originator, 32))
+        e(truncate_utf8(info.bext_originator(), 32))
     );
     let _ = writeln!(
         x,
@@ -297,17 +303,13 @@ pub(crate) fn ixml_text(info: &BwfInfo, format: FileFormat, sample_rate: u32) ->
     );
     let _ = writeln!(
         x,
-        "    <BWF_ORIGINATION_DATE>{:04}-{:02}-{:02}</BWF_ORIGINATION_DATE>",
-        d.year().clamp(0, 9999),
-        d.month(),
-        d.day()
+        "    <BWF_ORIGINATION_DATE>{}</BWF_ORIGINATION_DATE>",
+        info.origination_date()
     );
     let _ = writeln!(
         x,
-        "    <BWF_ORIGINATION_TIME>{:02}:{:02}:{:02}</BWF_ORIGINATION_TIME>",
-        d.hour(),
-        d.minute(),
-        d.second() % 60
+        "    <BWF_ORIGINATION_TIME>{}</BWF_ORIGINATION_TIME>",
+        info.origination_time()
     );
     let _ = writeln!(
         x,

@@ -206,3 +206,24 @@ pub fn run(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `demo --channels 2 --headless` recording into `dir/session` until stopped, output
+/// discarded, plus `extra`.
+pub fn spawn_demo(dir: &Path, session: &str, extra: &[&str]) -> std::process::Child {
+    Command::new(bin())
+        .args([
+            "demo",
+            "--channels",
+            "2",
+            "--headless",
+            "--session",
+            session,
+        ])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tapedeck")
+}
