@@ -328,3 +328,65 @@ fn clear_clips() {
     assert_eq!(a.on_key(key(KeyCode::Char('c'))), vec![Command::ClearClips]);
     assert!(!render(&a, 80, 24).contains("CLIP"));
 }
+
+#[test]
+fn rename_takes_the_usual_line_editing_keys() {
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let mut a = app(4, false);
+    a.on_key(key(KeyCode::Down));
+    a.on_key(key(KeyCode::Char('n')));
+    // Ctrl-U clears the old name; a Ctrl or Alt chord is never typed as text.
+    a.on_key(ctrl('u'));
+    for c in "Bass Amp Left".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    a.on_key(ctrl('w'));
+    a.on_key(ctrl('x'));
+    a.on_key(KeyEvent::new(KeyCode::Char('b'), KeyModifiers::ALT));
+    assert_eq!(
+        a.mode,
+        Mode::Rename {
+            track: 2,
+            text: "Bass Amp ".into()
+        }
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Rename {
+            track: 2,
+            name: "Bass Amp".into()
+        }]
+    );
+}
+
+#[test]
+fn the_status_line_fits_80_columns_in_a_timed_take_with_dropouts() {
+    let mut a = app(8, true);
+    a.take_frames = Some(48_000 * 3 * 3600);
+    a.snap.dropouts = 12;
+    a.snap.dropped_frames = 123_456;
+    let screen = render(&a, 80, 24);
+    let status = screen.lines().nth(1).expect("status line");
+    // What matters most stays whole: the transport, the dropouts, the recording time left.
+    for part in [
+        "● REC",
+        "take 3",
+        " of 3:00:00",
+        "dropouts 12 (123456 frames)",
+        "h04m left",
+    ] {
+        assert!(status.contains(part), "{part:?} missing from {status:?}");
+    }
+    // A plain timed take keeps everything but the track count at 80 columns.
+    a.snap.dropouts = 0;
+    a.snap.dropped_frames = 0;
+    let screen = render(&a, 80, 24);
+    let status = screen.lines().nth(1).expect("status line");
+    assert!(
+        status.contains("disk 50.0 GB = ") && status.ends_with("ring 2%"),
+        "{status}"
+    );
+    // With room to spare, the full form.
+    let wide = render(&a, 140, 24);
+    assert!(wide.contains(" trk) │ dropouts 0 │ ring 2%"), "{wide}");
+}

@@ -204,6 +204,28 @@ impl App {
                         self.mode = Mode::Rename { track, text };
                         Vec::new()
                     }
+                    // The usual line-editing keys: Ctrl-U clears, Ctrl-W deletes a word.
+                    KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        self.mode = Mode::Rename {
+                            track,
+                            text: String::new(),
+                        };
+                        Vec::new()
+                    }
+                    KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+                        text.truncate(kept);
+                        self.mode = Mode::Rename { track, text };
+                        Vec::new()
+                    }
+                    // Any other Ctrl or Alt chord is a command, not text.
+                    KeyCode::Char(_)
+                        if key
+                            .modifiers
+                            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                    {
+                        Vec::new()
+                    }
                     KeyCode::Char(c) if !c.is_control() => {
                         if text.chars().count() < 64 {
                             text.push(c);

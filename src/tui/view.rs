@@ -212,15 +212,28 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
             Span::raw(format!("  next take {}", s.next_take)),
         ],
     };
+    let transport_len = spans.len();
     let armed = s.tracks.iter().filter(|t| t.armed).count() as u64;
-    if let Some(free) = app.disk_free {
-        let rate = armed * u64::from(s.sample_rate) * s.file_format.bytes_per_sample() as u64;
-        let left = match free.checked_div(rate) {
-            Some(secs) => format!(" = {}h{:02}m ({armed} trk)", secs / 3600, (secs / 60) % 60),
-            None => String::new(),
-        };
-        spans.push(Span::raw(format!(" │ disk {}{left}", human_bytes(free))));
-    }
+    // The disk segment, from the fullest form to the shortest: the line must fit the width
+    // (a timed take's "of h:mm:ss" and a dropout count make it longer than 80 columns), and
+    // the transport and dropouts matter more than how the time left was worked out.
+    let disk: Vec<String> = match app.disk_free {
+        Some(free) => {
+            let rate = armed * u64::from(s.sample_rate) * s.file_format.bytes_per_sample() as u64;
+            match free.checked_div(rate) {
+                Some(secs) => {
+                    let hm = format!("{}h{:02}m", secs / 3600, (secs / 60) % 60);
+                    vec![
+                        format!(" │ disk {} = {hm} ({armed} trk)", human_bytes(free)),
+                        format!(" │ disk {} = {hm}", human_bytes(free)),
+                        format!(" │ {hm} left"),
+                    ]
+                }
+                None => vec![format!(" │ disk {}", human_bytes(free))],
+            }
+        }
+        None => vec![String::new()],
+    };
     let drop_style = if s.dropouts > 0 {
         st.bold(Color::Red)
     } else {
@@ -236,8 +249,24 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
             drop_style,
         ));
     }
-    spans.push(Span::raw(format!(" │ ring {:.0}%", s.ring_fill * 100.0)));
-    f.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
+    let ring = Span::raw(format!(" │ ring {:.0}%", s.ring_fill * 100.0));
+    // Fullest first; the ring's fill is the first thing to go, before the disk's time left.
+    let width = usize::from(area.width);
+    let with_ring = disk.iter().map(|d| (d, true));
+    let without = disk.last().map(|d| (d, false));
+    let mut line2 = Line::default();
+    for (d, show_ring) in with_ring.chain(without) {
+        let mut v = spans.clone();
+        v.insert(transport_len, Span::raw(d.clone()));
+        if show_ring {
+            v.push(ring.clone());
+        }
+        line2 = Line::from(v);
+        if line2.width() <= width {
+            break;
+        }
+    }
+    f.render_widget(Paragraph::new(vec![line1, line2]), area);
 }
 
 fn draw_tracks(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
