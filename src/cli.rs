@@ -39,7 +39,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Record one take of every track from an input device.
+    /// Record from an input device: takes on the screen, or one take of every track headless.
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
