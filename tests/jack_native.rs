@@ -189,3 +189,77 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     }
     println!("stall of 300 ms recorded as: {stall}");
 }
+
+/// A player that connects to the recorder's ports the moment they appear must not stop JACK
+/// from running the recorder. (With a second JACK client open in the same process, as tapedeck
+/// once had for the server's frame counter, about one start in three never got a process
+/// callback and waited for audio forever.)
+#[test]
+fn every_start_with_a_player_connecting_at_once_records() {
+    let jack = JackServer::start(RATE, PERIOD as u32, 0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let mut raw = Vec::with_capacity(RATE as usize * 8 * 4);
+    for k in 0..RATE as usize * 4 {
+        let v = (k + 1) as f32 / 16_777_216.0;
+        raw.extend_from_slice(&v.to_le_bytes());
+        raw.extend_from_slice(&(-v).to_le_bytes());
+    }
+    let source = dir.join("counter.raw");
+    std::fs::write(&source, raw).expect("write counter");
+
+    for start in 0..8 {
+        let session = format!("start{start}");
+        let mut recorder = Reaper(
+            Command::new(common::bin())
+                .args(["record", "--host", "jack", "--channels", "2"])
+                .args(["--duration", "1s", "--headless", "--session", &session])
+                .arg("--dir")
+                .arg(dir)
+                .env("JACK_DEFAULT_SERVER", &jack.name)
+                .env("JACK_NO_START_SERVER", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start tapedeck"),
+        );
+        let client = format!("cpal_client_{}_in", recorder.0.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !jack
+            .ports()
+            .iter()
+            .any(|p| p.starts_with(&format!("{client}:")))
+        {
+            assert!(Instant::now() < deadline, "start {start}: no JACK ports");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _player = Reaper(
+            Command::new("ecasound")
+                .arg("-q")
+                .arg(format!("-f:f32_le,2,{RATE}"))
+                .arg(format!("-i:{}", source.display()))
+                .arg(format!("-o:jack,{client}"))
+                .env("JACK_DEFAULT_SERVER", &jack.name)
+                .env("JACK_NO_START_SERVER", "1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start ecasound"),
+        );
+        // A 1 s take ends in about a second once the audio flows.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = recorder.0.try_wait().expect("wait for tapedeck") {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "start {start}: the 1 s take did not end within 10 s (no audio from JACK)"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "start {start}: tapedeck failed: {status}");
+        let take = last_take(&dir.join(&session));
+        assert_eq!(take["length_frames"].as_u64(), Some(u64::from(RATE)));
+    }
+}

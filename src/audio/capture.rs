@@ -238,9 +238,6 @@ pub struct Capture {
     recent_origins: [i128; ORIGIN_WINDOW],
     recent_len: usize,
     recent_next: usize,
-    /// The host's frame counter at the previous block and that block's length, when the host
-    /// has one (JACK): then holes are counted in frames, not measured in time.
-    prev_cycle: Option<(u32, u64)>,
 }
 
 impl Capture {
@@ -271,7 +268,6 @@ impl Capture {
             recent_origins: [0; ORIGIN_WINDOW],
             recent_len: 0,
             recent_next: 0,
-            prev_cycle: None,
         };
         (
             capture,
@@ -286,22 +282,11 @@ impl Capture {
     /// The data callback. `capture_ns` is the host's capture timestamp of the block's first
     /// frame, if it gave one.
     pub fn on_data<T: CaptureSample>(&mut self, data: &[T], capture_ns: Option<u64>) {
-        self.on_cycle(data, capture_ns, None);
-    }
-
-    /// The data callback of a host with a frame counter (JACK's frame time at the start of the
-    /// cycle, wrapping at 2^32): holes are then exactly the frames the counter skipped.
-    pub fn on_cycle<T: CaptureSample>(
-        &mut self,
-        data: &[T],
-        capture_ns: Option<u64>,
-        cycle_frame: Option<u32>,
-    ) {
         let ch = self.channels;
         let frames = (data.len() / ch) as u64;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
 
-        self.account_for_missing_frames(frames, capture_ns, cycle_frame);
+        self.account_for_missing_frames(frames, capture_ns);
 
         // Meters see every block, even one that cannot be stored.
         self.measure(data);
@@ -337,21 +322,13 @@ impl Capture {
         self.publish_position();
     }
 
-    /// Records a device gap before this block when the host lost frames: counted with the
-    /// host's frame counter where it has one (JACK), else measured from the timestamps.
-    fn account_for_missing_frames(
-        &mut self,
-        frames: u64,
-        capture_ns: Option<u64>,
-        cycle_frame: Option<u32>,
-    ) {
+    /// Records a device gap before this block when the host lost frames, measured from the
+    /// timestamps.
+    fn account_for_missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) {
         let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
         let xrun_reported = xruns != self.xruns_seen;
         self.xruns_seen = xruns;
-        let (missing, exact) = match cycle_frame {
-            Some(f) => (self.frames_skipped(frames, f), true),
-            None => self.frames_late(frames, capture_ns, xrun_reported),
-        };
+        let (missing, exact) = self.frames_late(frames, capture_ns, xrun_reported);
         let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
         if missing > 0 {
             self.add_gap(
@@ -363,20 +340,6 @@ impl Capture {
             // The host reported an xrun but our stream shows no hole: record it anyway.
             self.add_gap(0, GapCause::DeviceXrun, true);
         }
-    }
-
-    /// Frames the host's frame counter skipped between where the previous block ended and
-    /// where this one starts. A counter that went backwards (a restarted server) reads as a
-    /// huge skip and is capped like any estimate.
-    fn frames_skipped(&mut self, frames: u64, cycle_frame: u32) -> u64 {
-        let skipped = match self.prev_cycle {
-            Some((prev, prev_frames)) => {
-                u64::from(cycle_frame.wrapping_sub(prev)).saturating_sub(prev_frames)
-            }
-            None => 0,
-        };
-        self.prev_cycle = Some((cycle_frame, frames));
-        skipped
     }
 
     /// Frames missing before this block by its timestamp, and whether that count is exact.
@@ -607,36 +570,6 @@ mod tests {
             })
             .collect();
         assert_eq!(gaps_for(times, JACK), []);
-    }
-
-    #[test]
-    fn a_frame_counter_gives_exact_holes_across_its_wrap() {
-        let (mut c, mut out, _) = Capture::new(1, RATE as u32, RATE as usize, JACK);
-        let block = vec![0.25f32; PERIOD as usize];
-        let mut frame = u32::MAX - 3 * PERIOD as u32 + 1;
-        let mut gaps = Vec::new();
-        for k in 0..20u32 {
-            // Cycles 5 and 6 are skipped; the counter wraps around cycle 3. The timestamps
-            // say nothing (a late cycle would not matter).
-            if k == 5 {
-                frame = frame.wrapping_add(2 * PERIOD as u32);
-            }
-            c.on_cycle(&block, Some(u64::from(k) * 1_000_000_000), Some(frame));
-            frame = frame.wrapping_add(PERIOD as u32);
-            out.samples.clear();
-            while let Some(g) = out.gaps.try_pop() {
-                gaps.push(g);
-            }
-        }
-        assert_eq!(
-            gaps,
-            [Gap {
-                at_frame: 5 * PERIOD,
-                frames: 2 * PERIOD,
-                cause: GapCause::DeviceXrun,
-                exact: true,
-            }]
-        );
     }
 
     #[test]

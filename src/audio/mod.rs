@@ -460,12 +460,11 @@ pub fn open_stream(
         sample_rate: choice.sample_rate,
         buffer_size: choice.buffer.map_or(BufferSize::Default, BufferSize::Fixed),
     };
-    let clock = frame_clock(kind);
     let stream = match choice.format {
-        DeviceFormat::I16 => build::<i16>(device, &config, capture, &shared, clock),
-        DeviceFormat::I24 => build::<cpal::I24>(device, &config, capture, &shared, clock),
-        DeviceFormat::I32 => build::<i32>(device, &config, capture, &shared, clock),
-        DeviceFormat::F32 => build::<f32>(device, &config, capture, &shared, clock),
+        DeviceFormat::I16 => build::<i16>(device, &config, capture, &shared),
+        DeviceFormat::I24 => build::<cpal::I24>(device, &config, capture, &shared),
+        DeviceFormat::I32 => build::<i32>(device, &config, capture, &shared),
+        DeviceFormat::F32 => build::<f32>(device, &config, capture, &shared),
     }
     .map_err(|e| {
         Error::Runtime(format!(
@@ -486,67 +485,18 @@ pub fn open_stream(
     })
 }
 
-/// The host's frame counter, where it has one that cpal does not pass on.
-///
-/// cpal's JACK host stamps each block with the microsecond time the server woke for the cycle,
-/// and a cycle that merely starts late looks exactly like a lost one in microseconds. JACK's
-/// frame counter (`jack_last_frame_time`) advances by exactly one period per server cycle, so
-/// the frames it skipped between two of our blocks are the frames we lost. It is engine-wide:
-/// a second, inactive client of ours reads it from shared memory, lock-free and without
-/// allocating, from inside cpal's process callback.
-#[cfg(feature = "jack")]
-struct FrameClock(jack::Client);
-
-#[cfg(feature = "jack")]
-impl FrameClock {
-    fn cycle_frame(&self) -> u32 {
-        // SAFETY: the scope only carries the pointer of a client that is open for as long as
-        // `self` lives; jack_last_frame_time reads the server's frame timer and has no other
-        // precondition.
-        unsafe { jack::ProcessScope::from_raw(0, self.0.raw()) }.last_frame_time()
-    }
-}
-
-#[cfg(not(feature = "jack"))]
-struct FrameClock;
-
-#[cfg(not(feature = "jack"))]
-impl FrameClock {
-    fn cycle_frame(&self) -> u32 {
-        0
-    }
-}
-
-#[cfg(feature = "jack")]
-fn frame_clock(kind: HostKind) -> Option<FrameClock> {
-    if kind != HostKind::Jack {
-        return None;
-    }
-    // Without it tapedeck falls back to timestamps, as for any host.
-    jack::Client::new("tapedeck-clock", jack::ClientOptions::NO_START_SERVER)
-        .ok()
-        .map(|(c, _)| FrameClock(c))
-}
-
-#[cfg(not(feature = "jack"))]
-fn frame_clock(_kind: HostKind) -> Option<FrameClock> {
-    None
-}
-
 fn build<T: capture::CaptureSample>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     mut capture: Capture,
     shared: &Arc<CaptureShared>,
-    clock: Option<FrameClock>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let errors = Arc::clone(shared);
     device.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let ns = info.timestamp().capture.as_nanos();
-            let frame = clock.as_ref().map(FrameClock::cycle_frame);
-            capture.on_cycle(data, u64::try_from(ns).ok(), frame);
+            capture.on_data(data, u64::try_from(ns).ok());
         },
         move |e: cpal::Error| errors.on_stream_error(e.kind()),
         None,
