@@ -174,7 +174,18 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
             }
             let k = (t[i] * sign * 16_777_216.0).round() as i64 - 1;
             // A zero-filled gap keeps the position: the counter advanced by exactly its length.
-            assert_eq!(k - i as i64, offset, "counter out of step at frame {i}");
+            if k - i as i64 != offset {
+                // Where the step went wrong: the counter at each period boundary around it.
+                let around: Vec<String> = (i.saturating_sub(1024)..(i + 1024).min(t.len()))
+                    .step_by(128)
+                    .map(|j| format!("{j}:{}", (t[j] * sign * 16_777_216.0).round() as i64 - 1))
+                    .collect();
+                panic!(
+                    "counter out of step at frame {i}: offset {} instead of {offset}; \
+                     around it (frame:counter) {around:?}; dropouts {dropouts:?}",
+                    k - i as i64
+                );
+            }
             offset = k - i as i64;
             i += 1;
         }
@@ -262,4 +273,70 @@ fn every_start_with_a_player_connecting_at_once_records() {
         let take = last_take(&dir.join(&session));
         assert_eq!(take["length_frames"].as_u64(), Some(u64::from(RATE)));
     }
+}
+
+/// An audio server that stops running the recorder is reported while it happens, in the
+/// status output and in the manifest, and the take goes on, aligned, when audio returns.
+#[test]
+fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
+    let jack = JackServer::start(RATE, PERIOD as u32, 0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let recorder = Command::new(common::bin())
+        .args(["record", "--host", "jack", "--channels", "2"])
+        .args(["--duration", "6s", "--headless", "--session", "stop"])
+        .arg("--dir")
+        .arg(dir)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tapedeck");
+    std::thread::sleep(Duration::from_millis(1500));
+    kill(jack.pid(), "-STOP");
+    std::thread::sleep(Duration::from_millis(3000));
+    kill(jack.pid(), "-CONT");
+    let out = recorder.wait_with_output().expect("wait for tapedeck");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "tapedeck failed:\n{all}");
+    assert!(
+        all.contains("no audio from") && all.contains("for 2 s"),
+        "the silence was not reported:\n{all}"
+    );
+    assert!(
+        all.contains("resumed after"),
+        "the return of audio was not reported:\n{all}"
+    );
+    let session = dir.join("stop");
+    let manifest = common::read_json(&session.join("session.json"));
+    let notes: Vec<String> = manifest["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("no audio from"))
+            && notes.iter().any(|n| n.contains("resumed after")),
+        "manifest notes: {notes:?}"
+    );
+    // The take has its full length; the time without audio is a dropout in it.
+    let take = last_take(&session);
+    assert_eq!(take["length_frames"].as_u64(), Some(6 * u64::from(RATE)));
+    let lost: u64 = take["dropouts"]
+        .as_array()
+        .expect("dropouts")
+        .iter()
+        .filter_map(|d| d["frames"].as_u64())
+        .sum();
+    assert!(
+        lost >= 2 * u64::from(RATE),
+        "dropouts: {}",
+        take["dropouts"]
+    );
 }

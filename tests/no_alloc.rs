@@ -84,6 +84,22 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         // A block larger than the conversion scratch and than the ring.
         capture.on_data(&big, None);
         capture.on_data(&block, None);
+        // JACK's held-back blocks: a late block, then the same audio again one cycle on and
+        // in the same cycle.
+        for i in 0..50u64 {
+            let woke = if i % 3 == 0 {
+                t + period_ns * 9 / 10
+            } else {
+                t
+            };
+            capture.on_data_at(&block, Some(t), Some(woke));
+            if i % 5 != 0 {
+                t += period_ns;
+            }
+            if i % 4 == 0 {
+                out.samples.clear();
+            }
+        }
     });
     assert_eq!(n, 0, "the capture callback allocated {n} times");
     assert!(

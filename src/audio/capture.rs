@@ -224,6 +224,15 @@ pub struct Capture {
     samples: HeapProd<u32>,
     gaps: HeapProd<Gap>,
     scratch: Box<[u32]>,
+    /// The block held back (see `on_held_data`), `held_frames` long; as large as `scratch`.
+    held: Box<[u32]>,
+    held_frames: usize,
+    /// The held block's capture stamp, and whether its callback ran half a period late.
+    held_stamp: Option<u64>,
+    held_late: bool,
+    /// The smallest distance seen between a callback and its cycle's stamp (ns).
+    min_wake: u64,
+    hold_back: bool,
     block_peak: Box<[f32]>,
     block_clips: Box<[u64]>,
     channels: usize,
@@ -257,6 +266,15 @@ impl Capture {
             samples: sp,
             gaps: gp,
             scratch: vec![0u32; SCRATCH_FRAMES * channels].into_boxed_slice(),
+            held: vec![0u32; SCRATCH_FRAMES * channels].into_boxed_slice(),
+            held_frames: 0,
+            held_stamp: None,
+            held_late: false,
+            min_wake: u64::MAX,
+            hold_back: trust
+                == TimestampTrust::Exact {
+                    whole_periods: true,
+                },
             block_peak: vec![0f32; channels].into_boxed_slice(),
             block_clips: vec![0u64; channels].into_boxed_slice(),
             channels,
@@ -282,44 +300,148 @@ impl Capture {
     /// The data callback. `capture_ns` is the host's capture timestamp of the block's first
     /// frame, if it gave one.
     pub fn on_data<T: CaptureSample>(&mut self, data: &[T], capture_ns: Option<u64>) {
-        let ch = self.channels;
-        let frames = (data.len() / ch) as u64;
-        self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
+        self.on_data_at(data, capture_ns, None);
+    }
 
-        self.account_for_missing_frames(frames, capture_ns);
+    /// The data callback of a host that also says when the callback ran (`callback_ns`, on
+    /// the same clock as `capture_ns`): JACK's.
+    pub fn on_data_at<T: CaptureSample>(
+        &mut self,
+        data: &[T],
+        capture_ns: Option<u64>,
+        callback_ns: Option<u64>,
+    ) {
+        let ch = self.channels;
+        let frames = data.len() / ch;
+        self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
 
         // Meters see every block, even one that cannot be stored.
         self.measure(data);
 
-        if !self.flush_pending() {
-            // Nothing may be stored after a gap the writer has not been told about yet.
-            self.add_gap(frames, GapCause::RingOverflow, true);
-            self.publish_position();
-            return;
-        }
-
-        let mut done = 0usize;
-        let total = frames as usize;
-        while done < total {
-            let room = self.samples.vacant_len() / ch;
-            let n = (total - done).min(SCRATCH_FRAMES).min(room);
-            if n == 0 {
-                let lost = (total - done) as u64;
-                self.add_gap(lost, GapCause::RingOverflow, true);
-                break;
-            }
-            let src = &data[done * ch..(done + n) * ch];
-            let dst = &mut self.scratch[..n * ch];
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = s.to_word();
-            }
-            // Cannot come up short: `n` whole frames fit in the vacant space measured above,
-            // and only this thread adds to the ring.
-            self.samples.push_slice(dst);
-            done += n;
-            self.position += n as u64;
+        if self.hold_back && frames <= SCRATCH_FRAMES {
+            self.on_held_data(data, frames, capture_ns, callback_ns);
+        } else {
+            self.release_held();
+            self.account_for_missing_frames(frames as u64, capture_ns);
+            self.store(data);
         }
         self.publish_position();
+    }
+
+    /// A host whose client can run late and then read a cycle the source has already
+    /// overwritten (JACK): each block is held back until the next one arrives, which shows
+    /// what the held one was.
+    ///
+    /// - The next block is stamped with the same cycle and holds the same audio: the client
+    ///   was called twice for one cycle; the copy is dropped (the cycle before was counted
+    ///   lost already, from the held block's stamp).
+    /// - The held block ran late (half a period or more after its cycle began) and the next
+    ///   block, stamped one cycle on, holds the same audio: the held block read this cycle's
+    ///   audio early, and the cycle it was stamped with never reached us. That cycle becomes
+    ///   an exact dropout and the copy is dropped.
+    ///
+    /// Storing both would repeat a period without saying so.
+    fn on_held_data<T: CaptureSample>(
+        &mut self,
+        data: &[T],
+        frames: usize,
+        capture_ns: Option<u64>,
+        callback_ns: Option<u64>,
+    ) {
+        let words = frames * self.channels;
+        for (d, s) in self.scratch[..words].iter_mut().zip(data) {
+            *d = s.to_word();
+        }
+        let period_ns = frames as u64 * 1_000_000_000 / self.rate;
+        let wake = match (capture_ns, callback_ns) {
+            (Some(c), Some(w)) => Some(w.saturating_sub(c)),
+            _ => None,
+        };
+        // The callback's distance from its cycle's stamp includes the port latency, so it is
+        // measured against the smallest distance seen.
+        if let Some(w) = wake {
+            self.min_wake = self.min_wake.min(w);
+        }
+        let sign_only = if T::DEVICE_FORMAT == DeviceFormat::F32 {
+            0x8000_0000
+        } else {
+            0
+        };
+        // Only audio that moves within the block says which cycle it came from: silence and
+        // DC (a control voltage, say) repeat by nature, and are left alone.
+        let ch = self.channels;
+        let same_audio = self.held_frames == frames
+            && self.scratch[..words] == self.held[..words]
+            && self.held[..words].iter().any(|&w| w & !sign_only != 0)
+            && self.held[..words]
+                .chunks_exact(ch)
+                .any(|f| f != &self.held[..ch]);
+        if same_audio && let (Some(now), Some(held)) = (capture_ns, self.held_stamp) {
+            let step = now.abs_diff(held);
+            if step < period_ns / 2 {
+                // Called twice for one cycle.
+                self.release_held();
+                return;
+            }
+            if self.held_late && step < period_ns * 3 / 2 {
+                // The held block was the next cycle's audio, read early.
+                self.add_gap(frames as u64, GapCause::DeviceXrun, true);
+                self.release_held();
+                return;
+            }
+        }
+        self.release_held();
+        self.account_for_missing_frames(frames as u64, capture_ns);
+        std::mem::swap(&mut self.scratch, &mut self.held);
+        self.held_frames = frames;
+        self.held_stamp = capture_ns;
+        self.held_late = wake.is_some_and(|w| w - self.min_wake >= period_ns / 2);
+    }
+
+    /// Stores the block held back, if any.
+    fn release_held(&mut self) {
+        if self.held_frames == 0 {
+            return;
+        }
+        // Taking the buffer out and putting it back moves a pointer; an empty boxed slice
+        // does not allocate.
+        let held = std::mem::take(&mut self.held);
+        self.store_words(&held[..self.held_frames * self.channels]);
+        self.held = held;
+        self.held_frames = 0;
+    }
+
+    /// Stores ring words of whole frames, or as many as fit, the rest an overflow gap.
+    fn store_words(&mut self, words: &[u32]) {
+        let ch = self.channels;
+        let total = words.len() / ch;
+        if !self.flush_pending() {
+            // Nothing may be stored after a gap the writer has not been told about yet.
+            self.add_gap(total as u64, GapCause::RingOverflow, true);
+            return;
+        }
+        let n = total.min(self.samples.vacant_len() / ch);
+        // Cannot come up short: `n` whole frames fit in the vacant space just measured, and
+        // only this thread adds to the ring.
+        self.samples.push_slice(&words[..n * ch]);
+        self.position += n as u64;
+        if n < total {
+            self.add_gap((total - n) as u64, GapCause::RingOverflow, true);
+        }
+    }
+
+    /// Converts and stores a block in scratch-sized steps.
+    fn store<T: CaptureSample>(&mut self, data: &[T]) {
+        let ch = self.channels;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for block in data.chunks(SCRATCH_FRAMES * ch) {
+            let dst = &mut scratch[..block.len()];
+            for (d, s) in dst.iter_mut().zip(block) {
+                *d = s.to_word();
+            }
+            self.store_words(dst);
+        }
+        self.scratch = scratch;
     }
 
     /// Records a device gap before this block when the host lost frames, measured from the
@@ -587,5 +709,110 @@ mod tests {
         assert_eq!(gaps.len(), 1, "{gaps:?}");
         assert_eq!(gaps[0].at_frame, 200 * PERIOD);
         assert_eq!(gaps[0].frames, 112 * PERIOD);
+    }
+
+    /// JACK-like blocks of a two-channel counter: (cycle whose audio, cycle whose stamp, how
+    /// late the callback ran in periods). Returns the gaps and the counter values stored.
+    fn replay(blocks: &[(u64, u64, f64)]) -> (Vec<Gap>, Vec<u64>) {
+        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
+        let mut gaps = Vec::new();
+        let mut stored = Vec::new();
+        let mut take = |out: &mut CaptureOutput, gaps: &mut Vec<Gap>| {
+            while let Some(w) = out.samples.try_pop() {
+                stored.push(f32::from_bits(w));
+            }
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        };
+        for &(audio, stamp, late) in blocks {
+            let block: Vec<f32> = (0..PERIOD)
+                .flat_map(|i| {
+                    let k = (audio * PERIOD + i + 1) as f32;
+                    [k, -k]
+                })
+                .collect();
+            let at = 1_000_000 + period_ns(stamp);
+            let woke = at + (late * period_ns(1) as f64) as u64;
+            c.on_data_at(&block, Some(at), Some(woke));
+            take(&mut out, &mut gaps);
+        }
+        // One more cycle lets the last block out.
+        let last = blocks.last().map_or(0, |b| b.1 + 1);
+        let block = vec![0.5f32; PERIOD as usize * 2];
+        c.on_data_at(&block, Some(1_000_000 + period_ns(last)), None);
+        take(&mut out, &mut gaps);
+        let firsts = stored
+            .chunks_exact(2)
+            .filter(|f| f[0] != 0.5)
+            .map(|f| {
+                assert_eq!(f[0], -f[1], "channels stay together");
+                f[0] as u64
+            })
+            .collect();
+        (gaps, firsts)
+    }
+
+    fn counter(cycles: impl IntoIterator<Item = u64>) -> Vec<u64> {
+        cycles
+            .into_iter()
+            .flat_map(|c| (0..PERIOD).map(move |i| c * PERIOD + i + 1))
+            .collect()
+    }
+
+    fn lost_at(cycle: u64) -> Gap {
+        Gap {
+            at_frame: cycle * PERIOD,
+            frames: PERIOD,
+            cause: GapCause::DeviceXrun,
+            exact: true,
+        }
+    }
+
+    #[test]
+    fn a_late_block_that_read_the_next_cycle_becomes_a_dropout_not_a_repeat() {
+        // The callback for cycle 10 ran 0.9 of a period late, stamped with cycle 10 but
+        // reading cycle 11's audio, which the callback for cycle 11 then read again.
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05)).collect();
+        blocks[10] = (11, 10, 0.9);
+        let (gaps, stored) = replay(&blocks);
+        assert_eq!(gaps, [lost_at(10)]);
+        assert!(
+            stored == counter((0..10).chain(11..20)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn a_cycle_delivered_twice_is_stored_once() {
+        // Cycle 10 never reached us; the late callback was stamped with cycle 11 and read
+        // it, and the next callback was stamped with cycle 11 again and read it again.
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05)).collect();
+        blocks[10] = (11, 11, 0.1);
+        let (gaps, stored) = replay(&blocks);
+        assert_eq!(gaps, [lost_at(10)]);
+        assert!(
+            stored == counter((0..10).chain(11..20)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn audio_that_repeats_is_kept_when_the_timing_says_nothing_was_missed() {
+        // The same audio in consecutive cycles (a tone whose period divides the block) from
+        // callbacks on time: nothing is dropped.
+        let blocks: Vec<_> = (0..20).map(|k| (3, k, 0.05)).collect();
+        let (gaps, stored) = replay(&blocks);
+        assert_eq!(gaps, []);
+        assert!(
+            stored == counter(std::iter::repeat_n(3, 20)),
+            "stored audio differs"
+        );
+        // A late callback alone, with different audio after it, is no repeat either.
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05)).collect();
+        blocks[10] = (10, 10, 0.9);
+        let (gaps, stored) = replay(&blocks);
+        assert_eq!(gaps, []);
+        assert!(stored == counter(0..20), "stored audio differs");
     }
 }

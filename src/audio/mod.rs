@@ -496,7 +496,8 @@ fn build<T: capture::CaptureSample>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let ns = info.timestamp().capture.as_nanos();
-            capture.on_data(data, u64::try_from(ns).ok());
+            let woke = info.timestamp().callback.as_nanos();
+            capture.on_data_at(data, u64::try_from(ns).ok(), u64::try_from(woke).ok());
         },
         move |e: cpal::Error| errors.on_stream_error(e.kind()),
         None,

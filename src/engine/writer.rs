@@ -46,6 +46,9 @@ const RESERVE_BYTES: usize = 1 << 20;
 const RESERVE_NAME: &str = ".tapedeck-reserve";
 /// How long to wait for frames still on their way from a stream that has stopped delivering.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// Without a single callback for this long, the device or audio server has stopped
+/// delivering: say so, rather than wait in silence.
+const NO_AUDIO_WARNING: Duration = Duration::from_secs(2);
 
 struct TrackFile {
     track: Track,
@@ -170,6 +173,9 @@ pub(super) struct Writer {
     /// MILLIS, SECONDS into the first take, standing in for a disk that stops answering.
     stall: Option<(Duration, Duration)>,
     syncer: Syncer,
+    /// Callbacks counted at the last check, when that count last changed, and whether the
+    /// silence since then has been reported.
+    audio_watch: (u64, Instant, bool),
 }
 
 fn stall_from_env() -> Option<(Duration, Duration)> {
@@ -258,6 +264,7 @@ impl Writer {
             low_disk_warned: false,
             stall: stall_from_env(),
             syncer: Syncer::start(),
+            audio_watch: (0, now, false),
         }
     }
 
@@ -272,6 +279,9 @@ impl Writer {
             if handled {
                 self.publish();
             }
+            // Before the pump: a stream that resumes with a gap reaching the take's end still
+            // has its return reported inside the take.
+            self.watch_audio(Instant::now());
             let progressed = self.pump();
             self.check_stream();
             self.check_take_end();
@@ -813,6 +823,44 @@ impl Writer {
         self.stream_failed = Some(why.to_string());
         self.emit(Event::StreamFailed(why.to_string()));
         self.request_stop(reason, Some(why.to_string()));
+    }
+
+    /// Reports a stream that has stopped calling back, and when it comes back. The time
+    /// without audio becomes a dropout of the take when the stream resumes (the host's
+    /// timestamps show it), so this only has to make sure nobody waits unknowingly.
+    fn watch_audio(&mut self, now: Instant) {
+        let callbacks = self.shared.callbacks.load(Ordering::Relaxed);
+        let (seen, since, warned) = self.audio_watch;
+        if callbacks != seen {
+            if warned {
+                let secs = now.duration_since(since).as_secs_f64();
+                self.note_audio(format!(
+                    "audio from {} resumed after {secs:.1} s without it",
+                    self.cfg.device.name
+                ));
+            }
+            self.audio_watch = (callbacks, now, false);
+        } else if !warned
+            && self.stream_failed.is_none()
+            && now.duration_since(since) >= NO_AUDIO_WARNING
+        {
+            self.audio_watch.2 = true;
+            self.note_audio(format!(
+                "no audio from {} for {} s: it has stopped delivering (a stalled device, or \
+                 an audio server that stopped running tapedeck); everything captured is kept, \
+                 and recording goes on when audio returns",
+                self.cfg.device.name,
+                NO_AUDIO_WARNING.as_secs()
+            ));
+        }
+    }
+
+    /// A warning on every front end, and a note in the manifest when a take is running.
+    fn note_audio(&mut self, text: String) {
+        self.emit(Event::Warning(text.clone()));
+        if self.take.is_some() {
+            self.handle(Command::Note(text));
+        }
     }
 
     fn check_take_end(&mut self) {

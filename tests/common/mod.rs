@@ -72,6 +72,12 @@ impl JackServer {
         server
     }
 
+    /// The server's process id (to stop and continue it).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Port names currently registered on the server.
     pub fn ports(&self) -> Vec<String> {
         let out = Command::new("jack_lsp")
