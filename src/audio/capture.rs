@@ -230,6 +230,8 @@ pub struct Capture {
     /// The held block's capture stamp, and whether its callback ran half a period late.
     held_stamp: Option<u64>,
     held_late: bool,
+    /// What the held block's stamp said was missing before it: recorded when it is stored.
+    held_gap: (u64, bool, bool),
     /// The smallest distance seen between a callback and its cycle's stamp (ns).
     min_wake: u64,
     hold_back: bool,
@@ -270,6 +272,7 @@ impl Capture {
             held_frames: 0,
             held_stamp: None,
             held_late: false,
+            held_gap: (0, true, false),
             min_wake: u64::MAX,
             hold_back: trust
                 == TimestampTrust::Exact {
@@ -321,7 +324,7 @@ impl Capture {
         if self.hold_back && frames <= SCRATCH_FRAMES {
             self.on_held_data(data, frames, capture_ns, callback_ns);
         } else {
-            self.release_held();
+            self.release_held(true);
             self.account_for_missing_frames(frames as u64, capture_ns);
             self.store(data);
         }
@@ -376,32 +379,44 @@ impl Capture {
             && self.held[..words]
                 .chunks_exact(ch)
                 .any(|f| f != &self.held[..ch]);
-        if same_audio && let (Some(now), Some(held)) = (capture_ns, self.held_stamp) {
-            let step = now.abs_diff(held);
-            if step < period_ns / 2 {
-                // Called twice for one cycle.
-                self.release_held();
-                return;
-            }
-            if self.held_late && step < period_ns * 3 / 2 {
-                // The held block was the next cycle's audio, read early.
-                self.add_gap(frames as u64, GapCause::DeviceXrun, true);
-                self.release_held();
-                return;
-            }
+        let step = match (capture_ns, self.held_stamp) {
+            (Some(now), Some(held)) if self.held_frames > 0 => Some(now.abs_diff(held)),
+            _ => None,
+        };
+        let same_cycle = step.is_some_and(|d| d < period_ns / 2);
+        if same_audio && same_cycle {
+            // Called twice for one cycle.
+            self.release_held(true);
+            return;
         }
-        self.release_held();
-        self.account_for_missing_frames(frames as u64, capture_ns);
+        if same_audio && self.held_late && step.is_some_and(|d| d < period_ns * 3 / 2) {
+            // The held block was the next cycle's audio, read early.
+            self.add_gap(frames as u64, GapCause::DeviceXrun, true);
+            self.release_held(true);
+            return;
+        }
+        // A new cycle's audio under the held block's stamp: the held block ran late, after
+        // the stamp moved on, but still read its own cycle. The hole its stamp showed was
+        // not one.
+        self.release_held(!same_cycle);
+        let missing = self.missing_frames(frames as u64, capture_ns);
+        self.held_gap = missing;
         std::mem::swap(&mut self.scratch, &mut self.held);
         self.held_frames = frames;
         self.held_stamp = capture_ns;
         self.held_late = wake.is_some_and(|w| w - self.min_wake >= period_ns / 2);
     }
 
-    /// Stores the block held back, if any.
-    fn release_held(&mut self) {
+    /// Stores the block held back, if any, after the hole its stamp showed (`with_gap`).
+    fn release_held(&mut self, with_gap: bool) {
         if self.held_frames == 0 {
             return;
+        }
+        let gap = std::mem::replace(&mut self.held_gap, (0, true, false));
+        if with_gap {
+            self.record_missing(gap);
+        } else {
+            self.record_missing((0, true, gap.2));
         }
         // Taking the buffer out and putting it back moves a pointer; an empty boxed slice
         // does not allocate.
@@ -447,10 +462,21 @@ impl Capture {
     /// Records a device gap before this block when the host lost frames, measured from the
     /// timestamps.
     fn account_for_missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) {
+        let missing = self.missing_frames(frames, capture_ns);
+        self.record_missing(missing);
+    }
+
+    /// What the timestamps say is missing before this block: (frames, exact, whether the
+    /// host reported an xrun).
+    fn missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) -> (u64, bool, bool) {
         let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
         let xrun_reported = xruns != self.xruns_seen;
         self.xruns_seen = xruns;
         let (missing, exact) = self.frames_late(frames, capture_ns, xrun_reported);
+        (missing, exact, xrun_reported)
+    }
+
+    fn record_missing(&mut self, (missing, exact, xrun_reported): (u64, bool, bool)) {
         let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
         if missing > 0 {
             self.add_gap(
@@ -811,6 +837,17 @@ mod tests {
         // A late callback alone, with different audio after it, is no repeat either.
         let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05)).collect();
         blocks[10] = (10, 10, 0.9);
+        let (gaps, stored) = replay(&blocks);
+        assert_eq!(gaps, []);
+        assert!(stored == counter(0..20), "stored audio differs");
+    }
+
+    #[test]
+    fn a_late_block_stamped_with_the_next_cycle_is_no_hole_when_the_next_block_shares_it() {
+        // The callback for cycle 10 ran after the server's stamp had moved on to cycle 11 but
+        // still read cycle 10's audio; the callback for cycle 11 then came with the same stamp.
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05)).collect();
+        blocks[10] = (10, 11, 0.1);
         let (gaps, stored) = replay(&blocks);
         assert_eq!(gaps, []);
         assert!(stored == counter(0..20), "stored audio differs");
