@@ -15,6 +15,16 @@ use common::{JackServer, last_take, soxi, take_files};
 const RATE: u32 = 48_000;
 const PERIOD: u64 = 256;
 
+/// These tests measure timing on a real-time server: one at a time, so that they do not
+/// make each other's cycles late (three servers and recorders on 2 cores do).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn kill(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -31,6 +41,51 @@ impl Drop for Reaper {
     }
 }
 
+/// Writes `seconds` of the two-channel counter (channel 1 counts up, channel 2 down, so a
+/// swap would show too) as raw f32 for ecasound.
+fn write_counter(dir: &Path, seconds: usize) -> std::path::PathBuf {
+    let frames = RATE as usize * seconds;
+    let mut raw = Vec::with_capacity(frames * 8);
+    for k in 0..frames {
+        let v = (k + 1) as f32 / 16_777_216.0;
+        raw.extend_from_slice(&v.to_le_bytes());
+        raw.extend_from_slice(&(-v).to_le_bytes());
+    }
+    let source = dir.join("counter.raw");
+    std::fs::write(&source, raw).expect("write counter");
+    source
+}
+
+/// Waits for the recorder `pid`'s JACK ports, then plays `source` into them with ecasound.
+fn play_into(jack: &JackServer, pid: u32, source: &Path) -> Reaper {
+    let client = format!("cpal_client_{pid}_in");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !jack
+        .ports()
+        .iter()
+        .any(|p| p.starts_with(&format!("{client}:")))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the recorder's JACK ports never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Reaper(
+        Command::new("ecasound")
+            .arg("-q")
+            .arg(format!("-f:f32_le,2,{RATE}"))
+            .arg(format!("-i:{}", source.display()))
+            .arg(format!("-o:jack,{client}"))
+            .env("JACK_DEFAULT_SERVER", &jack.name)
+            .env("JACK_NO_START_SERVER", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ecasound (apt-get install ecasound)"),
+    )
+}
+
 /// Reads a mono f32 WAV with hound.
 fn samples(path: &Path) -> Vec<f32> {
     hound::WavReader::open(path)
@@ -42,20 +97,12 @@ fn samples(path: &Path) -> Vec<f32> {
 
 #[test]
 fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
+    let _serial = one_at_a_time();
     let jack = JackServer::start(RATE, PERIOD as u32, 0);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
 
-    // Channel 1 counts up, channel 2 counts down, so a swap would show too.
-    let frames = RATE as usize * 12;
-    let mut raw = Vec::with_capacity(frames * 8);
-    for k in 0..frames {
-        let v = (k + 1) as f32 / 16_777_216.0;
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&(-v).to_le_bytes());
-    }
-    let source = dir.join("counter.raw");
-    std::fs::write(&source, raw).expect("write counter");
+    let source = write_counter(dir, 12);
 
     let recorder = Command::new(common::bin())
         .args([
@@ -77,33 +124,7 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
         .spawn()
         .expect("start tapedeck");
     let pid = recorder.id();
-    let client = format!("cpal_client_{pid}_in");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !jack
-        .ports()
-        .iter()
-        .any(|p| p.starts_with(&format!("{client}:")))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the recorder's JACK ports never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
-    let player = Reaper(
-        Command::new("ecasound")
-            .arg("-q")
-            .arg(format!("-f:f32_le,2,{RATE}"))
-            .arg(format!("-i:{}", source.display()))
-            .arg(format!("-o:jack,{client}"))
-            .env("JACK_DEFAULT_SERVER", &jack.name)
-            .env("JACK_NO_START_SERVER", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ecasound (apt-get install ecasound)"),
-    );
+    let player = play_into(&jack, pid, &source);
 
     std::thread::sleep(Duration::from_millis(2500));
     kill(pid, "-STOP");
@@ -207,17 +228,11 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
 /// callback and waited for audio forever.)
 #[test]
 fn every_start_with_a_player_connecting_at_once_records() {
+    let _serial = one_at_a_time();
     let jack = JackServer::start(RATE, PERIOD as u32, 0);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let mut raw = Vec::with_capacity(RATE as usize * 8 * 4);
-    for k in 0..RATE as usize * 4 {
-        let v = (k + 1) as f32 / 16_777_216.0;
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&(-v).to_le_bytes());
-    }
-    let source = dir.join("counter.raw");
-    std::fs::write(&source, raw).expect("write counter");
+    let source = write_counter(dir, 4);
 
     for start in 0..8 {
         let session = format!("start{start}");
@@ -234,29 +249,7 @@ fn every_start_with_a_player_connecting_at_once_records() {
                 .spawn()
                 .expect("start tapedeck"),
         );
-        let client = format!("cpal_client_{}_in", recorder.0.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !jack
-            .ports()
-            .iter()
-            .any(|p| p.starts_with(&format!("{client}:")))
-        {
-            assert!(Instant::now() < deadline, "start {start}: no JACK ports");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _player = Reaper(
-            Command::new("ecasound")
-                .arg("-q")
-                .arg(format!("-f:f32_le,2,{RATE}"))
-                .arg(format!("-i:{}", source.display()))
-                .arg(format!("-o:jack,{client}"))
-                .env("JACK_DEFAULT_SERVER", &jack.name)
-                .env("JACK_NO_START_SERVER", "1")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start ecasound"),
-        );
+        let _player = play_into(&jack, recorder.0.id(), &source);
         // A 1 s take ends in about a second once the audio flows.
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
@@ -279,6 +272,7 @@ fn every_start_with_a_player_connecting_at_once_records() {
 /// status output and in the manifest, and the take goes on, aligned, when audio returns.
 #[test]
 fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
+    let _serial = one_at_a_time();
     let jack = JackServer::start(RATE, PERIOD as u32, 0);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
