@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
@@ -21,14 +22,133 @@ fn require(tool: &str) {
     );
 }
 
-/// A private JACK server with the dummy driver, stopped on drop.
+/// Runs `cmd` to completion, or kills it after `limit` and returns `None`: a JACK tool that
+/// blocks on a wedged server must fail the test, not hang the suite.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            // The tools run here print a few lines, well within a pipe's buffer.
+            Ok(Some(_)) => return child.wait_with_output().ok(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// Ends the whole test process with a report of what every process involved is waiting on,
+/// if it is still armed after `limit`. A hang in a real-time stack (a server that stops
+/// running its clients, a tool that blocks on it) then fails in minutes with the evidence,
+/// instead of stalling the suite until CI gives up.
+pub struct Watchdog {
+    disarmed: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    pub fn arm(what: String, limit: Duration, log: Option<PathBuf>) -> Self {
+        let disarmed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&disarmed);
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + limit;
+            while Instant::now() < deadline {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            // Straight to the file descriptor: the test harness captures eprintln! and would
+            // drop it when the process exits.
+            let mut report = format!(
+                "\n=== WATCHDOG: {what} still running after {} s; the processes and what they wait on:\n",
+                limit.as_secs()
+            );
+            if let Ok(out) = Command::new("sh")
+                .arg("-c")
+                .arg(WATCHDOG_REPORT)
+                .arg("report")
+                .arg(std::process::id().to_string())
+                .output()
+            {
+                report.push_str(&String::from_utf8_lossy(&out.stdout));
+            }
+            if let Some(log) = log {
+                // jackd repeats a line per cycle when a client is late: count repeats.
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let mut runs: Vec<(&str, usize)> = Vec::new();
+                for line in text.lines() {
+                    match runs.last_mut() {
+                        Some((last, n)) if *last == line => *n += 1,
+                        _ => runs.push((line, 1)),
+                    }
+                }
+                report.push_str(&format!("=== the end of {}:\n", log.display()));
+                for (line, n) in &runs[runs.len().saturating_sub(40)..] {
+                    report.push_str(&format!(
+                        "{line}{}\n",
+                        if *n > 1 {
+                            format!("  (x{n})")
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+            }
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), report.as_bytes());
+            // Nothing else will clean up after an exit: stop every process this test started.
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-P", &std::process::id().to_string()])
+                .status();
+            std::process::exit(101);
+        });
+        Self { disarmed }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.disarmed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The process tree with each thread's kernel wait channel, for the test process `$1`'s
+/// children and every JACK-related process.
+const WATCHDOG_REPORT: &str = r#"
+ps -eo pid,ppid,stat,wchan:28,etime,args --forest | grep -E "jack|tapedeck|ecasound|arecord|$1" | grep -v -e "grep -E" -e " ps -eo"
+for p in $(pgrep -d ' ' -f 'jackd|jack_lsp|tapedeck|ecasound'); do
+  echo "--- $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
+  for t in /proc/$p/task/*; do
+    echo "    $(cat $t/comm 2>/dev/null) $(cut -d' ' -f3 $t/stat 2>/dev/null) $(cat $t/wchan 2>/dev/null)"
+  done
+done
+ls -la /dev/shm
+"#;
+
+/// A private JACK server with the dummy driver, stopped on drop. Its output goes to a log
+/// that the watchdog shows if the test hangs.
 pub struct JackServer {
     pub name: String,
     pub rate: u32,
     child: Child,
+    log: PathBuf,
+    _watchdog: Watchdog,
 }
 
 static SERVERS: AtomicU32 = AtomicU32::new(0);
+
+/// No test using a JACK server takes a minute; three means something hangs.
+const JACK_TEST_LIMIT: Duration = Duration::from_secs(180);
 
 impl JackServer {
     pub fn start(rate: u32, period: u32, capture_ports: u32) -> Self {
@@ -39,33 +159,38 @@ impl JackServer {
             std::process::id(),
             SERVERS.fetch_add(1, Ordering::Relaxed)
         );
+        let log = std::env::temp_dir().join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("create the jackd log");
+        let err = out.try_clone().expect("jackd log");
         let child = Command::new("jackd")
             .args(["--no-realtime", "-n", &name, "-d", "dummy"])
             .args(["-r", &rate.to_string(), "-p", &period.to_string()])
             .args(["-C", &capture_ports.to_string(), "-P", "2"])
             .env("JACK_NO_AUDIO_RESERVATION", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .expect("start jackd");
-        let server = Self { name, rate, child };
+        let _watchdog = Watchdog::arm(
+            format!("the test using jackd {name}"),
+            JACK_TEST_LIMIT,
+            Some(log.clone()),
+        );
+        let server = Self {
+            name,
+            rate,
+            child,
+            log,
+            _watchdog,
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let ok = Command::new("jack_lsp")
-                .env("JACK_DEFAULT_SERVER", &server.name)
-                .env("JACK_NO_START_SERVER", "1")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            if ok {
-                break;
-            }
+        while server.lsp().is_none() {
             assert!(
                 Instant::now() < deadline,
-                "jackd {} did not come up",
-                server.name
+                "jackd {} did not come up; its log {}:\n{}",
+                server.name,
+                server.log.display(),
+                std::fs::read_to_string(&server.log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -78,14 +203,23 @@ impl JackServer {
         self.child.id()
     }
 
-    /// Port names currently registered on the server.
+    /// `jack_lsp`'s output, if it answered within 5 s with success.
+    fn lsp(&self) -> Option<String> {
+        let out = output_within(
+            Command::new("jack_lsp")
+                .env("JACK_DEFAULT_SERVER", &self.name)
+                .env("JACK_NO_START_SERVER", "1"),
+            Duration::from_secs(5),
+        )?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Port names currently registered on the server (none if it does not answer).
     pub fn ports(&self) -> Vec<String> {
-        let out = Command::new("jack_lsp")
-            .env("JACK_DEFAULT_SERVER", &self.name)
-            .env("JACK_NO_START_SERVER", "1")
-            .output()
-            .expect("jack_lsp");
-        String::from_utf8_lossy(&out.stdout)
+        self.lsp()
+            .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect()
@@ -100,12 +234,14 @@ impl Drop for JackServer {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_file(&self.log);
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
