@@ -100,6 +100,19 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
                 out.samples.clear();
             }
         }
+        // JACK's frame counter, wrapping, with skipped cycles.
+        let mut frame = u32::MAX - 10 * period as u32;
+        for i in 0..50u64 {
+            if i % 7 == 6 {
+                frame = frame.wrapping_add(2 * period as u32);
+            }
+            capture.on_cycle(&block, Some(frame), Some(1000), Some(t));
+            frame = frame.wrapping_add(period as u32);
+            t += period_ns;
+            if i % 4 == 0 {
+                out.samples.clear();
+            }
+        }
     });
     assert_eq!(n, 0, "the capture callback allocated {n} times");
     assert!(

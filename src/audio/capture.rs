@@ -206,6 +206,10 @@ pub enum TimestampTrust {
 /// likely wrong than the device silent for that long.
 const MAX_ESTIMATED_GAP_SECONDS: u64 = 60;
 
+/// How long a JACK server must stand still (by the clock, its frame counter waiting) before
+/// the take is kept in pace with the clock by an estimated silence.
+const SERVER_STALL_NS: u64 = 500_000_000;
+
 /// Blocks whose earliest origin a block's lateness is measured against.
 const ORIGIN_WINDOW: usize = 8;
 
@@ -235,6 +239,12 @@ pub struct Capture {
     /// The smallest distance seen between a callback and its cycle's stamp (ns).
     min_wake: u64,
     hold_back: bool,
+    /// The last frame counter a JACK cycle carried, and where it lies on our unwrapped count.
+    last_cycle_frame: Option<(u32, u64)>,
+    /// The system clock at that cycle, and how long the server itself stood still
+    /// before the block about to be stored (frames, estimated).
+    last_cycle_clock: Option<u64>,
+    server_stall_frames: u64,
     block_peak: Box<[f32]>,
     block_clips: Box<[u64]>,
     channels: usize,
@@ -274,6 +284,9 @@ impl Capture {
             held_late: false,
             held_gap: (0, true, false),
             min_wake: u64::MAX,
+            last_cycle_frame: None,
+            last_cycle_clock: None,
+            server_stall_frames: 0,
             hold_back: trust
                 == TimestampTrust::Exact {
                     whole_periods: true,
@@ -314,6 +327,69 @@ impl Capture {
         capture_ns: Option<u64>,
         callback_ns: Option<u64>,
     ) {
+        let wake = match (capture_ns, callback_ns) {
+            (Some(c), Some(w)) => Some(w.saturating_sub(c)),
+            _ => None,
+        };
+        self.on_block(data, capture_ns, wake);
+    }
+
+    /// JACK's data callback with the server's frame counter at the cycle's start (`frame`),
+    /// how long after its cycle began the callback ran by JACK's clock (`wake_ns`), and the
+    /// system's monotonic clock now (`clock_ns`).
+    ///
+    /// The counter is the block's position on the server's timeline: it advances by exactly
+    /// one period per cycle and is never re-anchored. JACK's microsecond cycle times come
+    /// from a filter that jackd resets at every xrun and that then runs fast or slow for
+    /// seconds, so they are used for nothing but the wake-up distance.
+    pub fn on_cycle<T: CaptureSample>(
+        &mut self,
+        data: &[T],
+        frame: Option<u32>,
+        wake_ns: Option<u64>,
+        clock_ns: Option<u64>,
+    ) {
+        let Some(frame) = frame else {
+            // No counter (JACK could not say): the system clock is the best timeline left.
+            self.on_block(data, clock_ns, wake_ns);
+            return;
+        };
+        // The counter is 32 bits and wraps after a day at 48 kHz; steps are small.
+        let counter = match self.last_cycle_frame {
+            Some((last, at)) => at.wrapping_add_signed(i64::from(frame.wrapping_sub(last) as i32)),
+            None => u64::from(frame),
+        };
+        let stamp = u64::try_from(u128::from(counter) * 1_000_000_000 / u128::from(self.rate))
+            .unwrap_or(u64::MAX);
+        // The server itself not running (hung, stopped, its driver restarted after an
+        // overrun) shows only on the system clock: its frame counter waits with it. Short of
+        // half a second that is the server's timeline, which every other client of it
+        // shares; longer, the take keeps pace with the clock, and the silence is estimated.
+        if let (Some(now), Some((_, last)), Some(then)) =
+            (clock_ns, self.last_cycle_frame, self.last_cycle_clock)
+        {
+            let timeline = counter.saturating_sub(last) * 1_000_000_000 / self.rate;
+            let excess = now.saturating_sub(then).saturating_sub(timeline);
+            if excess >= SERVER_STALL_NS {
+                self.server_stall_frames = (u128::from(excess) * u128::from(self.rate)
+                    / 1_000_000_000)
+                    .try_into()
+                    .unwrap_or(u64::MAX);
+            }
+        }
+        self.last_cycle_frame = Some((frame, counter));
+        self.last_cycle_clock = clock_ns;
+        self.on_block(data, Some(stamp), wake_ns);
+    }
+
+    /// A block stamped `capture_ns` on the host's timeline, whose callback ran `wake` ns
+    /// after the stamp (JACK's cycles), if the host says.
+    fn on_block<T: CaptureSample>(
+        &mut self,
+        data: &[T],
+        capture_ns: Option<u64>,
+        wake: Option<u64>,
+    ) {
         let ch = self.channels;
         let frames = data.len() / ch;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
@@ -322,7 +398,7 @@ impl Capture {
         self.measure(data);
 
         if self.hold_back && frames <= SCRATCH_FRAMES {
-            self.on_held_data(data, frames, capture_ns, callback_ns);
+            self.on_held_data(data, frames, capture_ns, wake);
         } else {
             self.release_held(true);
             self.account_for_missing_frames(frames as u64, capture_ns);
@@ -349,17 +425,13 @@ impl Capture {
         data: &[T],
         frames: usize,
         capture_ns: Option<u64>,
-        callback_ns: Option<u64>,
+        wake: Option<u64>,
     ) {
         let words = frames * self.channels;
         for (d, s) in self.scratch[..words].iter_mut().zip(data) {
             *d = s.to_word();
         }
         let period_ns = frames as u64 * 1_000_000_000 / self.rate;
-        let wake = match (capture_ns, callback_ns) {
-            (Some(c), Some(w)) => Some(w.saturating_sub(c)),
-            _ => None,
-        };
         // The callback's distance from its cycle's stamp includes the port latency, so it is
         // measured against the smallest distance seen.
         if let Some(w) = wake {
@@ -473,7 +545,13 @@ impl Capture {
         let xrun_reported = xruns != self.xruns_seen;
         self.xruns_seen = xruns;
         let (missing, exact) = self.frames_late(frames, capture_ns, xrun_reported);
-        (missing, exact, xrun_reported)
+        // Not part of the timeline's origin: the server's own frame counter did not move.
+        let stall = std::mem::take(&mut self.server_stall_frames);
+        (
+            missing.saturating_add(stall),
+            exact && stall == 0,
+            xrun_reported,
+        )
     }
 
     fn record_missing(&mut self, (missing, exact, xrun_reported): (u64, bool, bool)) {
@@ -735,6 +813,83 @@ mod tests {
         assert_eq!(gaps.len(), 1, "{gaps:?}");
         assert_eq!(gaps[0].at_frame, 200 * PERIOD);
         assert_eq!(gaps[0].frames, 112 * PERIOD);
+    }
+
+    /// Feeds JACK cycles as (frame counter, system clock in periods from the start) and
+    /// returns the gaps queued.
+    fn gaps_by_counter(cycles: impl IntoIterator<Item = (u32, f64)>) -> Vec<Gap> {
+        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
+        let block: Vec<f32> = (0..PERIOD * 2).map(|i| i as f32 / 1024.0).collect();
+        let mut gaps = Vec::new();
+        for (frame, at) in cycles {
+            let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
+            c.on_cycle(&block, Some(frame), Some(1000), Some(ns));
+            out.samples.clear();
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        }
+        gaps
+    }
+
+    #[test]
+    fn cycles_late_by_the_clock_are_no_gap_while_the_frame_counter_runs_on() {
+        // Cycles that run late by the clock (a whole period and more, ten in a row) are no
+        // gap while the frame counter runs on.
+        let cycles = (0..200u32).map(|i| {
+            let at = f64::from(i) + if (50..60).contains(&i) { 1.3 } else { 0.0 };
+            (i * PERIOD as u32, at)
+        });
+        let gaps = gaps_by_counter(cycles);
+        assert!(gaps.is_empty(), "{gaps:?}");
+    }
+
+    #[test]
+    fn cycles_the_server_ran_without_us_are_exact_by_the_frame_counter() {
+        // 56 cycles skipped at cycle 100, while the clock says 55.6.
+        let cycles = (0..300u32).filter(|i| !(100..156).contains(i)).map(|i| {
+            let at = f64::from(i) - if i >= 156 { 0.4 } else { 0.0 };
+            (i * PERIOD as u32, at)
+        });
+        let gaps = gaps_by_counter(cycles);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].at_frame, 100 * PERIOD);
+        assert_eq!(gaps[0].frames, 56 * PERIOD);
+        assert!(gaps[0].exact);
+    }
+
+    #[test]
+    fn a_server_that_stood_still_for_seconds_gets_an_estimated_silence_and_a_short_one_none() {
+        // The server stops for 3 s after cycle 100 and for 0.3 s after cycle 300; its frame
+        // counter waits both times.
+        let periods = |seconds: f64| seconds * RATE as f64 / PERIOD as f64;
+        let cycles = (0..500u32).map(|i| {
+            let mut at = f64::from(i);
+            if i > 100 {
+                at += periods(3.0);
+            }
+            if i > 300 {
+                at += periods(0.3);
+            }
+            (i * PERIOD as u32, at)
+        });
+        let gaps = gaps_by_counter(cycles);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].at_frame, 101 * PERIOD);
+        assert!(gaps[0].frames.abs_diff(3 * RATE) <= 1, "{gaps:?}");
+        assert!(!gaps[0].exact, "measured by the clock, not by the server");
+    }
+
+    #[test]
+    fn the_frame_counter_wraps_without_a_gap_and_a_skip_across_the_wrap_is_exact() {
+        let start = u32::MAX - 20 * PERIOD as u32 + 1;
+        let cycles = (0..100u32)
+            .filter(|&i| i != 30 && i != 31)
+            .map(|i| (start.wrapping_add(i * PERIOD as u32), f64::from(i)));
+        let gaps = gaps_by_counter(cycles);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert_eq!(gaps[0].at_frame, 30 * PERIOD);
+        assert_eq!(gaps[0].frames, 2 * PERIOD);
     }
 
     /// JACK-like blocks of a two-channel counter: (cycle whose audio, cycle whose stamp, how

@@ -485,6 +485,17 @@ pub fn open_stream(
     })
 }
 
+/// JACK's frame counter for the cycle being delivered (none on other hosts).
+#[cfg(feature = "jack")]
+fn jack_cycle_frames() -> Option<u32> {
+    cpal::platform::jack_cycle_frames()
+}
+
+#[cfg(not(feature = "jack"))]
+fn jack_cycle_frames() -> Option<u32> {
+    None
+}
+
 fn build<T: capture::CaptureSample>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
@@ -492,12 +503,21 @@ fn build<T: capture::CaptureSample>(
     shared: &Arc<CaptureShared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let errors = Arc::clone(shared);
+    let started = std::time::Instant::now();
     device.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
-            let ns = info.timestamp().capture.as_nanos();
-            let woke = info.timestamp().callback.as_nanos();
-            capture.on_data_at(data, u64::try_from(ns).ok(), u64::try_from(woke).ok());
+            let ns = u64::try_from(info.timestamp().capture.as_nanos()).ok();
+            let woke = u64::try_from(info.timestamp().callback.as_nanos()).ok();
+            match jack_cycle_frames() {
+                Some(frame) => {
+                    // clock_gettime through the vDSO: no lock, no allocation.
+                    let clock = u64::try_from(started.elapsed().as_nanos()).ok();
+                    let wake = ns.zip(woke).map(|(c, w)| w.saturating_sub(c));
+                    capture.on_cycle(data, Some(frame), wake, clock);
+                }
+                None => capture.on_data_at(data, ns, woke),
+            }
         },
         move |e: cpal::Error| errors.on_stream_error(e.kind()),
         None,
