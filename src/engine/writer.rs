@@ -14,7 +14,7 @@ use ringbuf::traits::{Consumer, Observer};
 use super::meter::{MeterState, TapInner};
 use super::{Command, EngineConfig, Event, Snapshot, TakeSummary, Track, Transport};
 use crate::audio::capture::{CaptureOutput, CaptureShared, Gap, StreamFault};
-use crate::format::{DeviceFormat, FileFormat, convert_f32, convert_s16, convert_s24, dbfs};
+use crate::format::{ChunkConverter, TrackLevel, dbfs, pack_track};
 use crate::session::manifest::{
     DropoutRecord, EndReason, MarkerRecord, TakeRecord, TakeState, TakeTrack, TrackRecord,
 };
@@ -55,8 +55,6 @@ struct TrackFile {
     file: String,
     writer: WavWriter,
     buf: Vec<u8>,
-    peak: f32,
-    clipped: u64,
 }
 
 struct ActiveTake {
@@ -160,6 +158,8 @@ pub(super) struct Writer {
     /// Stream frame of the next frame to come out of the ring.
     pos: u64,
     chunk: Vec<u32>,
+    /// Turns the chunk into file samples and keeps each input's level for the take.
+    converter: ChunkConverter,
     zeros: Vec<u8>,
     take: Option<ActiveTake>,
     last_take: Option<TakeSummary>,
@@ -244,6 +244,7 @@ impl Writer {
             tracks: cfg.tracks.clone(),
             meters: (0..channels).map(|_| MeterState::new(now)).collect(),
             chunk: vec![0; CHUNK_FRAMES * channels],
+            converter: ChunkConverter::new(channels, cfg.device_format, cfg.file_format),
             zeros: vec![0; CHUNK_FRAMES * 4],
             cfg,
             session,
@@ -506,8 +507,6 @@ impl Writer {
                     file: format!("{folder}/{name}"),
                     writer,
                     buf: vec![0; CHUNK_FRAMES * 4],
-                    peak: 0.0,
-                    clipped: 0,
                 });
             }
             Ok(files)
@@ -535,6 +534,8 @@ impl Writer {
             }
         };
         let now = Instant::now();
+        // Each take's files have levels of their own.
+        self.converter.reset();
         Ok(ActiveTake {
             number,
             folder,
@@ -674,14 +675,14 @@ impl Writer {
             return;
         }
         let ch = usize::from(self.cfg.channels);
-        let dev = self.cfg.device_format;
         let ff = self.cfg.file_format;
         let Some(take) = &mut self.take else { return };
+        let words = &mut self.chunk[..n * ch];
+        self.converter.convert(words);
         let mut failure = None;
         for f in &mut take.files {
             let input = usize::from(f.track.input - 1);
-            let samples = self.chunk[..n * ch].iter().skip(input).step_by(ch).copied();
-            let len = encode(samples, dev, ff, &mut f.buf, &mut f.peak, &mut f.clipped);
+            let len = pack_track(words, ch, input, ff, &mut f.buf);
             if let Err(e) = f.writer.write_bytes(&f.buf[..len]) {
                 failure = Some(e);
                 break;
@@ -902,8 +903,9 @@ impl Writer {
         let mut problem: Option<io::Error> = None;
         let mut clipped = 0;
         for f in take.files {
-            let mut t = take_track(&f, take.frames);
-            clipped += f.clipped;
+            let level = self.converter.level(usize::from(f.track.input - 1));
+            let mut t = take_track(&f, take.frames, level);
+            clipped += level.clipped;
             let path = f.writer.path().to_path_buf();
             match f.writer.finalize() {
                 Ok(frames) => t.frames = frames,
@@ -1057,7 +1059,7 @@ impl Writer {
     }
 }
 
-fn take_track(f: &TrackFile, frames: u64) -> TakeTrack {
+fn take_track(f: &TrackFile, frames: u64, level: TrackLevel) -> TakeTrack {
     TakeTrack {
         track: f.track.number,
         name: f.track.name.clone(),
@@ -1065,49 +1067,7 @@ fn take_track(f: &TrackFile, frames: u64) -> TakeTrack {
         role: f.track.role.clone(),
         file: f.file.clone(),
         frames,
-        peak_dbfs: dbfs(f.peak).map(|d| (d * 100.0).round() / 100.0),
-        clipped_samples: f.clipped,
+        peak_dbfs: dbfs(level.peak).map(|d| (d * 100.0).round() / 100.0),
+        clipped_samples: level.clipped,
     }
-}
-
-/// Converts one track's samples into little-endian file bytes in `buf`; returns the length.
-fn encode(
-    samples: impl Iterator<Item = u32>,
-    dev: DeviceFormat,
-    ff: FileFormat,
-    buf: &mut [u8],
-    peak: &mut f32,
-    clipped: &mut u64,
-) -> usize {
-    let mut len = 0;
-    match ff {
-        FileFormat::S16 => {
-            for w in samples {
-                let c = convert_s16(w, dev);
-                buf[len..len + 2].copy_from_slice(&c.value.to_le_bytes());
-                len += 2;
-                *peak = peak.max(c.magnitude);
-                *clipped += u64::from(c.at_full_scale);
-            }
-        }
-        FileFormat::S24 => {
-            for w in samples {
-                let c = convert_s24(w, dev);
-                buf[len..len + 3].copy_from_slice(&c.value.to_le_bytes()[..3]);
-                len += 3;
-                *peak = peak.max(c.magnitude);
-                *clipped += u64::from(c.at_full_scale);
-            }
-        }
-        FileFormat::F32 => {
-            for w in samples {
-                let c = convert_f32(w, dev);
-                buf[len..len + 4].copy_from_slice(&c.value.to_le_bytes());
-                len += 4;
-                *peak = peak.max(c.magnitude);
-                *clipped += u64::from(c.at_full_scale);
-            }
-        }
-    }
-    len
 }
