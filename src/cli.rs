@@ -132,6 +132,11 @@ struct CommonArgs {
     /// Ring buffer between the audio thread and the disk writer, in seconds of all channels.
     #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
     ring_seconds: f64,
+    /// How often the take's files are forced to disk (fdatasync), in seconds: at most this
+    /// much audio is missing after a power cut. 0 leaves it to the kernel (a killed tapedeck
+    /// still loses nothing written).
+    #[arg(long, default_value_t = 0.5, value_name = "SECONDS")]
+    sync_interval: f64,
 }
 
 const DEFAULT_DIR: &str = "sessions";
@@ -507,6 +512,15 @@ fn record(
     if !(a.ring_seconds.is_finite() && (0.1..=600.0).contains(&a.ring_seconds)) {
         return Err(Error::usage("--ring-seconds must be between 0.1 and 600"));
     }
+    let sync_interval = match a.sync_interval {
+        0.0 => None,
+        s if s.is_finite() && (0.1..=3600.0).contains(&s) => Some(Duration::from_secs_f64(s)),
+        _ => {
+            return Err(Error::usage(
+                "--sync-interval must be 0 (leave it to the kernel) or between 0.1 and 3600 seconds",
+            ));
+        }
+    };
     // The default folder is created only once everything else has been checked.
     let (root, create_root) = match &a.dir {
         Some(d) => (d.clone(), false),
@@ -641,6 +655,7 @@ fn record(
         ring_frames,
         min_free_seconds,
         warn_free_seconds,
+        sync_interval,
     };
     let engine = Engine::start(config, session, opened.stream, opened.output, opened.shared)?;
     let take_frames =

@@ -507,6 +507,17 @@ fn unreadable_durations_are_refused() {
 }
 
 #[test]
+fn sync_intervals_out_of_range_are_refused() {
+    for v in ["-1", "0.05", "5000", "NaN", "inf"] {
+        demo_refused(
+            &[&format!("--sync-interval={v}")],
+            EXIT_USAGE,
+            &["--sync-interval", "0 (leave it to the kernel)", "0.1 and 3600"],
+        );
+    }
+}
+
+#[test]
 fn unknown_file_format_is_refused() {
     demo_refused(
         &["--format", "s32"],

@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub min_free_seconds: u64,
     /// A warning is given when a take's remaining disk time drops below this (`--warn-free`).
     pub warn_free_seconds: u64,
+    /// How often a take's files are forced to disk (`--sync-interval`): what a power cut can
+    /// lose. None leaves it to the kernel.
+    pub sync_interval: Option<std::time::Duration>,
 }
 
 /// Commands front ends send.

@@ -38,8 +38,6 @@ const METER_INTERVAL: Duration = Duration::from_millis(33);
 /// How often file headers are rewritten and data flushed to the kernel while recording: what
 /// a killed process can lose of the audio the writer had received.
 const HEADER_INTERVAL: Duration = Duration::from_millis(250);
-/// How often recorded data is forced to the disk (fdatasync): what a power cut can lose.
-const SYNC_INTERVAL: Duration = Duration::from_millis(500);
 /// Kept free in the session folder while recording and released when the disk fills up, so
 /// that the manifest can still be written.
 const RESERVE_BYTES: usize = 1 << 20;
@@ -79,7 +77,7 @@ struct ActiveTake {
     drain: Option<(u64, Instant)>,
 }
 
-/// Forces the take's files to disk every `SYNC_INTERVAL` on a thread of its own, so that a
+/// Forces the take's files to disk every `--sync-interval` on a thread of its own, so that a
 /// disk slow to sync (a rotating one: milliseconds per file) never holds up the writer.
 struct Syncer {
     jobs: Sender<Option<Vec<std::fs::File>>>,
@@ -88,34 +86,37 @@ struct Syncer {
 }
 
 impl Syncer {
-    fn start() -> Self {
+    /// `every`: None leaves writing the data out to the kernel (no thread is started).
+    fn start(every: Option<Duration>) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Option<Vec<std::fs::File>>>();
         let failure = Arc::new(Mutex::new(None));
         let report = Arc::clone(&failure);
-        let thread = std::thread::Builder::new()
-            .name("tapedeck-sync".into())
-            .spawn(move || {
-                let mut files: Vec<std::fs::File> = Vec::new();
-                loop {
-                    match rx.recv_timeout(SYNC_INTERVAL) {
-                        Ok(Some(new)) => files = new,
-                        Ok(None) => files.clear(),
-                        Err(RecvTimeoutError::Timeout) => {
-                            for f in &files {
-                                if let Err(e) = f.sync_data() {
-                                    if let Ok(mut slot) = report.lock() {
-                                        slot.get_or_insert(e);
+        let thread = every.and_then(|every| {
+            std::thread::Builder::new()
+                .name("tapedeck-sync".into())
+                .spawn(move || {
+                    let mut files: Vec<std::fs::File> = Vec::new();
+                    loop {
+                        match rx.recv_timeout(every) {
+                            Ok(Some(new)) => files = new,
+                            Ok(None) => files.clear(),
+                            Err(RecvTimeoutError::Timeout) => {
+                                for f in &files {
+                                    if let Err(e) = f.sync_data() {
+                                        if let Ok(mut slot) = report.lock() {
+                                            slot.get_or_insert(e);
+                                        }
+                                        files.clear();
+                                        break;
                                     }
-                                    files.clear();
-                                    break;
                                 }
                             }
+                            Err(RecvTimeoutError::Disconnected) => return,
                         }
-                        Err(RecvTimeoutError::Disconnected) => return,
                     }
-                }
-            })
-            .ok();
+                })
+                .ok()
+        });
         Self {
             jobs: tx,
             failure,
@@ -240,6 +241,7 @@ impl Writer {
     ) -> Self {
         let now = Instant::now();
         let channels = usize::from(cfg.channels);
+        let cfg_sync = cfg.sync_interval;
         Self {
             tracks: cfg.tracks.clone(),
             meters: (0..channels).map(|_| MeterState::new(now)).collect(),
@@ -264,7 +266,7 @@ impl Writer {
             last_disk_check: now,
             low_disk_warned: false,
             stall: stall_from_env(),
-            syncer: Syncer::start(),
+            syncer: Syncer::start(cfg_sync),
             audio_watch: (0, now, false),
         }
     }
