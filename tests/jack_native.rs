@@ -334,3 +334,63 @@ fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
         take["dropouts"]
     );
 }
+
+/// A JACK server that stops answering at the end of a take (hung, or stopped as here) does not
+/// keep tapedeck from exiting: the take is finished and on disk, the goodbye to the server
+/// gives up after a few seconds, says so, and the exit status is that of the take.
+#[test]
+fn a_server_that_hangs_at_the_end_does_not_keep_tapedeck_from_exiting() {
+    let _serial = one_at_a_time();
+    let jack = JackServer::start(RATE, PERIOD as u32, 0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let recorder = Command::new(common::bin())
+        .args(["record", "--host", "jack", "--channels", "2"])
+        .args(["--duration", "60s", "--headless", "--session", "hang"])
+        .arg("--dir")
+        .arg(dir)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tapedeck");
+    let recorder = Reaper(recorder);
+    std::thread::sleep(Duration::from_millis(1500));
+    kill(jack.pid(), "-STOP");
+    let stopped_at = Instant::now();
+    kill(recorder.0.id(), "-TERM");
+    let mut recorder = recorder;
+    let status = loop {
+        if let Ok(Some(s)) = recorder.0.try_wait() {
+            break Some(s);
+        }
+        if stopped_at.elapsed() > Duration::from_secs(30) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let waited = stopped_at.elapsed();
+    kill(jack.pid(), "-CONT");
+    let status = status.expect("tapedeck did not exit within 30 s of a stopped server");
+    let mut err = String::new();
+    if let Some(mut e) = recorder.0.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(0), "stderr:\n{err}");
+    assert!(
+        err.contains("did not answer") && err.contains("everything recorded is on disk"),
+        "stderr:\n{err}"
+    );
+    // Draining what the stopped server never delivers (3 s), then the goodbye (5 s).
+    assert!(waited < Duration::from_secs(20), "exited after {waited:?}");
+    let session = dir.join("hang");
+    let take = last_take(&session);
+    assert_eq!(take["state"], "complete");
+    let frames = take["length_frames"].as_u64().expect("length");
+    assert!(frames >= u64::from(RATE), "take of {frames} frames");
+    for (_, path) in take_files(&session, &take) {
+        assert_eq!(soxi(&path).0, frames, "{}", path.display());
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 
@@ -269,8 +270,37 @@ impl Engine {
                 .map_err(|_| Error::Runtime("the writer thread panicked".into())),
             None => Err(Error::Runtime("the engine was already shut down".into())),
         };
-        self.stream.take();
+        if let Some(stream) = self.stream.take() {
+            close_stream(stream);
+        }
         result
+    }
+}
+
+/// How long closing the stream may take. Everything is on disk by then; what is left is
+/// telling the audio server goodbye.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Closes the stream on a thread of its own and waits for it at most `CLOSE_TIMEOUT`.
+///
+/// Closing a JACK client waits for the server's answer, and a server that is stuck (its
+/// notifications to us unread, say) never gives one: the process would then never exit,
+/// although the take is complete. Better to leave the connection behind (the server cleans
+/// up after a client that is gone) and say so.
+fn close_stream(stream: cpal::Stream) {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let closer = std::thread::Builder::new()
+        .name("tapedeck-close".into())
+        .spawn(move || {
+            drop(stream);
+            let _ = done_tx.send(());
+        });
+    if closer.is_ok() && done_rx.recv_timeout(CLOSE_TIMEOUT).is_err() {
+        eprintln!(
+            "tapedeck: the audio server did not answer within {} s when tapedeck closed its \
+             connection; leaving it (everything recorded is on disk)",
+            CLOSE_TIMEOUT.as_secs()
+        );
     }
 }
 
