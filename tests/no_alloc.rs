@@ -65,6 +65,12 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         }
     }
     let big = vec![T::default(); 8192 * channels];
+    // The same block with its first half of inputs silent: read after `block` under one
+    // cycle, a torn read.
+    let mut torn = block.clone();
+    for frame in torn.chunks_exact_mut(channels) {
+        frame[..channels / 2].fill(T::default());
+    }
     let period_ns = period as u64 * 1_000_000_000 / u64::from(rate);
     let n = allocations_in(|| {
         let mut t = 0u64;
@@ -106,12 +112,27 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
             if i % 7 == 6 {
                 frame = frame.wrapping_add(2 * period as u32);
             }
-            capture.on_cycle(&block, Some(frame), Some(1000), Some(t));
+            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), false);
             frame = frame.wrapping_add(period as u32);
             t += period_ns;
             if i % 4 == 0 {
                 out.samples.clear();
             }
+        }
+        // Torn reads: under one cycle's counter, and in consecutive cycles after a read
+        // that overlapped the server's next cycle.
+        for i in 0..20u64 {
+            let moved = i % 2 == 1;
+            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), moved);
+            if !moved {
+                capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), false);
+            }
+            frame = frame.wrapping_add(period as u32);
+            t += period_ns;
+            capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), false);
+            frame = frame.wrapping_add(period as u32);
+            t += period_ns;
+            out.samples.clear();
         }
     });
     assert_eq!(n, 0, "the capture callback allocated {n} times");

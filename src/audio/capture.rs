@@ -285,6 +285,10 @@ pub struct Capture {
     /// The held block's capture stamp, and whether its callback ran half a period late.
     held_stamp: Option<u64>,
     held_late: bool,
+    /// Whether the server began its next cycle while the held block was read (JACK says).
+    held_moved: bool,
+    /// Per input, for the comparison of a held block with the next (see `torn_read`).
+    channel_flags: Box<[u8]>,
     /// What the held block's stamp said was missing before it: recorded when it is stored.
     held_gap: (u64, bool, bool),
     /// The smallest distance seen between a callback and its cycle's stamp (ns).
@@ -336,6 +340,8 @@ impl Capture {
             held_frames: 0,
             held_stamp: None,
             held_late: false,
+            held_moved: false,
+            channel_flags: vec![0u8; channels].into_boxed_slice(),
             held_gap: (0, true, false),
             min_wake: u64::MAX,
             last_cycle_frame: None,
@@ -385,7 +391,7 @@ impl Capture {
             (Some(c), Some(w)) => Some(w.saturating_sub(c)),
             _ => None,
         };
-        self.on_block(data, capture_ns, wake);
+        self.on_block(data, capture_ns, wake, false);
     }
 
     /// JACK's data callback with the server's frame counter at the cycle's start (`frame`),
@@ -402,10 +408,11 @@ impl Capture {
         frame: Option<u32>,
         wake_ns: Option<u64>,
         clock_ns: Option<u64>,
+        moved: bool,
     ) {
         let Some(frame) = frame else {
             // No counter (JACK could not say): the system clock is the best timeline left.
-            self.on_block(data, clock_ns, wake_ns);
+            self.on_block(data, clock_ns, wake_ns, false);
             return;
         };
         // The counter is 32 bits and wraps after a day at 48 kHz; steps are small.
@@ -433,16 +440,18 @@ impl Capture {
         }
         self.last_cycle_frame = Some((frame, counter));
         self.last_cycle_clock = clock_ns;
-        self.on_block(data, Some(stamp), wake_ns);
+        self.on_block(data, Some(stamp), wake_ns, moved);
     }
 
     /// A block stamped `capture_ns` on the host's timeline, whose callback ran `wake` ns
-    /// after the stamp (JACK's cycles), if the host says.
+    /// after the stamp (JACK's cycles), if the host says; `moved`: the host's next cycle began
+    /// while the block was read.
     fn on_block<T: CaptureSample>(
         &mut self,
         data: &[T],
         capture_ns: Option<u64>,
         wake: Option<u64>,
+        moved: bool,
     ) {
         let ch = self.channels;
         let frames = data.len() / ch;
@@ -451,7 +460,7 @@ impl Capture {
         // Both paths measure the block for the meters while they convert it, whether or not
         // it can be stored.
         if self.hold_back && frames <= SCRATCH_FRAMES {
-            self.on_held_data(data, frames, capture_ns, wake);
+            self.on_held_data(data, frames, capture_ns, wake, moved);
         } else {
             self.release_held(true);
             self.account_for_missing_frames(frames as u64, capture_ns);
@@ -472,14 +481,23 @@ impl Capture {
     ///   block, stamped one cycle on, holds the same audio: the held block read this cycle's
     ///   audio early, and the cycle it was stamped with never reached us. That cycle becomes
     ///   an exact dropout and the copy is dropped.
+    /// - Some inputs of the held block hold the next block's audio and others do not (a torn
+    ///   read): the held block was read while the source was writing the next cycle into its
+    ///   ports, so the held cycle is gone from some inputs and the tracks disagree about what
+    ///   it was. Its period becomes an exact dropout on every track, and the next block is
+    ///   kept. This needs the timing to agree: the two blocks stamped with one cycle (the
+    ///   held callback ran so late that the counter had moved on), or the held one late or
+    ///   read while the server began its next cycle.
     ///
-    /// Storing both would repeat a period without saying so.
+    /// Storing both would repeat a period without saying so; storing a torn one would put
+    /// the tracks out of step with each other for a period.
     fn on_held_data<T: CaptureSample>(
         &mut self,
         data: &[T],
         frames: usize,
         capture_ns: Option<u64>,
         wake: Option<u64>,
+        moved: bool,
     ) {
         let words = frames * self.channels;
         convert_and_measure(
@@ -524,6 +542,21 @@ impl Capture {
             self.release_held(true);
             return;
         }
+        let consecutive = step.is_some_and(|d| d < period_ns * 3 / 2);
+        if !same_audio
+            && self.held_frames == frames
+            && (same_cycle || ((self.held_late || self.held_moved) && consecutive))
+            && self.torn_read(words)
+        {
+            // The hole before the held block stays; under the next block's stamp the held
+            // block's place is that hole, otherwise its own period is lost too.
+            let hole = std::mem::replace(&mut self.held_gap, (0, true, false));
+            self.record_missing(hole);
+            if !same_cycle {
+                self.add_gap(frames as u64, GapCause::DeviceXrun, true);
+            }
+            self.held_frames = 0;
+        }
         // A new cycle's audio under the held block's stamp: the held block ran late, after
         // the stamp moved on, but still read its own cycle. The hole its stamp showed was
         // not one.
@@ -534,6 +567,26 @@ impl Capture {
         self.held_frames = frames;
         self.held_stamp = capture_ns;
         self.held_late = wake.is_some_and(|w| w - self.min_wake >= period_ns / 2);
+        self.held_moved = moved;
+    }
+
+    /// Whether the held block and the new one (`words` each, in `held` and `scratch`) agree
+    /// on some inputs and differ on others, counting only inputs whose audio moves within the
+    /// held block (silence and DC say nothing about which cycle they came from).
+    fn torn_read(&mut self, words: usize) -> bool {
+        let ch = self.channels;
+        let held = &self.held[..words];
+        let new = &self.scratch[..words];
+        let first = &held[..ch];
+        // Bit 0: differs from the new block; bit 1: moves within the held block.
+        let flags = &mut self.channel_flags;
+        flags.fill(0);
+        for (h, n) in held.chunks_exact(ch).zip(new.chunks_exact(ch)) {
+            for (((f, h), n), first) in flags.iter_mut().zip(h).zip(n).zip(first) {
+                *f |= u8::from(h != n) | (u8::from(h != first) << 1);
+            }
+        }
+        flags.contains(&0b10) && flags.contains(&0b11)
     }
 
     /// Stores the block held back, if any, after the hole its stamp showed (`with_gap`).
@@ -872,7 +925,7 @@ mod tests {
         let mut gaps = Vec::new();
         for (frame, at) in cycles {
             let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
-            c.on_cycle(&block, Some(frame), Some(1000), Some(ns));
+            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), false);
             out.samples.clear();
             while let Some(g) = out.gaps.try_pop() {
                 gaps.push(g);
@@ -1044,6 +1097,130 @@ mod tests {
         let (gaps, stored) = replay(&blocks);
         assert_eq!(gaps, []);
         assert!(stored == counter(0..20), "stored audio differs");
+    }
+
+    /// Feeds JACK cycles of a four-input counter by frame counter: (the cycle whose audio each
+    /// input holds, the counter's cycle, whether the server began its next cycle during the
+    /// read). Returns the gaps and, per stored frame, the counter value all four inputs agree
+    /// on (a frame on which they disagree fails the test).
+    fn replay_inputs(blocks: &[([u64; 4], u64, bool)]) -> (Vec<Gap>, Vec<u64>) {
+        let (mut c, mut out, _) = Capture::new(4, RATE as u32, RATE as usize, JACK);
+        let mut gaps = Vec::new();
+        let mut stored = Vec::new();
+        let mut take = |out: &mut CaptureOutput, gaps: &mut Vec<Gap>| {
+            while let Some(w) = out.samples.try_pop() {
+                stored.push(f32::from_bits(w));
+            }
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        };
+        let block_of = |audio: [u64; 4]| -> Vec<f32> {
+            (0..PERIOD)
+                .flat_map(|i| {
+                    (0..4u64)
+                        .map(move |ch| (audio[ch as usize] * PERIOD + i + 1 + 100_000 * ch) as f32)
+                })
+                .collect()
+        };
+        let ns = |cycle: u64| 1_000_000 + period_ns(cycle);
+        for &(audio, cycle, moved) in blocks {
+            let frame = (cycle * PERIOD) as u32;
+            c.on_cycle(
+                &block_of(audio),
+                Some(frame),
+                Some(1000),
+                Some(ns(cycle)),
+                moved,
+            );
+            take(&mut out, &mut gaps);
+        }
+        // One more cycle lets the last block out.
+        let last = blocks.last().map_or(0, |b| b.1 + 1);
+        let silence = vec![0.0f32; PERIOD as usize * 4];
+        c.on_cycle(
+            &silence,
+            Some((last * PERIOD) as u32),
+            Some(1000),
+            Some(ns(last)),
+            false,
+        );
+        take(&mut out, &mut gaps);
+        let frames = stored
+            .chunks_exact(4)
+            .filter(|f| f[0] != 0.0)
+            .map(|f| {
+                let k = f[0] as u64;
+                for (ch, v) in f.iter().enumerate() {
+                    assert_eq!(*v as u64, k + 100_000 * ch as u64, "inputs out of step");
+                }
+                k
+            })
+            .collect();
+        (gaps, frames)
+    }
+
+    #[test]
+    fn a_torn_read_under_the_next_cycles_stamp_becomes_an_exact_dropout() {
+        // The callback for cycle 10 ran so late that the counter said 11 and the source was
+        // writing cycle 11 into the ports as they were read: inputs 0 and 1 hold cycle 11,
+        // inputs 2 and 3 still cycle 10. Then the callback for cycle 11 reads cycle 11.
+        let mut blocks: Vec<_> = (0..20).map(|k| ([k; 4], k, false)).collect();
+        blocks[10] = ([11, 11, 10, 10], 11, false);
+        let (gaps, stored) = replay_inputs(&blocks);
+        assert_eq!(gaps, [lost_at(10)]);
+        assert!(
+            stored == counter((0..10).chain(11..20)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn a_torn_read_of_its_own_cycle_becomes_an_exact_dropout_when_the_read_overlapped_the_next() {
+        // Read while the server began cycle 11: input 3 already holds cycle 11.
+        let mut blocks: Vec<_> = (0..20).map(|k| ([k; 4], k, false)).collect();
+        blocks[10] = ([10, 10, 10, 11], 10, true);
+        let (gaps, stored) = replay_inputs(&blocks);
+        assert_eq!(gaps, [lost_at(10)]);
+        assert!(
+            stored == counter((0..10).chain(11..20)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn inputs_that_repeat_a_cycle_by_nature_are_no_torn_read_when_the_timing_says_nothing() {
+        // Input 1 plays a loop as long as a period (the same audio every cycle); the others
+        // move on. The callbacks are on time and no read overlapped a new cycle: every block
+        // is kept.
+        let blocks: Vec<_> = (0..20).map(|k| ([k, 3, k, k], k, false)).collect();
+        let (mut c, mut out, _) = Capture::new(4, RATE as u32, RATE as usize, JACK);
+        let mut stored = 0;
+        let mut gaps = Vec::new();
+        for &(audio, cycle, moved) in &blocks {
+            let block: Vec<f32> = (0..PERIOD)
+                .flat_map(|i| {
+                    (0..4u64)
+                        .map(move |ch| (audio[ch as usize] * PERIOD + i + 1 + 100_000 * ch) as f32)
+                })
+                .collect();
+            c.on_cycle(
+                &block,
+                Some((cycle * PERIOD) as u32),
+                Some(1000),
+                Some(1_000_000 + period_ns(cycle)),
+                moved,
+            );
+            while out.samples.try_pop().is_some() {
+                stored += 1;
+            }
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        }
+        assert_eq!(gaps, []);
+        // All but the block still held back.
+        assert_eq!(stored, 19 * PERIOD as usize * 4);
     }
 
     #[test]

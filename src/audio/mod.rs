@@ -496,6 +496,17 @@ fn jack_cycle_frames() -> Option<u32> {
     None
 }
 
+/// Whether JACK began its next cycle while the block being delivered was read.
+#[cfg(feature = "jack")]
+fn jack_cycle_moved() -> bool {
+    cpal::platform::jack_cycle_moved()
+}
+
+#[cfg(not(feature = "jack"))]
+fn jack_cycle_moved() -> bool {
+    false
+}
+
 fn build<T: capture::CaptureSample>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
@@ -514,7 +525,7 @@ fn build<T: capture::CaptureSample>(
                     // clock_gettime through the vDSO: no lock, no allocation.
                     let clock = u64::try_from(started.elapsed().as_nanos()).ok();
                     let wake = ns.zip(woke).map(|(c, w)| w.saturating_sub(c));
-                    capture.on_cycle(data, Some(frame), wake, clock);
+                    capture.on_cycle(data, Some(frame), wake, clock, jack_cycle_moved());
                 }
                 None => capture.on_data_at(data, ns, woke),
             }

@@ -16,6 +16,9 @@ thread_local! {
     /// JACK's frame counter at the start of the cycle being processed, while a data callback
     /// runs (tapedeck patch).
     static CYCLE_FRAMES: Cell<Option<u32>> = const { Cell::new(None) };
+    /// Whether the server began its next cycle while the input ports were being read
+    /// (tapedeck patch).
+    static CYCLE_MOVED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// JACK's frame counter (`current_frames` of `jack_get_cycle_times`) at the start of the cycle
@@ -27,6 +30,15 @@ thread_local! {
 /// the frames it skipped between two callbacks (tapedeck patch).
 pub fn cycle_frames() -> Option<u32> {
     CYCLE_FRAMES.with(Cell::get)
+}
+
+/// Whether JACK's frame counter moved on while the calling data callback's input was being
+/// read from the ports: the server began its next cycle during the read, so an upstream client
+/// may have been writing the next cycle's audio into some of the ports as they were read (a
+/// torn read). False when the counter stood still (the read is of one cycle) or JACK could not
+/// say (tapedeck patch).
+pub fn cycle_moved() -> bool {
+    CYCLE_MOVED.with(Cell::get)
 }
 
 #[repr(u8)]
@@ -407,9 +419,12 @@ impl jack::ProcessHandler for LocalProcessHandler {
         // work even if it is less. Will panic in `temp_buffer_to_data` if greater.
         let current_frame_count = process_scope.n_frames() as usize;
 
+        // tapedeck patch: set again below once the ports have been read.
+        CYCLE_MOVED.with(|m| m.set(false));
         // Get timestamp data
         let (current_start_usecs, next_usecs_opt) = match process_scope.cycle_times() {
             Ok(times) => {
+                // tapedeck patch: the cycle's frame counter for the data callback.
                 CYCLE_FRAMES.with(|f| f.set(Some(times.current_frames)));
                 (times.current_usecs, Some(times.next_usecs))
             }
@@ -440,6 +455,10 @@ impl jack::ProcessHandler for LocalProcessHandler {
                 for i in 0..current_frame_count {
                     self.temp_input_buffer[ch_ix + i * num_in_channels] = input_channel[i];
                 }
+            }
+            // tapedeck patch: did the server begin its next cycle during the read?
+            if let Some(frames) = CYCLE_FRAMES.with(Cell::get) {
+                CYCLE_MOVED.with(|m| m.set(process_scope.last_frame_time() != frames));
             }
             // Create a slice of exactly current_frame_count frames
             let data = temp_buffer_to_data(
