@@ -512,7 +512,11 @@ fn sync_intervals_out_of_range_are_refused() {
         demo_refused(
             &[&format!("--sync-interval={v}")],
             EXIT_USAGE,
-            &["--sync-interval", "0 (leave it to the kernel)", "0.1 and 3600"],
+            &[
+                "--sync-interval",
+                "0 (leave it to the kernel)",
+                "0.1 and 3600",
+            ],
         );
     }
 }
