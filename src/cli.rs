@@ -135,7 +135,7 @@ struct CommonArgs {
     /// How often the take's files are forced to disk (fdatasync), in seconds: at most this
     /// much audio is missing after a power cut. 0 leaves it to the kernel (a killed tapedeck
     /// still loses nothing written).
-    #[arg(long, default_value_t = 0.5, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     sync_interval: f64,
 }
 
