@@ -281,3 +281,82 @@ fn eight_inputs_at_96k_are_bit_exact_in_every_format() {
 fn two_inputs_at_48k_are_bit_exact_in_every_format() {
     record_and_compare(48_000, 2, 2);
 }
+
+/// The scheduling policy and realtime priority of each thread of a live process, from
+/// `/proc/<pid>/task/*/stat` (fields 41 and 40).
+fn thread_scheduling(pid: u32) -> Vec<(u32, u32)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command name, which ends at the last ')': field 3 is [0].
+            let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some((rest.get(38)?.parse().ok()?, rest.get(37)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// On ALSA tapedeck asks for realtime priority for its audio thread: granted to root (as in
+/// CI), refused with a warning to a user without an rtprio allowance.
+#[test]
+fn the_alsa_audio_thread_gets_realtime_priority_where_allowed() {
+    let jack = JackServer::start(48_000, 256, 2);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("home");
+    write_asoundrc(&home, &[("paced_in", "TAPEDECK_TEST_IN")]);
+    let (bytes, _) = content(Dev::I16, 48_000 * 5, 2, 0x5eed);
+    let input = tmp.path().join("in.raw");
+    std::fs::write(&input, &bytes).expect("write input");
+    let child = std::process::Command::new(common::bin())
+        .args([
+            "record",
+            "--host",
+            "alsa",
+            "--device",
+            "alsa:paced_in",
+            "--channels",
+            "2",
+        ])
+        .args([
+            "--rate",
+            "48000",
+            "--buffer",
+            "1024",
+            "--duration",
+            "3s",
+            "--headless",
+        ])
+        .args(["--session", "rt", "--dir"])
+        .arg(tmp.path())
+        .env("HOME", &home)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .env("TAPEDECK_TEST_IN", &input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tapedeck");
+    let pid = child.id();
+    // Well into the take: the audio thread has had its first block.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let threads = thread_scheduling(pid);
+    let out = child.wait_with_output().expect("wait for tapedeck");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tapedeck failed:\n{stderr}");
+    const SCHED_FIFO: u32 = 1;
+    let realtime: Vec<_> = threads.iter().filter(|t| t.0 == SCHED_FIFO).collect();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(realtime, [&(SCHED_FIFO, 70)], "threads: {threads:?}");
+        assert!(!stderr.contains("without realtime priority"), "{stderr}");
+    } else if realtime.is_empty() {
+        assert!(
+            stderr.contains("the audio thread runs without realtime priority"),
+            "refused without a word:\n{stderr}"
+        );
+    } else {
+        assert_eq!(realtime.len(), 1, "threads: {threads:?}");
+    }
+}

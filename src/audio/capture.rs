@@ -70,6 +70,23 @@ pub struct CaptureShared {
     pub fault: AtomicU8,
     /// Set by the error callback when the stream ended for good.
     pub ended: AtomicBool,
+    /// How the audio thread is scheduled, once its first callback has run (`Realtime`).
+    pub realtime: AtomicU8,
+}
+
+/// How the audio thread is scheduled (`CaptureShared::realtime`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Realtime {
+    /// No callback has run yet.
+    Unknown = 0,
+    /// SCHED_FIFO or SCHED_RR: the host's (a realtime JACK server) or tapedeck's request.
+    Yes = 1,
+    /// The ordinary scheduler: the request was refused (no rtprio allowance), or the JACK
+    /// server runs its clients without realtime priority.
+    No = 2,
+    /// Not asked for: the demo device is no hardware and has no deadline.
+    NotApplicable = 3,
 }
 
 impl CaptureShared {
@@ -85,6 +102,16 @@ impl CaptureShared {
             callbacks: AtomicU64::new(0),
             fault: AtomicU8::new(StreamFault::None as u8),
             ended: AtomicBool::new(false),
+            realtime: AtomicU8::new(Realtime::Unknown as u8),
+        }
+    }
+
+    pub fn realtime(&self) -> Realtime {
+        match self.realtime.load(Ordering::Acquire) {
+            1 => Realtime::Yes,
+            2 => Realtime::No,
+            3 => Realtime::NotApplicable,
+            _ => Realtime::Unknown,
         }
     }
 

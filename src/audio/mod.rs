@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::format::{DeviceFormat, FileFormat};
-use capture::{Capture, CaptureOutput, CaptureShared, TimestampTrust};
+use capture::{Capture, CaptureOutput, CaptureShared, Realtime, TimestampTrust};
 
 /// The hosts tapedeck records from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -461,10 +461,10 @@ pub fn open_stream(
         buffer_size: choice.buffer.map_or(BufferSize::Default, BufferSize::Fixed),
     };
     let stream = match choice.format {
-        DeviceFormat::I16 => build::<i16>(device, &config, capture, &shared),
-        DeviceFormat::I24 => build::<cpal::I24>(device, &config, capture, &shared),
-        DeviceFormat::I32 => build::<i32>(device, &config, capture, &shared),
-        DeviceFormat::F32 => build::<f32>(device, &config, capture, &shared),
+        DeviceFormat::I16 => build::<i16>(kind, device, &config, capture, &shared),
+        DeviceFormat::I24 => build::<cpal::I24>(kind, device, &config, capture, &shared),
+        DeviceFormat::I32 => build::<i32>(kind, device, &config, capture, &shared),
+        DeviceFormat::F32 => build::<f32>(kind, device, &config, capture, &shared),
     }
     .map_err(|e| {
         Error::Runtime(format!(
@@ -507,17 +507,76 @@ fn jack_cycle_moved() -> bool {
     false
 }
 
+/// The realtime priority tapedeck asks for on its audio thread where the host does not set one
+/// (ALSA): below a JACK server's usual 70-80, above every ordinary thread.
+const AUDIO_PRIORITY: i32 = 70;
+
+/// The scheduling of the calling thread, after asking for SCHED_FIFO if `ask` and it has no
+/// realtime policy yet. Allowed to root and to users with an `rtprio` limit (the `audio`
+/// group on most distributions, `/etc/security/limits.d/`); asked at `AUDIO_PRIORITY`, or at
+/// the user's limit if that is lower.
+fn schedule_audio_thread(ask: bool) -> Realtime {
+    // SAFETY: scheduling calls on the calling thread with initialised arguments; they only
+    // read and write what they are given and report failure in their return value.
+    unsafe {
+        let me = libc::pthread_self();
+        let mut policy = 0;
+        let mut param: libc::sched_param = std::mem::zeroed();
+        if libc::pthread_getschedparam(me, &mut policy, &mut param) == 0
+            && (policy == libc::SCHED_FIFO || policy == libc::SCHED_RR)
+        {
+            return Realtime::Yes;
+        }
+        if !ask {
+            return Realtime::No;
+        }
+        param.sched_priority = AUDIO_PRIORITY;
+        if libc::pthread_setschedparam(me, libc::SCHED_FIFO, &param) == 0 {
+            return Realtime::Yes;
+        }
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_RTPRIO, &mut limit) == 0
+            && limit.rlim_cur > 0
+            && limit.rlim_cur < AUDIO_PRIORITY as libc::rlim_t
+        {
+            param.sched_priority = limit.rlim_cur as i32;
+            if libc::pthread_setschedparam(me, libc::SCHED_FIFO, &param) == 0 {
+                return Realtime::Yes;
+            }
+        }
+        Realtime::No
+    }
+}
+
 fn build<T: capture::CaptureSample>(
+    kind: HostKind,
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     mut capture: Capture,
     shared: &Arc<CaptureShared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let errors = Arc::clone(shared);
+    let scheduling = Arc::clone(shared);
+    let mut scheduled = false;
     let started = std::time::Instant::now();
     device.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
+            // Once, on the audio thread itself (cpal does not hand it out otherwise): the only
+            // system calls this callback makes. A JACK server sets its clients' priority
+            // itself (and runs them without one only when told to); the demo device has no
+            // deadline.
+            if !scheduled {
+                scheduled = true;
+                let state = match kind {
+                    HostKind::Alsa => schedule_audio_thread(true),
+                    HostKind::Jack => schedule_audio_thread(false),
+                    HostKind::Demo => Realtime::NotApplicable,
+                };
+                scheduling
+                    .realtime
+                    .store(state as u8, std::sync::atomic::Ordering::Release);
+            }
             let ns = u64::try_from(info.timestamp().capture.as_nanos()).ok();
             let woke = u64::try_from(info.timestamp().callback.as_nanos()).ok();
             match jack_cycle_frames() {

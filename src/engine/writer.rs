@@ -13,7 +13,7 @@ use ringbuf::traits::{Consumer, Observer};
 
 use super::meter::{MeterState, TapInner};
 use super::{Command, EngineConfig, Event, Snapshot, TakeSummary, Track, Transport};
-use crate::audio::capture::{CaptureOutput, CaptureShared, Gap, StreamFault};
+use crate::audio::capture::{CaptureOutput, CaptureShared, Gap, Realtime, StreamFault};
 use crate::format::{ChunkConverter, TrackLevel, dbfs, pack_track};
 use crate::session::manifest::{
     DropoutRecord, EndReason, MarkerRecord, TakeRecord, TakeState, TakeTrack, TrackRecord,
@@ -177,6 +177,8 @@ pub(super) struct Writer {
     /// Callbacks counted at the last check, when that count last changed, and whether the
     /// silence since then has been reported.
     audio_watch: (u64, Instant, bool),
+    /// Whether the audio thread's scheduling has been looked at (once, after its first callback).
+    realtime_checked: bool,
 }
 
 fn stall_from_env() -> Option<(Duration, Duration)> {
@@ -268,6 +270,7 @@ impl Writer {
             stall: stall_from_env(),
             syncer: Syncer::start(cfg_sync),
             audio_watch: (0, now, false),
+            realtime_checked: false,
         }
     }
 
@@ -285,6 +288,7 @@ impl Writer {
             // Before the pump: a stream that resumes with a gap reaching the take's end still
             // has its return reported inside the take.
             self.watch_audio(Instant::now());
+            self.check_realtime();
             let progressed = self.pump();
             self.check_stream();
             self.check_take_end();
@@ -826,6 +830,30 @@ impl Writer {
         self.stream_failed = Some(why.to_string());
         self.emit(Event::StreamFailed(why.to_string()));
         self.request_stop(reason, Some(why.to_string()));
+    }
+
+    /// Says so, once, when the audio thread runs without realtime priority: under load it
+    /// then waits behind ordinary threads and the device can overrun.
+    fn check_realtime(&mut self) {
+        if self.realtime_checked {
+            return;
+        }
+        let why = match self.shared.realtime() {
+            Realtime::Unknown => return,
+            Realtime::Yes | Realtime::NotApplicable => None,
+            Realtime::No if self.cfg.device.host == "jack" => Some(
+                "the JACK server runs tapedeck without realtime priority (it was started \
+                 without it): under load it may miss cycles",
+            ),
+            Realtime::No => Some(
+                "the audio thread runs without realtime priority (this user may not have it): \
+                 under load the interface may overrun; see \"Realtime priority\" in docs/usage.md",
+            ),
+        };
+        self.realtime_checked = true;
+        if let Some(why) = why {
+            self.note_audio(why.to_string());
+        }
     }
 
     /// Reports a stream that has stopped calling back, and when it comes back. The time
