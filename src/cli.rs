@@ -700,7 +700,6 @@ fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Resu
     });
     let mut next_status = Instant::now() + Duration::from_secs(1);
     let mut outcome: Option<EndReason> = None;
-    let mut started = false;
     let mut noted_hangup = false;
     loop {
         let wait = next_status.saturating_duration_since(Instant::now());
@@ -711,12 +710,13 @@ fn run_take(engine: Engine, take_frames: Option<u64>, printer: &Printer) -> Resu
             Ok(ev) => {
                 printer.event(&ev);
                 match ev {
-                    Event::TakeStarted { .. } => started = true,
                     Event::TakeFinished(s) => {
                         outcome = Some(s.reason);
                         break;
                     }
-                    Event::Warning(_) if !started => break,
+                    // Other warnings (a slow disk, no realtime priority, ...) may come before
+                    // the take starts and are only shown.
+                    Event::TakeRefused(_) => break,
                     _ => {}
                 }
             }

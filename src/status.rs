@@ -190,7 +190,9 @@ impl Printer {
                 summary_json(s),
                 describe_take(s, &self.session_dir),
             ),
-            Event::Warning(w) => (
+            // The same line as any warning: scripts read a refused take from the missing
+            // take_started and the exit status.
+            Event::Warning(w) | Event::TakeRefused(w) => (
                 "warning",
                 serde_json::json!({"message": w}),
                 format!("warning: {w}"),

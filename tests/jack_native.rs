@@ -306,6 +306,13 @@ fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
         all.contains("resumed after"),
         "the return of audio was not reported:\n{all}"
     );
+    // The test server runs without realtime priority: said once, and no reason not to record
+    // (the warning may well come before the take has started).
+    assert_eq!(
+        all.matches("runs tapedeck without realtime priority").count(),
+        1,
+        "{all}"
+    );
     let session = dir.join("stop");
     let manifest = common::read_json(&session.join("session.json"));
     let notes: Vec<String> = manifest["notes"]

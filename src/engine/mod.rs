@@ -86,6 +86,9 @@ pub enum Event {
     TakeFinished(TakeSummary),
     /// A command could not be carried out, or something needs attention.
     Warning(String),
+    /// A Record command did not start a take (nothing armed, too little disk, the files could
+    /// not be made, ...): front ends show it like a warning; one waiting for the take stops.
+    TakeRefused(String),
     /// The audio stream ended (device lost or failed).
     StreamFailed(String),
 }

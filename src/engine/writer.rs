@@ -384,16 +384,16 @@ impl Writer {
             return;
         }
         if self.take.is_some() {
-            self.emit(Event::Warning("already recording".into()));
+            self.emit(Event::TakeRefused("already recording".into()));
             return;
         }
         if let Some(why) = &self.stream_failed {
-            self.emit(Event::Warning(format!("cannot record: {why}")));
+            self.emit(Event::TakeRefused(format!("cannot record: {why}")));
             return;
         }
         let armed: Vec<Track> = self.tracks.iter().filter(|t| t.armed).cloned().collect();
         if armed.is_empty() {
-            self.emit(Event::Warning(
+            self.emit(Event::TakeRefused(
                 "no track is armed; arm a track first".into(),
             ));
             return;
@@ -401,7 +401,7 @@ impl Writer {
         if let Some(secs) = self.disk_seconds(armed.len())
             && secs < self.cfg.min_free_seconds
         {
-            self.emit(Event::Warning(format!(
+            self.emit(Event::TakeRefused(format!(
                     "not enough disk space to record: {} left at {} tracks, the minimum is {} (--min-free); free some space or record fewer tracks",
                     hms(secs),
                     armed.len(),
@@ -418,7 +418,7 @@ impl Writer {
                 });
                 self.take = Some(take);
             }
-            Err(e) => self.emit(Event::Warning(format!("cannot start a take: {e}"))),
+            Err(e) => self.emit(Event::TakeRefused(format!("cannot start a take: {e}"))),
         }
     }
 

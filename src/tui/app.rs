@@ -114,7 +114,7 @@ impl App {
                 };
                 self.say(describe_take(s, &self.snap.session), sev);
             }
-            Event::Warning(w) => self.say(w.clone(), Severity::Warning),
+            Event::Warning(w) | Event::TakeRefused(w) => self.say(w.clone(), Severity::Warning),
             Event::StreamFailed(w) => self.say(
                 format!("{w}: recording is no longer possible"),
                 Severity::Error,
