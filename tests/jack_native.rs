@@ -309,7 +309,8 @@ fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
     // The test server runs without realtime priority: said once, and no reason not to record
     // (the warning may well come before the take has started).
     assert_eq!(
-        all.matches("runs tapedeck without realtime priority").count(),
+        all.matches("runs tapedeck without realtime priority")
+            .count(),
         1,
         "{all}"
     );

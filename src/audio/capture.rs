@@ -426,7 +426,8 @@ impl Capture {
     /// system's monotonic clock now (`clock_ns`).
     ///
     /// The counter is the block's position on the server's timeline: it advances by exactly
-    /// one period per cycle and is never re-anchored. JACK's microsecond cycle times come
+    /// one period per cycle the server runs (jackd adjusts it only at its own overruns).
+    /// JACK's microsecond cycle times come
     /// from a filter that jackd resets at every xrun and that then runs fast or slow for
     /// seconds, so they are used for nothing but the wake-up distance.
     pub fn on_cycle<T: CaptureSample>(

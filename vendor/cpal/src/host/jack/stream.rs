@@ -25,9 +25,10 @@ thread_local! {
 /// whose data the calling data callback is handling; `None` outside a JACK data callback or
 /// when JACK could not say.
 ///
-/// The counter advances by exactly one period per server cycle and, unlike the cycle's
-/// microsecond time, is never re-anchored after an xrun, so the cycles a client missed are
-/// the frames it skipped between two callbacks (tapedeck patch).
+/// The counter advances by exactly one period per cycle the server runs and, unlike the
+/// cycle's microsecond time, is not re-anchored after a client's xrun (jackd adjusts it only
+/// at its own driver's overruns), so the cycles a client missed are the frames it skipped
+/// between two callbacks (tapedeck patch).
 pub fn cycle_frames() -> Option<u32> {
     CYCLE_FRAMES.with(Cell::get)
 }
