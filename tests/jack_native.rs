@@ -58,6 +58,11 @@ fn write_counter(dir: &Path, seconds: usize) -> std::path::PathBuf {
 
 /// Waits for the recorder `pid`'s JACK ports, then plays `source` into them with ecasound.
 fn play_into(jack: &JackServer, pid: u32, source: &Path) -> Reaper {
+    play_channels_into(jack, pid, source, 2)
+}
+
+/// [`play_into`] for a source of `channels` interleaved f32 channels.
+fn play_channels_into(jack: &JackServer, pid: u32, source: &Path, channels: usize) -> Reaper {
     let client = format!("cpal_client_{pid}_in");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !jack
@@ -74,7 +79,7 @@ fn play_into(jack: &JackServer, pid: u32, source: &Path) -> Reaper {
     Reaper(
         Command::new("ecasound")
             .arg("-q")
-            .arg(format!("-f:f32_le,2,{RATE}"))
+            .arg(format!("-f:f32_le,{channels},{RATE}"))
             .arg(format!("-i:{}", source.display()))
             .arg(format!("-o:jack,{client}"))
             .env("JACK_DEFAULT_SERVER", &jack.name)
@@ -401,4 +406,117 @@ fn a_server_that_hangs_at_the_end_does_not_keep_tapedeck_from_exiting() {
     for (_, path) in take_files(&session, &take) {
         assert_eq!(soxi(&path).0, frames, "{}", path.display());
     }
+}
+
+/// Input c of a many-input source: at its sample k, (-1)^c (k + 1 + 1024 c) / 2^23, so each
+/// file says which input it came from and at which sample it starts.
+fn many_value(c: usize, k: usize) -> f32 {
+    let v = (k + 1 + 1024 * c) as f32 / 8_388_608.0;
+    if c.is_multiple_of(2) { v } else { -v }
+}
+
+/// 19 inputs: JACK's ports are interleaved a group of inputs at a time and the inputs left
+/// over one by one; every file must hold its own input's audio, bit-exact, and every track
+/// must start at the same sample of the source.
+#[test]
+fn nineteen_inputs_each_reach_their_own_file_bit_exact_and_aligned() {
+    const INPUTS: usize = 19;
+    let _serial = one_at_a_time();
+    let jack = JackServer::start(RATE, PERIOD as u32, 0);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let frames = RATE as usize * 3;
+    let mut raw = Vec::with_capacity(frames * INPUTS * 4);
+    for k in 0..frames {
+        for c in 0..INPUTS {
+            raw.extend_from_slice(&many_value(c, k).to_le_bytes());
+        }
+    }
+    let source = dir.join("many.raw");
+    std::fs::write(&source, raw).expect("write source");
+
+    let recorder = Command::new(common::bin())
+        .args([
+            "record",
+            "--host",
+            "jack",
+            "--channels",
+            &INPUTS.to_string(),
+        ])
+        .args(["--format", "f32", "--duration", "5s", "--headless"])
+        .args(["--session", "many", "--dir"])
+        .arg(dir)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tapedeck");
+    let player = play_channels_into(&jack, recorder.id(), &source, INPUTS);
+    let out = recorder.wait_with_output().expect("wait for tapedeck");
+    drop(player);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "tapedeck failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let session = dir.join("many");
+    let take = last_take(&session);
+    let dropouts = take["dropouts"].as_array().expect("dropouts").clone();
+    let files = take_files(&session, &take);
+    assert_eq!(files.len(), INPUTS);
+    let mut starts = Vec::new();
+    for (c, (_, path)) in files.iter().enumerate() {
+        let t = samples(path);
+        let first = t
+            .iter()
+            .position(|&v| v != 0.0)
+            .unwrap_or_else(|| panic!("no audio in {}", path.display()));
+        // Which source sample this file starts with, if it holds input c: another input's
+        // audio would start elsewhere than the other tracks, or with the wrong sign.
+        let code = (f64::from(t[first].abs()) * 8_388_608.0).round() as usize - 1;
+        let k0 = code
+            .checked_sub(1024 * c)
+            .unwrap_or_else(|| panic!("{} holds another input's audio", path.display()));
+        starts.push((first, k0));
+        // Where the player has finished, the file is silent to its end.
+        let end = first + t[first..].iter().take_while(|&&v| v != 0.0).count();
+        let mut k = k0;
+        let mut i = first;
+        while i < t.len() && k < frames {
+            if t[i] == 0.0 {
+                // Only a dropout in the manifest may interrupt the source, by its length.
+                let run = t[i..].iter().take_while(|&&v| v == 0.0).count();
+                let listed = dropouts.iter().any(|d| {
+                    d["at_frame"].as_u64() == Some(i as u64)
+                        && d["frames"].as_u64() == Some(run as u64)
+                });
+                if i + run == t.len() && i >= end {
+                    break;
+                }
+                assert!(
+                    listed,
+                    "{}: {run} zeros at {i} not in {dropouts:?}",
+                    path.display()
+                );
+                i += run;
+                k += run;
+                continue;
+            }
+            assert_eq!(
+                t[i].to_bits(),
+                many_value(c, k).to_bits(),
+                "{} at frame {i}: expected source sample {k} of input {c}",
+                path.display()
+            );
+            i += 1;
+            k += 1;
+        }
+    }
+    assert!(
+        starts.windows(2).all(|w| w[0] == w[1]),
+        "the tracks start at different places: {starts:?}"
+    );
 }
