@@ -535,8 +535,9 @@ impl Capture {
             &mut self.block_clips,
         );
         let period_ns = frames as u64 * 1_000_000_000 / self.rate;
-        // The callback's distance from its cycle's stamp includes the port latency, so it is
-        // measured against the smallest distance seen.
+        // Where the callback's distance from its cycle's stamp includes the device's latency
+        // (callback minus capture stamp, on hosts other than JACK), it is measured against
+        // the smallest distance seen.
         if let Some(w) = wake {
             self.min_wake = self.min_wake.min(w);
         }

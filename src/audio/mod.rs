@@ -507,6 +507,18 @@ fn jack_cycle_moved() -> bool {
     false
 }
 
+/// How many frames after its cycle began JACK called the block's callback, by the cycle's
+/// actual start (none on other hosts).
+#[cfg(feature = "jack")]
+fn jack_cycle_offset() -> Option<u32> {
+    cpal::platform::jack_cycle_offset()
+}
+
+#[cfg(not(feature = "jack"))]
+fn jack_cycle_offset() -> Option<u32> {
+    None
+}
+
 /// The realtime priority tapedeck asks for on its audio thread where the host does not set one
 /// (ALSA): below a JACK server's usual 70-80, above every ordinary thread.
 const AUDIO_PRIORITY: i32 = 70;
@@ -559,6 +571,7 @@ fn build<T: capture::CaptureSample>(
     let scheduling = Arc::clone(shared);
     let mut scheduled = false;
     let started = std::time::Instant::now();
+    let rate = u64::from(config.sample_rate).max(1);
     device.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
@@ -583,7 +596,11 @@ fn build<T: capture::CaptureSample>(
                 Some(frame) => {
                     // clock_gettime through the vDSO: no lock, no allocation.
                     let clock = u64::try_from(started.elapsed().as_nanos()).ok();
-                    let wake = ns.zip(woke).map(|(c, w)| w.saturating_sub(c));
+                    // From the cycle's actual start: the callback stamp minus the capture
+                    // stamp would add the ports' latency, which changes as they are
+                    // connected, and cpal holds the capture stamp back while jackd's cycle
+                    // time filter settles after an xrun.
+                    let wake = jack_cycle_offset().map(|f| u64::from(f) * 1_000_000_000 / rate);
                     capture.on_cycle(data, Some(frame), wake, clock, jack_cycle_moved());
                 }
                 None => capture.on_data_at(data, ns, woke),

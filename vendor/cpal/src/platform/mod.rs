@@ -48,6 +48,20 @@ pub use crate::host::jack::cycle_frames as jack_cycle_frames;
 #[cfg_attr(docsrs, doc(cfg(feature = "jack")))]
 // tapedeck patch: whether that counter moved on while the input was read.
 pub use crate::host::jack::cycle_moved as jack_cycle_moved;
+#[cfg(all(
+    feature = "jack",
+    any(
+        target_os = "linux",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "macos",
+        target_os = "windows",
+    )
+))]
+#[cfg_attr(docsrs, doc(cfg(feature = "jack")))]
+// tapedeck patch: how long after its cycle began the data callback was called.
+pub use crate::host::jack::cycle_offset as jack_cycle_offset;
 
 #[cfg(all(
     any(

@@ -19,6 +19,8 @@ thread_local! {
     /// Whether the server began its next cycle while the input ports were being read
     /// (tapedeck patch).
     static CYCLE_MOVED: Cell<bool> = const { Cell::new(false) };
+    /// How many frames after its cycle began the data callback was called (tapedeck patch).
+    static CYCLE_OFFSET: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
 /// JACK's frame counter (`current_frames` of `jack_get_cycle_times`) at the start of the cycle
@@ -40,6 +42,18 @@ pub fn cycle_frames() -> Option<u32> {
 /// say (tapedeck patch).
 pub fn cycle_moved() -> bool {
     CYCLE_MOVED.with(Cell::get)
+}
+
+/// How many frames after the start of JACK's current cycle the calling data callback was
+/// called (`jack_frames_since_cycle_start`, from the cycle's actual start time, not from the
+/// filtered cycle times); `None` outside a JACK data callback (tapedeck patch).
+///
+/// The callback timestamp minus the capture timestamp says the same plus the ports' latency,
+/// which changes when the ports are connected, and the capture timestamp is held from going
+/// backwards while jackd's cycle time filter settles after an xrun, just when lateness is
+/// worth knowing.
+pub fn cycle_offset() -> Option<u32> {
+    CYCLE_OFFSET.with(Cell::get)
 }
 
 #[repr(u8)]
@@ -482,11 +496,11 @@ impl jack::ProcessHandler for LocalProcessHandler {
         }
         self.latency_age = (self.latency_age + 1) % LATENCY_REFRESH_CYCLES;
         let start_cycle_instant = micros_to_stream_instant(current_start_usecs);
+        let since_cycle_start = process_scope.frames_since_cycle_start();
+        // tapedeck patch: the same distance, for the data callback.
+        CYCLE_OFFSET.with(|o| o.set(Some(since_cycle_start)));
         let start_callback_instant = start_cycle_instant
-            + frames_to_duration(
-                process_scope.frames_since_cycle_start() as FrameCount,
-                self.sample_rate,
-            );
+            + frames_to_duration(since_cycle_start as FrameCount, self.sample_rate);
 
         if let Some(input_callback) = &mut self.input_data_callback {
             // Let's get the data from the input ports and run the callback
