@@ -318,6 +318,9 @@ pub struct Capture {
     channel_flags: Box<[u8]>,
     /// What the held block's stamp said was missing before it: recorded when it is stored.
     held_gap: (u64, bool, bool),
+    /// The part of `held_gap` that is the server standing still (from the system clock):
+    /// kept even when the next block shows the stamp's hole was none.
+    held_stall: u64,
     /// The smallest distance seen between a callback and its cycle's stamp (ns).
     min_wake: u64,
     hold_back: bool,
@@ -370,6 +373,7 @@ impl Capture {
             held_moved: false,
             channel_flags: vec![0u8; channels].into_boxed_slice(),
             held_gap: (0, true, false),
+            held_stall: 0,
             min_wake: u64::MAX,
             last_cycle_frame: None,
             last_cycle_clock: None,
@@ -580,6 +584,7 @@ impl Capture {
             // The hole before the held block stays; under the next block's stamp the held
             // block's place is that hole, otherwise its own period is lost too.
             let hole = std::mem::replace(&mut self.held_gap, (0, true, false));
+            self.held_stall = 0;
             self.record_missing(hole);
             if !same_cycle {
                 self.add_gap(frames as u64, GapCause::DeviceXrun, true);
@@ -590,6 +595,7 @@ impl Capture {
         // the stamp moved on, but still read its own cycle. The hole its stamp showed was
         // not one.
         self.release_held(!same_cycle);
+        self.held_stall = self.server_stall_frames;
         let missing = self.missing_frames(frames as u64, capture_ns);
         self.held_gap = missing;
         std::mem::swap(&mut self.scratch, &mut self.held);
@@ -624,10 +630,12 @@ impl Capture {
             return;
         }
         let gap = std::mem::replace(&mut self.held_gap, (0, true, false));
+        let stall = std::mem::take(&mut self.held_stall);
         if with_gap {
             self.record_missing(gap);
         } else {
-            self.record_missing((0, true, gap.2));
+            // The server's own standstill is no stamp's guess: it stays, estimated.
+            self.record_missing((stall, stall == 0, gap.2));
         }
         // Taking the buffer out and putting it back moves a pointer; an empty boxed slice
         // does not allocate.
@@ -1009,6 +1017,47 @@ mod tests {
         assert_eq!(gaps[0].at_frame, 101 * PERIOD);
         assert!(gaps[0].frames.abs_diff(3 * RATE) <= 1, "{gaps:?}");
         assert!(!gaps[0].exact, "measured by the clock, not by the server");
+    }
+
+    #[test]
+    fn a_server_stall_stays_when_the_block_after_it_ran_under_the_next_cycles_stamp() {
+        // The server stands still for 3 s after cycle 100 (its counter waits). The first
+        // callback after it runs so late that the counter has moved on: it and the next
+        // carry the same stamp. The stamp's hole is none, the 3 s standstill still is one.
+        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
+        let stall_periods = 3.0 * RATE as f64 / PERIOD as f64;
+        let mut gaps = Vec::new();
+        let mut blocks = 0usize;
+        let mut feed = |c: &mut Capture, cycle: u32, at: f64| {
+            // Audio that differs from block to block, as music does.
+            let block: Vec<f32> = (0..PERIOD * 2)
+                .map(|i| (blocks * 4096 + i as usize) as f32 / 1_048_576.0)
+                .collect();
+            blocks += 1;
+            let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
+            c.on_cycle(
+                &block,
+                Some(cycle * PERIOD as u32),
+                Some(1000),
+                Some(ns),
+                false,
+            );
+        };
+        for i in 0..=100u32 {
+            feed(&mut c, i, f64::from(i));
+        }
+        feed(&mut c, 102, 101.0 + stall_periods);
+        feed(&mut c, 102, 101.2 + stall_periods);
+        for i in 103..120u32 {
+            feed(&mut c, i, f64::from(i) - 1.0 + stall_periods);
+        }
+        out.samples.clear();
+        while let Some(g) = out.gaps.try_pop() {
+            gaps.push(g);
+        }
+        let lost: u64 = gaps.iter().map(|g| g.frames).sum();
+        assert!(lost.abs_diff(3 * RATE) <= 2 * PERIOD, "{gaps:?}");
+        assert!(gaps.iter().any(|g| g.frames > 0 && !g.exact), "{gaps:?}");
     }
 
     #[test]
