@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,19 +41,74 @@ impl Drop for Reaper {
     }
 }
 
-/// Writes `seconds` of the two-channel counter (channel 1 counts up, channel 2 down, so a
-/// swap would show too) as raw f32 for ecasound.
-fn write_counter(dir: &Path, seconds: usize) -> std::path::PathBuf {
+/// Writes `seconds` of `channels` interleaved raw f32 for ecasound into `dir/name`: sample k
+/// of channel c is `value(c, k)`.
+fn write_source(
+    dir: &Path,
+    name: &str,
+    channels: usize,
+    seconds: usize,
+    value: impl Fn(usize, usize) -> f32,
+) -> PathBuf {
     let frames = RATE as usize * seconds;
-    let mut raw = Vec::with_capacity(frames * 8);
+    let mut raw = Vec::with_capacity(frames * channels * 4);
     for k in 0..frames {
-        let v = (k + 1) as f32 / 16_777_216.0;
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&(-v).to_le_bytes());
+        for c in 0..channels {
+            raw.extend_from_slice(&value(c, k).to_le_bytes());
+        }
     }
-    let source = dir.join("counter.raw");
-    std::fs::write(&source, raw).expect("write counter");
+    let source = dir.join(name);
+    std::fs::write(&source, raw).expect("write the source");
     source
+}
+
+/// Writes `seconds` of the two-channel counter (channel 1 counts up, channel 2 down, so a
+/// swap would show too).
+fn write_counter(dir: &Path, seconds: usize) -> PathBuf {
+    write_source(dir, "counter.raw", 2, seconds, |c, k| {
+        let v = (k + 1) as f32 / 16_777_216.0;
+        if c == 0 { v } else { -v }
+    })
+}
+
+/// `tapedeck record --host jack` on `jack`, with `args`, into session `session` under `dir`;
+/// its output piped.
+fn record(jack: &JackServer, dir: &Path, session: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["record", "--host", "jack"])
+        .args(args)
+        .args(["--headless", "--session", session, "--dir"])
+        .arg(dir)
+        .env("JACK_DEFAULT_SERVER", &jack.name)
+        .env("JACK_NO_START_SERVER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Records `source` (`channels` wide) played into a take of `args`; returns the take, after
+/// checking that tapedeck succeeded.
+fn record_played(
+    jack: &JackServer,
+    dir: &Path,
+    session: &str,
+    args: &[&str],
+    source: &Path,
+    channels: usize,
+) -> serde_json::Value {
+    let recorder = record(jack, dir, session, args)
+        .spawn()
+        .expect("start tapedeck");
+    let player = play_channels_into(jack, recorder.id(), source, channels);
+    let out = recorder.wait_with_output().expect("wait for tapedeck");
+    drop(player);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "tapedeck failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    last_take(&dir.join(session))
 }
 
 /// Waits for the recorder `pid`'s JACK ports, then plays `source` into them with ecasound.
@@ -109,25 +164,14 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
 
     let source = write_counter(dir, 12);
 
-    let recorder = Command::new(common::bin())
-        .args([
-            "record",
-            "--host",
-            "jack",
-            "--channels",
-            "2",
-            "--format",
-            "f32",
-        ])
-        .args(["--duration", "7s", "--headless", "--session", "jack"])
-        .arg("--dir")
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tapedeck");
+    let recorder = record(
+        &jack,
+        dir,
+        "jack",
+        &["--channels", "2", "--format", "f32", "--duration", "7s"],
+    )
+    .spawn()
+    .expect("start tapedeck");
     let pid = recorder.id();
     let player = play_into(&jack, pid, &source);
 
@@ -242,17 +286,16 @@ fn every_start_with_a_player_connecting_at_once_records() {
     for start in 0..8 {
         let session = format!("start{start}");
         let mut recorder = Reaper(
-            Command::new(common::bin())
-                .args(["record", "--host", "jack", "--channels", "2"])
-                .args(["--duration", "1s", "--headless", "--session", &session])
-                .arg("--dir")
-                .arg(dir)
-                .env("JACK_DEFAULT_SERVER", &jack.name)
-                .env("JACK_NO_START_SERVER", "1")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start tapedeck"),
+            record(
+                &jack,
+                dir,
+                &session,
+                &["--channels", "2", "--duration", "1s"],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tapedeck"),
         );
         let _player = play_into(&jack, recorder.0.id(), &source);
         // A 1 s take ends in about a second once the audio flows.
@@ -281,15 +324,7 @@ fn a_server_that_stops_calling_is_reported_and_the_take_goes_on() {
     let jack = JackServer::start(RATE, PERIOD as u32, 0);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let recorder = Command::new(common::bin())
-        .args(["record", "--host", "jack", "--channels", "2"])
-        .args(["--duration", "6s", "--headless", "--session", "stop"])
-        .arg("--dir")
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let recorder = record(&jack, dir, "stop", &["--channels", "2", "--duration", "6s"])
         .spawn()
         .expect("start tapedeck");
     std::thread::sleep(Duration::from_millis(1500));
@@ -357,17 +392,14 @@ fn a_server_that_hangs_at_the_end_does_not_keep_tapedeck_from_exiting() {
     let jack = JackServer::start(RATE, PERIOD as u32, 0);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let recorder = Command::new(common::bin())
-        .args(["record", "--host", "jack", "--channels", "2"])
-        .args(["--duration", "60s", "--headless", "--session", "hang"])
-        .arg("--dir")
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tapedeck");
+    let recorder = record(
+        &jack,
+        dir,
+        "hang",
+        &["--channels", "2", "--duration", "60s"],
+    )
+    .spawn()
+    .expect("start tapedeck");
     let recorder = Reaper(recorder);
     std::thread::sleep(Duration::from_millis(1500));
     kill(jack.pid(), "-STOP");
@@ -426,44 +458,18 @@ fn nineteen_inputs_each_reach_their_own_file_bit_exact_and_aligned() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let frames = RATE as usize * 3;
-    let mut raw = Vec::with_capacity(frames * INPUTS * 4);
-    for k in 0..frames {
-        for c in 0..INPUTS {
-            raw.extend_from_slice(&many_value(c, k).to_le_bytes());
-        }
-    }
-    let source = dir.join("many.raw");
-    std::fs::write(&source, raw).expect("write source");
-
-    let recorder = Command::new(common::bin())
-        .args([
-            "record",
-            "--host",
-            "jack",
-            "--channels",
-            &INPUTS.to_string(),
-        ])
-        .args(["--format", "f32", "--duration", "5s", "--headless"])
-        .args(["--session", "many", "--dir"])
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tapedeck");
-    let player = play_channels_into(&jack, recorder.id(), &source, INPUTS);
-    let out = recorder.wait_with_output().expect("wait for tapedeck");
-    drop(player);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "tapedeck failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
+    let source = write_source(dir, "many.raw", INPUTS, 3, many_value);
+    let channels = INPUTS.to_string();
+    let args = [
+        "--channels",
+        &channels,
+        "--format",
+        "f32",
+        "--duration",
+        "5s",
+    ];
+    let take = record_played(&jack, dir, "many", &args, &source, INPUTS);
     let session = dir.join("many");
-    let take = last_take(&session);
     let dropouts = take["dropouts"].as_array().expect("dropouts").clone();
     let files = take_files(&session, &take);
     assert_eq!(files.len(), INPUTS);
@@ -533,39 +539,14 @@ fn a_tone_repeating_every_period_into_ports_connected_to_the_hardware_is_kept() 
     let jack = JackServer::start(RATE, PERIOD as u32, 2);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let frames = RATE as usize * 6;
-    let mut raw = Vec::with_capacity(frames * 8);
-    for k in 0..frames {
-        // A sawtooth of 64 samples: four cycles in every 256-frame block.
+    // A sawtooth of 64 samples: four cycles in every 256-frame block.
+    let source = write_source(dir, "tone.raw", 2, 6, |c, k| {
         let v = ((k % 64) + 1) as f32 / 128.0;
-        raw.extend_from_slice(&v.to_le_bytes());
-        raw.extend_from_slice(&(-v).to_le_bytes());
-    }
-    let source = dir.join("tone.raw");
-    std::fs::write(&source, raw).expect("write tone");
-
-    let recorder = Command::new(common::bin())
-        .args(["record", "--host", "jack", "--channels", "2"])
-        .args(["--format", "f32", "--duration", "4s", "--headless"])
-        .args(["--session", "tone", "--dir"])
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tapedeck");
-    let player = play_into(&jack, recorder.id(), &source);
-    let out = recorder.wait_with_output().expect("wait for tapedeck");
-    drop(player);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "tapedeck failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        if c == 0 { v } else { -v }
+    });
+    let args = ["--channels", "2", "--format", "f32", "--duration", "4s"];
+    let take = record_played(&jack, dir, "tone", &args, &source, 2);
     let session = dir.join("tone");
-    let take = last_take(&session);
     let dropouts = take["dropouts"].as_array().expect("dropouts").clone();
     let lost: Vec<_> = dropouts
         .iter()
