@@ -300,6 +300,27 @@ pub struct CaptureOutput {
     pub gaps: HeapCons<Gap>,
 }
 
+/// What is missing before a block.
+#[derive(Clone, Copy, Debug)]
+struct Missing {
+    /// Frames by the block's stamp on the host's timeline, and whether that count is exact.
+    timeline: u64,
+    exact: bool,
+    /// Frames the server itself stood still, estimated from the system clock.
+    stall: u64,
+    /// Whether the host reported an xrun since the block before.
+    xrun_reported: bool,
+}
+
+impl Missing {
+    const NONE: Self = Self {
+        timeline: 0,
+        exact: true,
+        stall: 0,
+        xrun_reported: false,
+    };
+}
+
 /// The audio thread's state. Everything is allocated in `new`.
 pub struct Capture {
     shared: Arc<CaptureShared>,
@@ -316,11 +337,8 @@ pub struct Capture {
     held_moved: bool,
     /// Per input, for the comparison of a held block with the next (see `torn_read`).
     channel_flags: Box<[u8]>,
-    /// What the held block's stamp said was missing before it: recorded when it is stored.
-    held_gap: (u64, bool, bool),
-    /// The part of `held_gap` that is the server standing still (from the system clock):
-    /// kept even when the next block shows the stamp's hole was none.
-    held_stall: u64,
+    /// What was missing before the held block: recorded when it is stored.
+    held_gap: Missing,
     /// The smallest distance seen between a callback and its cycle's stamp (ns).
     min_wake: u64,
     hold_back: bool,
@@ -372,8 +390,7 @@ impl Capture {
             held_late: false,
             held_moved: false,
             channel_flags: vec![0u8; channels].into_boxed_slice(),
-            held_gap: (0, true, false),
-            held_stall: 0,
+            held_gap: Missing::NONE,
             min_wake: u64::MAX,
             last_cycle_frame: None,
             last_cycle_clock: None,
@@ -539,9 +556,8 @@ impl Capture {
             &mut self.block_clips,
         );
         let period_ns = frames as u64 * 1_000_000_000 / self.rate;
-        // Where the callback's distance from its cycle's stamp includes the device's latency
-        // (callback minus capture stamp, on hosts other than JACK), it is measured against
-        // the smallest distance seen.
+        // How late the callback ran is measured against the earliest it has run in a cycle:
+        // the clients ahead of it in the graph take part of every cycle.
         if let Some(w) = wake {
             self.min_wake = self.min_wake.min(w);
         }
@@ -583,8 +599,7 @@ impl Capture {
         {
             // The hole before the held block stays; under the next block's stamp the held
             // block's place is that hole, otherwise its own period is lost too.
-            let hole = std::mem::replace(&mut self.held_gap, (0, true, false));
-            self.held_stall = 0;
+            let hole = std::mem::replace(&mut self.held_gap, Missing::NONE);
             self.record_missing(hole);
             if !same_cycle {
                 self.add_gap(frames as u64, GapCause::DeviceXrun, true);
@@ -595,9 +610,7 @@ impl Capture {
         // the stamp moved on, but still read its own cycle. The hole its stamp showed was
         // not one.
         self.release_held(!same_cycle);
-        self.held_stall = self.server_stall_frames;
-        let missing = self.missing_frames(frames as u64, capture_ns);
-        self.held_gap = missing;
+        self.held_gap = self.missing_frames(frames as u64, capture_ns);
         std::mem::swap(&mut self.scratch, &mut self.held);
         self.held_frames = frames;
         self.held_stamp = capture_ns;
@@ -629,14 +642,13 @@ impl Capture {
         if self.held_frames == 0 {
             return;
         }
-        let gap = std::mem::replace(&mut self.held_gap, (0, true, false));
-        let stall = std::mem::take(&mut self.held_stall);
-        if with_gap {
-            self.record_missing(gap);
+        let gap = std::mem::replace(&mut self.held_gap, Missing::NONE);
+        // Without the stamp's hole, the server's own standstill (no stamp's guess) stays.
+        self.record_missing(if with_gap {
+            gap
         } else {
-            // The server's own standstill is no stamp's guess: it stays, estimated.
-            self.record_missing((stall, stall == 0, gap.2));
-        }
+            Missing { timeline: 0, ..gap }
+        });
         // Taking the buffer out and putting it back moves a pointer; an empty boxed slice
         // does not allocate.
         let held = std::mem::take(&mut self.held);
@@ -683,23 +695,25 @@ impl Capture {
         self.record_missing(missing);
     }
 
-    /// What the timestamps say is missing before this block: (frames, exact, whether the
-    /// host reported an xrun).
-    fn missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) -> (u64, bool, bool) {
+    /// What the timestamps say is missing before this block.
+    fn missing_frames(&mut self, frames: u64, capture_ns: Option<u64>) -> Missing {
         let xruns = self.shared.xruns_reported.load(Ordering::Acquire);
         let xrun_reported = xruns != self.xruns_seen;
         self.xruns_seen = xruns;
-        let (missing, exact) = self.frames_late(frames, capture_ns, xrun_reported);
-        // Not part of the timeline's origin: the server's own frame counter did not move.
-        let stall = std::mem::take(&mut self.server_stall_frames);
-        (
-            missing.saturating_add(stall),
-            exact && stall == 0,
+        let (timeline, exact) = self.frames_late(frames, capture_ns, xrun_reported);
+        Missing {
+            timeline,
+            exact,
+            // Not part of the timeline's origin: the server's own frame counter did not move.
+            stall: std::mem::take(&mut self.server_stall_frames),
             xrun_reported,
-        )
+        }
     }
 
-    fn record_missing(&mut self, (missing, exact, xrun_reported): (u64, bool, bool)) {
+    fn record_missing(&mut self, m: Missing) {
+        let missing = m.timeline.saturating_add(m.stall);
+        let exact = m.exact && m.stall == 0;
+        let xrun_reported = m.xrun_reported;
         let cap = MAX_ESTIMATED_GAP_SECONDS * self.rate;
         if missing > 0 {
             self.add_gap(

@@ -485,37 +485,16 @@ pub fn open_stream(
     })
 }
 
-/// JACK's frame counter for the cycle being delivered (none on other hosts).
+/// What JACK says of the cycle being delivered (none on other hosts): its frame counter, how
+/// many frames after the cycle's actual start the callback ran, and whether the server began
+/// its next cycle while the ports were read.
 #[cfg(feature = "jack")]
-fn jack_cycle_frames() -> Option<u32> {
-    cpal::platform::jack_cycle_frames()
+fn jack_cycle() -> Option<(u32, u32, bool)> {
+    cpal::platform::jack_cycle().map(|c| (c.frames, c.offset, c.moved))
 }
 
 #[cfg(not(feature = "jack"))]
-fn jack_cycle_frames() -> Option<u32> {
-    None
-}
-
-/// Whether JACK began its next cycle while the block being delivered was read.
-#[cfg(feature = "jack")]
-fn jack_cycle_moved() -> bool {
-    cpal::platform::jack_cycle_moved()
-}
-
-#[cfg(not(feature = "jack"))]
-fn jack_cycle_moved() -> bool {
-    false
-}
-
-/// How many frames after its cycle began JACK called the block's callback, by the cycle's
-/// actual start (none on other hosts).
-#[cfg(feature = "jack")]
-fn jack_cycle_offset() -> Option<u32> {
-    cpal::platform::jack_cycle_offset()
-}
-
-#[cfg(not(feature = "jack"))]
-fn jack_cycle_offset() -> Option<u32> {
+fn jack_cycle() -> Option<(u32, u32, bool)> {
     None
 }
 
@@ -590,20 +569,23 @@ fn build<T: capture::CaptureSample>(
                     .realtime
                     .store(state as u8, std::sync::atomic::Ordering::Release);
             }
-            let ns = u64::try_from(info.timestamp().capture.as_nanos()).ok();
-            let woke = u64::try_from(info.timestamp().callback.as_nanos()).ok();
-            match jack_cycle_frames() {
-                Some(frame) => {
+            match jack_cycle() {
+                Some((frame, offset, moved)) => {
                     // clock_gettime through the vDSO: no lock, no allocation.
                     let clock = u64::try_from(started.elapsed().as_nanos()).ok();
                     // From the cycle's actual start: the callback stamp minus the capture
                     // stamp would add the ports' latency, which changes as they are
                     // connected, and cpal holds the capture stamp back while jackd's cycle
                     // time filter settles after an xrun.
-                    let wake = jack_cycle_offset().map(|f| u64::from(f) * 1_000_000_000 / rate);
-                    capture.on_cycle(data, Some(frame), wake, clock, jack_cycle_moved());
+                    let wake = u64::from(offset) * 1_000_000_000 / rate;
+                    capture.on_cycle(data, Some(frame), Some(wake), clock, moved);
                 }
-                None => capture.on_data_at(data, ns, woke),
+                None => {
+                    let stamp = info.timestamp();
+                    let ns = u64::try_from(stamp.capture.as_nanos()).ok();
+                    let woke = u64::try_from(stamp.callback.as_nanos()).ok();
+                    capture.on_data_at(data, ns, woke);
+                }
             }
         },
         move |e: cpal::Error| errors.on_stream_error(e.kind()),

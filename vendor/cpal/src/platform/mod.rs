@@ -32,36 +32,8 @@ pub use crate::host::jack::Host as JackHost;
     )
 ))]
 #[cfg_attr(docsrs, doc(cfg(feature = "jack")))]
-// tapedeck patch: JACK's frame counter for the data callback's cycle.
-pub use crate::host::jack::cycle_frames as jack_cycle_frames;
-#[cfg(all(
-    feature = "jack",
-    any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "macos",
-        target_os = "windows",
-    )
-))]
-#[cfg_attr(docsrs, doc(cfg(feature = "jack")))]
-// tapedeck patch: whether that counter moved on while the input was read.
-pub use crate::host::jack::cycle_moved as jack_cycle_moved;
-#[cfg(all(
-    feature = "jack",
-    any(
-        target_os = "linux",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "macos",
-        target_os = "windows",
-    )
-))]
-#[cfg_attr(docsrs, doc(cfg(feature = "jack")))]
-// tapedeck patch: how long after its cycle began the data callback was called.
-pub use crate::host::jack::cycle_offset as jack_cycle_offset;
+// tapedeck patch: what the JACK host knows of the data callback's cycle.
+pub use crate::host::jack::{cycle as jack_cycle, JackCycle};
 
 #[cfg(all(
     any(

@@ -12,8 +12,8 @@ mod stream;
 #[allow(unused_imports)] // Re-exported for public API via platform module
 pub use self::{
     device::{Device, SupportedInputConfigs, SupportedOutputConfigs},
-    // tapedeck patch: cycle_frames, cycle_moved, cycle_offset.
-    stream::{cycle_frames, cycle_moved, cycle_offset, Stream},
+    // tapedeck patch: cycle, JackCycle.
+    stream::{cycle, JackCycle, Stream},
 };
 
 const JACK_SAMPLE_FORMAT: SampleFormat = SampleFormat::F32;

@@ -12,48 +12,37 @@ use crate::{
     OutputCallbackInfo, OutputStreamTimestamp, ResultExt, Sample, SampleRate, StreamInstant,
 };
 
+/// What the JACK host knows of the cycle whose data a data callback is handling (tapedeck
+/// patch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JackCycle {
+    /// JACK's frame counter at the start of the cycle (`current_frames` of
+    /// `jack_get_cycle_times`). It advances by exactly one period per cycle the server runs
+    /// and, unlike the cycle's microsecond time, is not re-anchored after a client's xrun
+    /// (jackd adjusts it only at its own driver's overruns), so the cycles a client missed are
+    /// the frames it skipped between two callbacks.
+    pub frames: u32,
+    /// How many frames after the cycle's actual start the callback was called
+    /// (`jack_frames_since_cycle_start`). The callback timestamp minus the capture timestamp
+    /// says the same plus the ports' latency, which changes when the ports are connected, and
+    /// the capture timestamp is held from going backwards while jackd's cycle time filter
+    /// settles after an xrun, just when lateness is worth knowing.
+    pub offset: u32,
+    /// Whether the counter moved on while the input ports were being read: the server began
+    /// its next cycle during the read, so an upstream client may have been writing the next
+    /// cycle's audio into some of the ports as they were read (a torn read).
+    pub moved: bool,
+}
+
 thread_local! {
-    /// JACK's frame counter at the start of the cycle being processed, while a data callback
-    /// runs (tapedeck patch).
-    static CYCLE_FRAMES: Cell<Option<u32>> = const { Cell::new(None) };
-    /// Whether the server began its next cycle while the input ports were being read
-    /// (tapedeck patch).
-    static CYCLE_MOVED: Cell<bool> = const { Cell::new(false) };
-    /// How many frames after its cycle began the data callback was called (tapedeck patch).
-    static CYCLE_OFFSET: Cell<Option<u32>> = const { Cell::new(None) };
+    /// The cycle being processed, while a data callback runs (tapedeck patch).
+    static CYCLE: Cell<Option<JackCycle>> = const { Cell::new(None) };
 }
 
-/// JACK's frame counter (`current_frames` of `jack_get_cycle_times`) at the start of the cycle
-/// whose data the calling data callback is handling; `None` outside a JACK data callback or
-/// when JACK could not say.
-///
-/// The counter advances by exactly one period per cycle the server runs and, unlike the
-/// cycle's microsecond time, is not re-anchored after a client's xrun (jackd adjusts it only
-/// at its own driver's overruns), so the cycles a client missed are the frames it skipped
-/// between two callbacks (tapedeck patch).
-pub fn cycle_frames() -> Option<u32> {
-    CYCLE_FRAMES.with(Cell::get)
-}
-
-/// Whether JACK's frame counter moved on while the calling data callback's input was being
-/// read from the ports: the server began its next cycle during the read, so an upstream client
-/// may have been writing the next cycle's audio into some of the ports as they were read (a
-/// torn read). False when the counter stood still (the read is of one cycle) or JACK could not
-/// say (tapedeck patch).
-pub fn cycle_moved() -> bool {
-    CYCLE_MOVED.with(Cell::get)
-}
-
-/// How many frames after the start of JACK's current cycle the calling data callback was
-/// called (`jack_frames_since_cycle_start`, from the cycle's actual start time, not from the
-/// filtered cycle times); `None` outside a JACK data callback (tapedeck patch).
-///
-/// The callback timestamp minus the capture timestamp says the same plus the ports' latency,
-/// which changes when the ports are connected, and the capture timestamp is held from going
-/// backwards while jackd's cycle time filter settles after an xrun, just when lateness is
-/// worth knowing.
-pub fn cycle_offset() -> Option<u32> {
-    CYCLE_OFFSET.with(Cell::get)
+/// The cycle the calling data callback is handling; `None` outside a JACK data callback or
+/// when JACK could not say (tapedeck patch).
+pub fn cycle() -> Option<JackCycle> {
+    CYCLE.with(Cell::get)
 }
 
 #[repr(u8)]
@@ -470,17 +459,15 @@ impl jack::ProcessHandler for LocalProcessHandler {
         // work even if it is less. Will panic in `temp_buffer_to_data` if greater.
         let current_frame_count = process_scope.n_frames() as usize;
 
-        // tapedeck patch: set again below once the ports have been read.
-        CYCLE_MOVED.with(|m| m.set(false));
+        // tapedeck patch: the cycle's frame counter for the data callback.
+        let mut cycle_frames = None;
         // Get timestamp data
         let (current_start_usecs, next_usecs_opt) = match process_scope.cycle_times() {
             Ok(times) => {
-                // tapedeck patch: the cycle's frame counter for the data callback.
-                CYCLE_FRAMES.with(|f| f.set(Some(times.current_frames)));
+                cycle_frames = Some(times.current_frames);
                 (times.current_usecs, Some(times.next_usecs))
             }
             Err(_) => {
-                CYCLE_FRAMES.with(|f| f.set(None));
                 // JACK was unable to get the current time information.
                 // Fall back to jack_get_time(), which is the same clock source
                 // used by now() and cycle_times(), so the epoch stays consistent.
@@ -497,8 +484,6 @@ impl jack::ProcessHandler for LocalProcessHandler {
         self.latency_age = (self.latency_age + 1) % LATENCY_REFRESH_CYCLES;
         let start_cycle_instant = micros_to_stream_instant(current_start_usecs);
         let since_cycle_start = process_scope.frames_since_cycle_start();
-        // tapedeck patch: the same distance, for the data callback.
-        CYCLE_OFFSET.with(|o| o.set(Some(since_cycle_start)));
         let start_callback_instant = start_cycle_instant
             + frames_to_duration(since_cycle_start as FrameCount, self.sample_rate);
 
@@ -528,10 +513,15 @@ impl jack::ProcessHandler for LocalProcessHandler {
                     *d = *s;
                 }
             }
-            // tapedeck patch: did the server begin its next cycle during the read?
-            if let Some(frames) = CYCLE_FRAMES.with(Cell::get) {
-                CYCLE_MOVED.with(|m| m.set(process_scope.last_frame_time() != frames));
-            }
+            // tapedeck patch: the cycle for the data callback, and whether the server began
+            // its next cycle during the read.
+            CYCLE.with(|c| {
+                c.set(cycle_frames.map(|frames| JackCycle {
+                    frames,
+                    offset: since_cycle_start,
+                    moved: process_scope.last_frame_time() != frames,
+                }))
+            });
             // Create a slice of exactly current_frame_count frames
             let data = temp_buffer_to_data(
                 &mut self.temp_input_buffer,
