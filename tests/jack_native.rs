@@ -99,7 +99,8 @@ fn record_played(
     let recorder = record(jack, dir, session, args)
         .spawn()
         .expect("start tapedeck");
-    let player = play_channels_into(jack, recorder.id(), source, channels);
+    let mut recorder = recorder;
+    let player = play_channels_into(jack, &mut recorder, source, channels);
     let out = recorder.wait_with_output().expect("wait for tapedeck");
     drop(player);
     assert_eq!(
@@ -112,25 +113,41 @@ fn record_played(
 }
 
 /// Waits for the recorder `pid`'s JACK ports, then plays `source` into them with ecasound.
-fn play_into(jack: &JackServer, pid: u32, source: &Path) -> Reaper {
-    play_channels_into(jack, pid, source, 2)
+fn play_into(jack: &JackServer, recorder: &mut Child, source: &Path) -> Reaper {
+    play_channels_into(jack, recorder, source, 2)
 }
 
 /// [`play_into`] for a source of `channels` interleaved f32 channels.
-fn play_channels_into(jack: &JackServer, pid: u32, source: &Path, channels: usize) -> Reaper {
-    let client = format!("cpal_client_{pid}_in");
+fn play_channels_into(
+    jack: &JackServer,
+    recorder: &mut Child,
+    source: &Path,
+    channels: usize,
+) -> Reaper {
+    let pid = recorder.id();
+    // cpal names its client cpal_client_<pid>_in; JACK appends "-01" and so on when that
+    // name is still taken (cpal opens and closes a client of the same name just before).
+    let base = format!("cpal_client_{pid}_in");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !jack
-        .ports()
-        .iter()
-        .any(|p| p.starts_with(&format!("{client}:")))
-    {
+    let client = loop {
+        let ports = jack.ports();
+        let found = ports.iter().find_map(|p| {
+            let (client, _) = p.split_once(':')?;
+            let rest = client.strip_prefix(&base)?;
+            (rest.is_empty() || rest.starts_with('-')).then(|| client.to_string())
+        });
+        if let Some(client) = found {
+            break client;
+        }
+        if let Ok(Some(status)) = recorder.try_wait() {
+            panic!("the recorder ended ({status}) before its JACK ports appeared");
+        }
         assert!(
             Instant::now() < deadline,
-            "the recorder's JACK ports never appeared"
+            "the recorder's JACK ports ({base}:*) never appeared; the server has {ports:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     Reaper(
         Command::new("ecasound")
             .arg("-q")
@@ -173,7 +190,8 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
     .spawn()
     .expect("start tapedeck");
     let pid = recorder.id();
-    let player = play_into(&jack, pid, &source);
+    let mut recorder = recorder;
+    let player = play_into(&jack, &mut recorder, &source);
 
     std::thread::sleep(Duration::from_millis(2500));
     kill(pid, "-STOP");
@@ -297,7 +315,7 @@ fn every_start_with_a_player_connecting_at_once_records() {
             .spawn()
             .expect("start tapedeck"),
         );
-        let _player = play_into(&jack, recorder.0.id(), &source);
+        let _player = play_into(&jack, &mut recorder.0, &source);
         // A 1 s take ends in about a second once the audio flows.
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
