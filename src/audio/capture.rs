@@ -333,8 +333,9 @@ pub struct Capture {
     /// The held block's capture stamp, and whether its callback ran half a period late.
     held_stamp: Option<u64>,
     held_late: bool,
-    /// Whether the server began its next cycle while the held block was read (JACK says).
-    held_moved: bool,
+    /// Whether the server began its next cycle while the held block was read; `None` when
+    /// the host cannot say (JACK's frame counter path says).
+    held_moved: Option<bool>,
     /// Per input, for the comparison of a held block with the next (see `torn_read`).
     channel_flags: Box<[u8]>,
     /// What was missing before the held block: recorded when it is stored.
@@ -388,7 +389,7 @@ impl Capture {
             held_frames: 0,
             held_stamp: None,
             held_late: false,
-            held_moved: false,
+            held_moved: None,
             channel_flags: vec![0u8; channels].into_boxed_slice(),
             held_gap: Missing::NONE,
             min_wake: u64::MAX,
@@ -439,7 +440,7 @@ impl Capture {
             (Some(c), Some(w)) => Some(w.saturating_sub(c)),
             _ => None,
         };
-        self.on_block(data, capture_ns, wake, false);
+        self.on_block(data, capture_ns, wake, None);
     }
 
     /// JACK's data callback with the server's frame counter at the cycle's start (`frame`),
@@ -461,7 +462,7 @@ impl Capture {
     ) {
         let Some(frame) = frame else {
             // No counter (JACK could not say): the system clock is the best timeline left.
-            self.on_block(data, clock_ns, wake_ns, false);
+            self.on_block(data, clock_ns, wake_ns, None);
             return;
         };
         // The counter is 32 bits and wraps after a day at 48 kHz; steps are small.
@@ -489,18 +490,18 @@ impl Capture {
         }
         self.last_cycle_frame = Some((frame, counter));
         self.last_cycle_clock = clock_ns;
-        self.on_block(data, Some(stamp), wake_ns, moved);
+        self.on_block(data, Some(stamp), wake_ns, Some(moved));
     }
 
     /// A block stamped `capture_ns` on the host's timeline, whose callback ran `wake` ns
-    /// after the stamp (JACK's cycles), if the host says; `moved`: the host's next cycle began
-    /// while the block was read.
+    /// after the stamp (JACK's cycles), if the host says; `moved`: whether the host's next
+    /// cycle began while the block was read, if the host says.
     fn on_block<T: CaptureSample>(
         &mut self,
         data: &[T],
         capture_ns: Option<u64>,
         wake: Option<u64>,
-        moved: bool,
+        moved: Option<bool>,
     ) {
         let ch = self.channels;
         let frames = data.len() / ch;
@@ -526,10 +527,14 @@ impl Capture {
     /// - The next block is stamped with the same cycle and holds the same audio: the client
     ///   was called twice for one cycle; the copy is dropped (the cycle before was counted
     ///   lost already, from the held block's stamp).
-    /// - The held block ran late (half a period or more after its cycle began) and the next
-    ///   block, stamped one cycle on, holds the same audio: the held block read this cycle's
-    ///   audio early, and the cycle it was stamped with never reached us. That cycle becomes
-    ///   an exact dropout and the copy is dropped.
+    /// - The held block was read while the server began its next cycle (or, where the host
+    ///   cannot say so, its callback ran half a period or more after its cycle began) and the
+    ///   next block, stamped one cycle on, holds the same audio: the held block read this
+    ///   cycle's audio early, and the cycle it was stamped with never reached us. That cycle
+    ///   becomes an exact dropout and the copy is dropped. A callback that is merely late
+    ///   cannot have read the next cycle: the source writes it only after the server has
+    ///   begun it, so audio that repeats every period by nature (a tone whose cycle divides
+    ///   the period) is kept from late callbacks on a loaded machine.
     /// - Some inputs of the held block hold the next block's audio and others do not (a torn
     ///   read): the held block was read while the source was writing the next cycle into its
     ///   ports, so the held cycle is gone from some inputs and the tracks disagree about what
@@ -546,7 +551,7 @@ impl Capture {
         frames: usize,
         capture_ns: Option<u64>,
         wake: Option<u64>,
-        moved: bool,
+        moved: Option<bool>,
     ) {
         let words = frames * self.channels;
         convert_and_measure(
@@ -585,7 +590,8 @@ impl Capture {
             self.release_held(true);
             return;
         }
-        if same_audio && self.held_late && step.is_some_and(|d| d < period_ns * 3 / 2) {
+        let read_across = self.held_moved.unwrap_or(self.held_late);
+        if same_audio && read_across && step.is_some_and(|d| d < period_ns * 3 / 2) {
             // The held block was the next cycle's audio, read early.
             self.add_gap(frames as u64, GapCause::DeviceXrun, true);
             self.release_held(true);
@@ -594,7 +600,7 @@ impl Capture {
         let consecutive = step.is_some_and(|d| d < period_ns * 3 / 2);
         if !same_audio
             && self.held_frames == frames
-            && (same_cycle || ((self.held_late || self.held_moved) && consecutive))
+            && (same_cycle || ((self.held_late || self.held_moved == Some(true)) && consecutive))
             && self.torn_read(words)
         {
             // The hole before the held block stays; under the next block's stamp the held
@@ -1189,6 +1195,85 @@ mod tests {
         let (gaps, stored) = replay(&blocks);
         assert_eq!(gaps, []);
         assert!(stored == counter(0..20), "stored audio differs");
+    }
+
+    /// [`replay`] on JACK's frame-counter path: (cycle whose audio, cycle of the counter, how
+    /// late the callback ran in periods, whether the server began its next cycle during the
+    /// read).
+    fn replay_counted(blocks: &[(u64, u64, f64, bool)]) -> (Vec<Gap>, Vec<u64>) {
+        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
+        let mut gaps = Vec::new();
+        let mut stored = Vec::new();
+        let block_of = |audio: u64| -> Vec<f32> {
+            (0..PERIOD)
+                .flat_map(|i| {
+                    let k = (audio * PERIOD + i + 1) as f32;
+                    [k, -k]
+                })
+                .collect()
+        };
+        let last = blocks.last().map_or(0, |b| b.1 + 1);
+        let silence = vec![0.0f32; PERIOD as usize * 2];
+        let all = blocks
+            .iter()
+            .map(|&(audio, cycle, late, moved)| (block_of(audio), cycle, late, moved))
+            // One more cycle lets the last block out.
+            .chain([(silence, last, 0.0, false)]);
+        for (block, cycle, late, moved) in all {
+            let wake = (late * period_ns(1) as f64) as u64;
+            let clock = 1_000_000 + period_ns(cycle) + wake;
+            c.on_cycle(
+                &block,
+                Some((cycle * PERIOD) as u32),
+                Some(wake),
+                Some(clock),
+                moved,
+            );
+            while let Some(w) = out.samples.try_pop() {
+                stored.push(f32::from_bits(w));
+            }
+            while let Some(g) = out.gaps.try_pop() {
+                gaps.push(g);
+            }
+        }
+        let firsts = stored
+            .chunks_exact(2)
+            .filter(|f| f[0] != 0.0)
+            .map(|f| {
+                assert_eq!(f[0], -f[1], "channels stay together");
+                f[0] as u64
+            })
+            .collect();
+        (gaps, firsts)
+    }
+
+    #[test]
+    fn a_read_across_the_next_cycle_that_holds_it_becomes_a_dropout_by_the_counter() {
+        // The callback for cycle 10 ran so late that the server began cycle 11 during the
+        // read, and the source had already written cycle 11; the callback for 11 read it again.
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05, false)).collect();
+        blocks[10] = (11, 10, 0.9, true);
+        let (gaps, stored) = replay_counted(&blocks);
+        assert_eq!(gaps, [lost_at(10)]);
+        assert!(
+            stored == counter((0..10).chain(11..20)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn a_tone_that_repeats_every_period_is_kept_from_late_callbacks_that_read_their_own_cycle() {
+        // A loaded machine: every other callback runs most of a period late, but each ends
+        // its read before the server begins the next cycle, so each read its own cycle.
+        let blocks: Vec<_> = (0..20)
+            .map(|k| (3, k, if k % 2 == 1 { 0.9 } else { 0.05 }, false))
+            .collect();
+        let (gaps, stored) = replay_counted(&blocks);
+        assert_eq!(gaps, []);
+        assert!(
+            stored == counter(std::iter::repeat_n(3, 20)),
+            "stored audio differs"
+        );
     }
 
     /// Feeds JACK cycles of a four-input counter by frame counter: (the cycle whose audio each
