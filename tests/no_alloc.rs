@@ -106,13 +106,19 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
                 out.samples.clear();
             }
         }
-        // JACK's frame counter, wrapping, with skipped cycles.
+        // JACK's frame counter, wrapping, with skipped cycles, and now and then a read held
+        // up for cycles.
         let mut frame = u32::MAX - 10 * period as u32;
         for i in 0..50u64 {
             if i % 7 == 6 {
                 frame = frame.wrapping_add(2 * period as u32);
             }
-            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), false);
+            let read_end = if i % 11 == 10 {
+                frame.wrapping_add(3 * period as u32)
+            } else {
+                frame
+            };
+            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), Some(read_end));
             frame = frame.wrapping_add(period as u32);
             t += period_ns;
             if i % 4 == 0 {
@@ -123,13 +129,14 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         // that overlapped the server's next cycle.
         for i in 0..20u64 {
             let moved = i % 2 == 1;
-            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), moved);
+            let read_end = frame.wrapping_add(u32::from(moved) * period as u32);
+            capture.on_cycle(&block, Some(frame), Some(1000), Some(t), Some(read_end));
             if !moved {
-                capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), false);
+                capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), Some(frame));
             }
             frame = frame.wrapping_add(period as u32);
             t += period_ns;
-            capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), false);
+            capture.on_cycle(&torn, Some(frame), Some(1000), Some(t), Some(frame));
             frame = frame.wrapping_add(period as u32);
             t += period_ns;
             out.samples.clear();

@@ -458,7 +458,7 @@ impl Capture {
         frame: Option<u32>,
         wake_ns: Option<u64>,
         clock_ns: Option<u64>,
-        moved: bool,
+        read_end: Option<u32>,
     ) {
         let Some(frame) = frame else {
             // No counter (JACK could not say): the system clock is the best timeline left.
@@ -490,29 +490,45 @@ impl Capture {
         }
         self.last_cycle_frame = Some((frame, counter));
         self.last_cycle_clock = clock_ns;
-        self.on_block(data, Some(stamp), wake_ns, Some(moved));
+        // How many cycles the server began while this block was being read.
+        let per_block = u32::try_from(data.len() / self.channels)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let begun = read_end.map(|e| (e.wrapping_sub(frame) as i32).max(0) as u32 / per_block);
+        self.on_block(data, Some(stamp), wake_ns, begun);
     }
 
     /// A block stamped `capture_ns` on the host's timeline, whose callback ran `wake` ns
-    /// after the stamp (JACK's cycles), if the host says; `moved`: whether the host's next
-    /// cycle began while the block was read, if the host says.
+    /// after the stamp (JACK's cycles), if the host says; `begun`: how many cycles the host
+    /// began while the block was read, if it says.
     fn on_block<T: CaptureSample>(
         &mut self,
         data: &[T],
         capture_ns: Option<u64>,
         wake: Option<u64>,
-        moved: Option<bool>,
+        begun: Option<u32>,
     ) {
         let ch = self.channels;
         let frames = data.len() / ch;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
 
+        if begun.is_some_and(|b| b >= 2) {
+            // Held up for a whole cycle or more between its cycle's start and the end of the
+            // read (the process stopped, or starved of CPU): the ports held a later cycle's
+            // audio than the stamp says, and which one is not known. Stored at its stamp it
+            // would lie that many cycles early. It is left out, untimed, so the next block's
+            // stamp counts its period as lost together with the cycles after it: one exact
+            // dropout, and the audio after it in its place.
+            self.publish_position();
+            return;
+        }
+
         // Both paths measure the block for the meters while they convert it, whether or not
         // it can be stored.
         if self.hold_back && frames <= SCRATCH_FRAMES {
-            self.on_held_data(data, frames, capture_ns, wake, moved);
+            self.on_held_data(data, frames, capture_ns, wake, begun.map(|b| b > 0));
         } else {
-            self.release_held(true);
+            self.release_held(0);
             self.account_for_missing_frames(frames as u64, capture_ns);
             self.store(data);
         }
@@ -587,14 +603,14 @@ impl Capture {
         let same_cycle = step.is_some_and(|d| d < period_ns / 2);
         if same_audio && same_cycle {
             // Called twice for one cycle.
-            self.release_held(true);
+            self.release_held(0);
             return;
         }
         let read_across = self.held_moved.unwrap_or(self.held_late);
         if same_audio && read_across && step.is_some_and(|d| d < period_ns * 3 / 2) {
             // The held block was the next cycle's audio, read early.
             self.add_gap(frames as u64, GapCause::DeviceXrun, true);
-            self.release_held(true);
+            self.release_held(0);
             return;
         }
         let consecutive = step.is_some_and(|d| d < period_ns * 3 / 2);
@@ -613,9 +629,11 @@ impl Capture {
             self.held_frames = 0;
         }
         // A new cycle's audio under the held block's stamp: the held block ran late, after
-        // the stamp moved on, but still read its own cycle. The hole its stamp showed was
-        // not one.
-        self.release_held(!same_cycle);
+        // the stamp moved on, but still read the cycle before it. Its stamp is one cycle
+        // too late, and the hole it showed one period too long: none after a late callback,
+        // the rest of the hole after a standstill of the process (woken for a cycle it had
+        // missed, before the source had written the current one).
+        self.release_held(if same_cycle { frames as u64 } else { 0 });
         self.held_gap = self.missing_frames(frames as u64, capture_ns);
         std::mem::swap(&mut self.scratch, &mut self.held);
         self.held_frames = frames;
@@ -643,17 +661,18 @@ impl Capture {
         flags.contains(&0b10) && flags.contains(&0b11)
     }
 
-    /// Stores the block held back, if any, after the hole its stamp showed (`with_gap`).
-    fn release_held(&mut self, with_gap: bool) {
+    /// Stores the block held back, if any, after the hole its stamp showed less `early`
+    /// frames (the stamp was that much too late).
+    fn release_held(&mut self, early: u64) {
         if self.held_frames == 0 {
             return;
         }
         let gap = std::mem::replace(&mut self.held_gap, Missing::NONE);
-        // Without the stamp's hole, the server's own standstill (no stamp's guess) stays.
-        self.record_missing(if with_gap {
-            gap
-        } else {
-            Missing { timeline: 0, ..gap }
+        // Only the stamp's hole is shortened: the server's own standstill (no stamp's guess)
+        // stays.
+        self.record_missing(Missing {
+            timeline: gap.timeline.saturating_sub(early),
+            ..gap
         });
         // Taking the buffer out and putting it back moves a pointer; an empty boxed slice
         // does not allocate.
@@ -982,7 +1001,7 @@ mod tests {
         let mut gaps = Vec::new();
         for (frame, at) in cycles {
             let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
-            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), false);
+            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), Some(frame));
             out.samples.clear();
             while let Some(g) = out.gaps.try_pop() {
                 gaps.push(g);
@@ -1055,13 +1074,8 @@ mod tests {
                 .collect();
             blocks += 1;
             let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
-            c.on_cycle(
-                &block,
-                Some(cycle * PERIOD as u32),
-                Some(1000),
-                Some(ns),
-                false,
-            );
+            let frame = cycle * PERIOD as u32;
+            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), Some(frame));
         };
         for i in 0..=100u32 {
             feed(&mut c, i, f64::from(i));
@@ -1198,9 +1212,8 @@ mod tests {
     }
 
     /// [`replay`] on JACK's frame-counter path: (cycle whose audio, cycle of the counter, how
-    /// late the callback ran in periods, whether the server began its next cycle during the
-    /// read).
-    fn replay_counted(blocks: &[(u64, u64, f64, bool)]) -> (Vec<Gap>, Vec<u64>) {
+    /// late the callback ran in periods, how many cycles the server began during the read).
+    fn replay_counted(blocks: &[(u64, u64, f64, u32)]) -> (Vec<Gap>, Vec<u64>) {
         let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
         let mut gaps = Vec::new();
         let mut stored = Vec::new();
@@ -1216,18 +1229,19 @@ mod tests {
         let silence = vec![0.0f32; PERIOD as usize * 2];
         let all = blocks
             .iter()
-            .map(|&(audio, cycle, late, moved)| (block_of(audio), cycle, late, moved))
+            .map(|&(audio, cycle, late, begun)| (block_of(audio), cycle, late, begun))
             // One more cycle lets the last block out.
-            .chain([(silence, last, 0.0, false)]);
-        for (block, cycle, late, moved) in all {
+            .chain([(silence, last, 0.0, 0)]);
+        for (block, cycle, late, begun) in all {
             let wake = (late * period_ns(1) as f64) as u64;
             let clock = 1_000_000 + period_ns(cycle) + wake;
+            let frame = (cycle * PERIOD) as u32;
             c.on_cycle(
                 &block,
-                Some((cycle * PERIOD) as u32),
+                Some(frame),
                 Some(wake),
                 Some(clock),
-                moved,
+                Some(frame + begun * PERIOD as u32),
             );
             while let Some(w) = out.samples.try_pop() {
                 stored.push(f32::from_bits(w));
@@ -1251,8 +1265,8 @@ mod tests {
     fn a_read_across_the_next_cycle_that_holds_it_becomes_a_dropout_by_the_counter() {
         // The callback for cycle 10 ran so late that the server began cycle 11 during the
         // read, and the source had already written cycle 11; the callback for 11 read it again.
-        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05, false)).collect();
-        blocks[10] = (11, 10, 0.9, true);
+        let mut blocks: Vec<_> = (0..20).map(|k| (k, k, 0.05, 0)).collect();
+        blocks[10] = (11, 10, 0.9, 1);
         let (gaps, stored) = replay_counted(&blocks);
         assert_eq!(gaps, [lost_at(10)]);
         assert!(
@@ -1262,11 +1276,58 @@ mod tests {
     }
 
     #[test]
+    fn a_block_read_after_the_process_stood_still_for_cycles_is_not_put_at_its_stamp() {
+        // Stopped after its callback for cycle 10 began and before the ports were read, for
+        // 55 cycles: the read found cycle 65's audio. The next callback is for cycle 66.
+        let mut blocks: Vec<_> = (0..10).map(|k| (k, k, 0.05, 0)).collect();
+        blocks.push((65, 10, 0.05, 55));
+        blocks.extend((66..80).map(|k| (k, k, 0.05, 0)));
+        let (gaps, stored) = replay_counted(&blocks);
+        assert_eq!(
+            gaps,
+            [Gap {
+                at_frame: 10 * PERIOD,
+                frames: 56 * PERIOD,
+                cause: GapCause::DeviceXrun,
+                exact: true,
+            }]
+        );
+        assert!(
+            stored == counter((0..10).chain(66..80)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
+    fn a_process_woken_late_for_a_missed_cycle_gets_the_hole_before_the_audio_it_read() {
+        // Stopped for a while after cycle 9, the process is woken for a cycle it missed
+        // while the server is in cycle 15, before the source has written cycle 15: that
+        // block is stamped 15 but holds cycle 14. Then it is woken for cycle 15 itself.
+        let mut blocks: Vec<_> = (0..10).map(|k| (k, k, 0.05, 0)).collect();
+        blocks.push((14, 15, 0.05, 0));
+        blocks.extend((15..25).map(|k| (k, k, 0.05, 0)));
+        let (gaps, stored) = replay_counted(&blocks);
+        assert_eq!(
+            gaps,
+            [Gap {
+                at_frame: 10 * PERIOD,
+                frames: 4 * PERIOD,
+                cause: GapCause::DeviceXrun,
+                exact: true,
+            }]
+        );
+        assert!(
+            stored == counter((0..10).chain(14..25)),
+            "stored audio differs"
+        );
+    }
+
+    #[test]
     fn a_tone_that_repeats_every_period_is_kept_from_late_callbacks_that_read_their_own_cycle() {
         // A loaded machine: every other callback runs most of a period late, but each ends
         // its read before the server begins the next cycle, so each read its own cycle.
         let blocks: Vec<_> = (0..20)
-            .map(|k| (3, k, if k % 2 == 1 { 0.9 } else { 0.05 }, false))
+            .map(|k| (3, k, if k % 2 == 1 { 0.9 } else { 0.05 }, 0))
             .collect();
         let (gaps, stored) = replay_counted(&blocks);
         assert_eq!(gaps, []);
@@ -1308,19 +1369,20 @@ mod tests {
                 Some(frame),
                 Some(1000),
                 Some(ns(cycle)),
-                moved,
+                Some(frame + u32::from(moved) * PERIOD as u32),
             );
             take(&mut out, &mut gaps);
         }
         // One more cycle lets the last block out.
         let last = blocks.last().map_or(0, |b| b.1 + 1);
         let silence = vec![0.0f32; PERIOD as usize * 4];
+        let frame = (last * PERIOD) as u32;
         c.on_cycle(
             &silence,
-            Some((last * PERIOD) as u32),
+            Some(frame),
             Some(1000),
             Some(ns(last)),
-            false,
+            Some(frame),
         );
         take(&mut out, &mut gaps);
         let frames = stored
@@ -1386,12 +1448,13 @@ mod tests {
             } else {
                 1000
             };
+            let frame = (cycle * PERIOD) as u32;
             c.on_cycle(
                 &block,
-                Some((cycle * PERIOD) as u32),
+                Some(frame),
                 Some(wake),
                 Some(1_000_000 + period_ns(cycle) + wake),
-                moved,
+                Some(frame + u32::from(moved) * PERIOD as u32),
             );
             while out.samples.try_pop().is_some() {
                 stored += 1;

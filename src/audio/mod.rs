@@ -486,15 +486,15 @@ pub fn open_stream(
 }
 
 /// What JACK says of the cycle being delivered (none on other hosts): its frame counter, how
-/// many frames after the cycle's actual start the callback ran, and whether the server began
-/// its next cycle while the ports were read.
+/// many frames after the cycle's actual start the callback ran, and the counter when the
+/// ports had been read.
 #[cfg(feature = "jack")]
-fn jack_cycle() -> Option<(u32, u32, bool)> {
-    cpal::platform::jack_cycle().map(|c| (c.frames, c.offset, c.moved))
+fn jack_cycle() -> Option<(u32, u32, u32)> {
+    cpal::platform::jack_cycle().map(|c| (c.frames, c.offset, c.read_end))
 }
 
 #[cfg(not(feature = "jack"))]
-fn jack_cycle() -> Option<(u32, u32, bool)> {
+fn jack_cycle() -> Option<(u32, u32, u32)> {
     None
 }
 
@@ -570,7 +570,7 @@ fn build<T: capture::CaptureSample>(
                     .store(state as u8, std::sync::atomic::Ordering::Release);
             }
             match jack_cycle() {
-                Some((frame, offset, moved)) => {
+                Some((frame, offset, read_end)) => {
                     // clock_gettime through the vDSO: no lock, no allocation.
                     let clock = u64::try_from(started.elapsed().as_nanos()).ok();
                     // From the cycle's actual start: the callback stamp minus the capture
@@ -578,7 +578,7 @@ fn build<T: capture::CaptureSample>(
                     // connected, and cpal holds the capture stamp back while jackd's cycle
                     // time filter settles after an xrun.
                     let wake = u64::from(offset) * 1_000_000_000 / rate;
-                    capture.on_cycle(data, Some(frame), Some(wake), clock, moved);
+                    capture.on_cycle(data, Some(frame), Some(wake), clock, Some(read_end));
                 }
                 None => {
                     let stamp = info.timestamp();

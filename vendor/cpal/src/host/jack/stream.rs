@@ -28,10 +28,12 @@ pub struct JackCycle {
     /// the capture timestamp is held from going backwards while jackd's cycle time filter
     /// settles after an xrun, just when lateness is worth knowing.
     pub offset: u32,
-    /// Whether the counter moved on while the input ports were being read: the server began
-    /// its next cycle during the read, so an upstream client may have been writing the next
-    /// cycle's audio into some of the ports as they were read (a torn read).
-    pub moved: bool,
+    /// The counter (`jack_last_frame_time`) just after the input ports were read. Past
+    /// `frames`, the server began its next cycle during the read, so an upstream client may
+    /// have been writing the next cycle's audio into some of the ports as they were read (a
+    /// torn read); two cycles or more past it, the read was held up for a whole cycle and
+    /// the ports held a later cycle's audio than `frames` says.
+    pub read_end: u32,
 }
 
 thread_local! {
@@ -513,13 +515,13 @@ impl jack::ProcessHandler for LocalProcessHandler {
                     *d = *s;
                 }
             }
-            // tapedeck patch: the cycle for the data callback, and whether the server began
-            // its next cycle during the read.
+            // tapedeck patch: the cycle for the data callback, and where the server's counter
+            // stood when the read ended.
             CYCLE.with(|c| {
                 c.set(cycle_frames.map(|frames| JackCycle {
                     frames,
                     offset: since_cycle_start,
-                    moved: process_scope.last_frame_time() != frames,
+                    read_end: process_scope.last_frame_time(),
                 }))
             });
             // Create a slice of exactly current_frame_count frames
