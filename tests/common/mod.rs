@@ -205,20 +205,27 @@ impl JackServer {
 
     /// `jack_lsp`'s output, if it answered within 5 s with success.
     fn lsp(&self) -> Option<String> {
+        self.lsp_within(Duration::from_secs(5))
+    }
+
+    /// `jack_lsp`'s output, if it answered within `limit` with success.
+    fn lsp_within(&self, limit: Duration) -> Option<String> {
         let out = output_within(
             Command::new("jack_lsp")
                 .env("JACK_DEFAULT_SERVER", &self.name)
                 .env("JACK_NO_START_SERVER", "1"),
-            Duration::from_secs(5),
+            limit,
         )?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Port names currently registered on the server (none if it does not answer).
+    /// Port names currently registered on the server (none if it does not answer within a
+    /// second: on a loaded machine a `jack_lsp` can wait for seconds to open its client, and
+    /// the next one is often quick).
     pub fn ports(&self) -> Vec<String> {
-        self.lsp()
+        self.lsp_within(Duration::from_secs(1))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
