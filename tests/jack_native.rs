@@ -107,27 +107,12 @@ fn record_played(
     source: &Path,
     channels: usize,
 ) -> serde_json::Value {
-    // A take that ended before its ports were seen was never played into: it is recorded
-    // again (the next take of the session), twice at most.
-    let mut attempts = Vec::new();
-    let (recorder, player) = loop {
-        let mut recorder = record(jack, dir, session, args)
-            .spawn()
-            .expect("start tapedeck");
-        match try_play_channels_into(jack, &mut recorder, source, channels) {
-            Ok(player) => break (recorder, player),
-            Err(why)
-                if attempts.len() < 2
-                    && matches!(recorder.try_wait(), Ok(Some(s)) if s.success()) =>
-            {
-                attempts.push(why);
-            }
-            Err(why) => panic!("{attempts:?}, then {why}"),
-        }
-    };
-    if !attempts.is_empty() {
-        println!("recorded again after: {attempts:?}");
-    }
+    let (recorder, player) = start_played(
+        jack,
+        &mut record(jack, dir, session, args),
+        source,
+        channels,
+    );
     let out = recorder.wait_with_output().expect("wait for tapedeck");
     drop(player);
     assert_eq!(
@@ -139,23 +124,40 @@ fn record_played(
     last_take(&dir.join(session))
 }
 
-/// Waits for the recorder `pid`'s JACK ports, then plays `source` into them with ecasound.
-fn play_into(jack: &JackServer, recorder: &mut Child, source: &Path) -> Reaper {
-    play_channels_into(jack, recorder, source, 2)
-}
-
-/// [`play_into`] for a source of `channels` interleaved f32 channels.
-fn play_channels_into(
+/// Starts the recorder `cmd` and plays `source` (`channels` interleaved f32 channels) into its
+/// JACK ports once they appear. A take that ended before its ports were seen (a port listing
+/// can wait seconds on a loaded machine) was never played into: the recorder is started again,
+/// its next take, twice at most.
+fn start_played(
     jack: &JackServer,
-    recorder: &mut Child,
+    cmd: &mut Command,
     source: &Path,
     channels: usize,
-) -> Reaper {
-    try_play_channels_into(jack, recorder, source, channels).unwrap_or_else(|e| panic!("{e}"))
+) -> (Child, Reaper) {
+    let mut attempts = Vec::new();
+    loop {
+        let mut recorder = cmd.spawn().expect("start tapedeck");
+        match play_into(jack, &mut recorder, source, channels) {
+            Ok(player) => {
+                if !attempts.is_empty() {
+                    println!("started again after: {attempts:?}");
+                }
+                return (recorder, player);
+            }
+            Err(why)
+                if attempts.len() < 2
+                    && matches!(recorder.try_wait(), Ok(Some(s)) if s.success()) =>
+            {
+                attempts.push(why);
+            }
+            Err(why) => panic!("{attempts:?}, then {why}"),
+        }
+    }
 }
 
-/// [`play_channels_into`], or why not if the recorder ended before its ports were seen.
-fn try_play_channels_into(
+/// Waits for the recorder's JACK ports, then plays `source` into them with ecasound; or says
+/// why not if the recorder ended before its ports were seen.
+fn play_into(
     jack: &JackServer,
     recorder: &mut Child,
     source: &Path,
@@ -230,17 +232,10 @@ fn a_stalled_recorder_gets_an_exact_zero_filled_dropout() {
 
     let source = write_counter(dir, 12);
 
-    let recorder = record(
-        &jack,
-        dir,
-        "jack",
-        &["--channels", "2", "--format", "f32", "--duration", "7s"],
-    )
-    .spawn()
-    .expect("start tapedeck");
+    let args = ["--channels", "2", "--format", "f32", "--duration", "7s"];
+    let (recorder, player) =
+        start_played(&jack, &mut record(&jack, dir, "jack", &args), &source, 2);
     let pid = recorder.id();
-    let mut recorder = recorder;
-    let player = play_into(&jack, &mut recorder, &source);
 
     std::thread::sleep(Duration::from_millis(2500));
     kill(pid, "-STOP");
@@ -366,37 +361,16 @@ fn every_start_with_a_player_connecting_at_once_records() {
     let source = write_counter(dir, 4);
 
     for start in 0..8 {
-        // A take that ended before its ports were seen (the server slow to list them) was
-        // never connected to: it tests nothing, and is started again, twice at most.
-        let mut attempts = Vec::new();
-        let (session, mut recorder, _player) = loop {
-            let session = format!("start{start}-{}", attempts.len());
-            let mut recorder = Reaper(
-                record(
-                    &jack,
-                    dir,
-                    &session,
-                    &["--channels", "2", "--duration", "1s"],
-                )
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start tapedeck"),
-            );
-            match try_play_channels_into(&jack, &mut recorder.0, &source, 2) {
-                Ok(player) => break (session, recorder, player),
-                Err(why)
-                    if attempts.len() < 2
-                        && matches!(recorder.0.try_wait(), Ok(Some(s)) if s.success()) =>
-                {
-                    attempts.push(why);
-                }
-                Err(why) => panic!("start {start}, three times: {attempts:?}, then {why}"),
-            }
-        };
-        if !attempts.is_empty() {
-            println!("start {start} was started again after: {attempts:?}");
-        }
+        let session = format!("start{start}");
+        let mut cmd = record(
+            &jack,
+            dir,
+            &session,
+            &["--channels", "2", "--duration", "1s"],
+        );
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let (recorder, _player) = start_played(&jack, &mut cmd, &source, 2);
+        let mut recorder = Reaper(recorder);
         // A 1 s take ends in about a second once the audio flows.
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {

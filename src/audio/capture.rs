@@ -1107,39 +1107,68 @@ mod tests {
     }
 
     /// JACK-like blocks of a two-channel counter: (cycle whose audio, cycle whose stamp, how
-    /// late the callback ran in periods). Returns the gaps and the counter values stored.
+    /// late the callback ran in periods), through cpal's stamps. Returns the gaps and the
+    /// counter values stored.
     fn replay(blocks: &[(u64, u64, f64)]) -> (Vec<Gap>, Vec<u64>) {
+        let blocks: Vec<_> = blocks.iter().map(|&(a, s, l)| (a, s, l, 0)).collect();
+        replay_through(&blocks, |c, block, cycle, wake, _| {
+            let at = 1_000_000 + period_ns(cycle);
+            c.on_data_at(block, Some(at), Some(at + wake));
+        })
+    }
+
+    /// [`replay`] on JACK's frame-counter path: (cycle whose audio, cycle of the counter, how
+    /// late the callback ran in periods, how many cycles the server began during the read).
+    fn replay_counted(blocks: &[(u64, u64, f64, u32)]) -> (Vec<Gap>, Vec<u64>) {
+        replay_through(blocks, |c, block, cycle, wake, begun| {
+            let frame = (cycle * PERIOD) as u32;
+            let clock = 1_000_000 + period_ns(cycle) + wake;
+            let read_end = frame + begun * PERIOD as u32;
+            c.on_cycle(block, Some(frame), Some(wake), Some(clock), Some(read_end));
+        })
+    }
+
+    /// Feeds each block, and one of silence after them to let the last out, through `feed`
+    /// (the capture, the block, its cycle, how late in ns, cycles begun during the read).
+    fn replay_through(
+        blocks: &[(u64, u64, f64, u32)],
+        mut feed: impl FnMut(&mut Capture, &[f32], u64, u64, u32),
+    ) -> (Vec<Gap>, Vec<u64>) {
         let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
         let mut gaps = Vec::new();
         let mut stored = Vec::new();
-        let mut take = |out: &mut CaptureOutput, gaps: &mut Vec<Gap>| {
+        let block_of = |audio: u64| -> Vec<f32> {
+            (0..PERIOD)
+                .flat_map(|i| {
+                    let k = (audio * PERIOD + i + 1) as f32;
+                    [k, -k]
+                })
+                .collect()
+        };
+        let last = blocks.last().map_or(0, |b| b.1 + 1);
+        let silence = vec![0.0f32; PERIOD as usize * 2];
+        let all = blocks
+            .iter()
+            .map(|&(audio, cycle, late, begun)| (block_of(audio), cycle, late, begun))
+            .chain([(silence, last, 0.0, 0)]);
+        for (block, cycle, late, begun) in all {
+            feed(
+                &mut c,
+                &block,
+                cycle,
+                (late * period_ns(1) as f64) as u64,
+                begun,
+            );
             while let Some(w) = out.samples.try_pop() {
                 stored.push(f32::from_bits(w));
             }
             while let Some(g) = out.gaps.try_pop() {
                 gaps.push(g);
             }
-        };
-        for &(audio, stamp, late) in blocks {
-            let block: Vec<f32> = (0..PERIOD)
-                .flat_map(|i| {
-                    let k = (audio * PERIOD + i + 1) as f32;
-                    [k, -k]
-                })
-                .collect();
-            let at = 1_000_000 + period_ns(stamp);
-            let woke = at + (late * period_ns(1) as f64) as u64;
-            c.on_data_at(&block, Some(at), Some(woke));
-            take(&mut out, &mut gaps);
         }
-        // One more cycle lets the last block out.
-        let last = blocks.last().map_or(0, |b| b.1 + 1);
-        let block = vec![0.5f32; PERIOD as usize * 2];
-        c.on_data_at(&block, Some(1_000_000 + period_ns(last)), None);
-        take(&mut out, &mut gaps);
         let firsts = stored
             .chunks_exact(2)
-            .filter(|f| f[0] != 0.5)
+            .filter(|f| f[0] != 0.0)
             .map(|f| {
                 assert_eq!(f[0], -f[1], "channels stay together");
                 f[0] as u64
@@ -1156,9 +1185,14 @@ mod tests {
     }
 
     fn lost_at(cycle: u64) -> Gap {
+        lost(cycle, 1)
+    }
+
+    /// An exact dropout of `periods` periods from `cycle` on.
+    fn lost(cycle: u64, periods: u64) -> Gap {
         Gap {
             at_frame: cycle * PERIOD,
-            frames: PERIOD,
+            frames: periods * PERIOD,
             cause: GapCause::DeviceXrun,
             exact: true,
         }
@@ -1211,56 +1245,6 @@ mod tests {
         assert!(stored == counter(0..20), "stored audio differs");
     }
 
-    /// [`replay`] on JACK's frame-counter path: (cycle whose audio, cycle of the counter, how
-    /// late the callback ran in periods, how many cycles the server began during the read).
-    fn replay_counted(blocks: &[(u64, u64, f64, u32)]) -> (Vec<Gap>, Vec<u64>) {
-        let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, JACK);
-        let mut gaps = Vec::new();
-        let mut stored = Vec::new();
-        let block_of = |audio: u64| -> Vec<f32> {
-            (0..PERIOD)
-                .flat_map(|i| {
-                    let k = (audio * PERIOD + i + 1) as f32;
-                    [k, -k]
-                })
-                .collect()
-        };
-        let last = blocks.last().map_or(0, |b| b.1 + 1);
-        let silence = vec![0.0f32; PERIOD as usize * 2];
-        let all = blocks
-            .iter()
-            .map(|&(audio, cycle, late, begun)| (block_of(audio), cycle, late, begun))
-            // One more cycle lets the last block out.
-            .chain([(silence, last, 0.0, 0)]);
-        for (block, cycle, late, begun) in all {
-            let wake = (late * period_ns(1) as f64) as u64;
-            let clock = 1_000_000 + period_ns(cycle) + wake;
-            let frame = (cycle * PERIOD) as u32;
-            c.on_cycle(
-                &block,
-                Some(frame),
-                Some(wake),
-                Some(clock),
-                Some(frame + begun * PERIOD as u32),
-            );
-            while let Some(w) = out.samples.try_pop() {
-                stored.push(f32::from_bits(w));
-            }
-            while let Some(g) = out.gaps.try_pop() {
-                gaps.push(g);
-            }
-        }
-        let firsts = stored
-            .chunks_exact(2)
-            .filter(|f| f[0] != 0.0)
-            .map(|f| {
-                assert_eq!(f[0], -f[1], "channels stay together");
-                f[0] as u64
-            })
-            .collect();
-        (gaps, firsts)
-    }
-
     #[test]
     fn a_read_across_the_next_cycle_that_holds_it_becomes_a_dropout_by_the_counter() {
         // The callback for cycle 10 ran so late that the server began cycle 11 during the
@@ -1283,15 +1267,7 @@ mod tests {
         blocks.push((65, 10, 0.05, 55));
         blocks.extend((66..80).map(|k| (k, k, 0.05, 0)));
         let (gaps, stored) = replay_counted(&blocks);
-        assert_eq!(
-            gaps,
-            [Gap {
-                at_frame: 10 * PERIOD,
-                frames: 56 * PERIOD,
-                cause: GapCause::DeviceXrun,
-                exact: true,
-            }]
-        );
+        assert_eq!(gaps, [lost(10, 56)]);
         assert!(
             stored == counter((0..10).chain(66..80)),
             "stored audio differs"
@@ -1307,15 +1283,7 @@ mod tests {
         blocks.push((14, 15, 0.05, 0));
         blocks.extend((15..25).map(|k| (k, k, 0.05, 0)));
         let (gaps, stored) = replay_counted(&blocks);
-        assert_eq!(
-            gaps,
-            [Gap {
-                at_frame: 10 * PERIOD,
-                frames: 4 * PERIOD,
-                cause: GapCause::DeviceXrun,
-                exact: true,
-            }]
-        );
+        assert_eq!(gaps, [lost(10, 4)]);
         assert!(
             stored == counter((0..10).chain(14..25)),
             "stored audio differs"
