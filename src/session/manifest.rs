@@ -200,6 +200,142 @@ pub struct MarkerRecord {
     pub label: String,
 }
 
+fn seconds(frames: u64, rate: u32) -> f64 {
+    frames as f64 / f64::from(rate.max(1))
+}
+
+impl NoteRecord {
+    pub fn new(at: DateTime<FixedOffset>, take: Option<u32>, text: impl Into<String>) -> Self {
+        Self {
+            at,
+            take,
+            text: text.into(),
+        }
+    }
+}
+
+impl TakeTrack {
+    /// A file of a take about to be recorded: no frames and no levels yet.
+    pub fn new(
+        track: u16,
+        name: &str,
+        input: u16,
+        role: Option<&str>,
+        file: impl Into<String>,
+    ) -> Self {
+        Self {
+            track,
+            name: name.to_string(),
+            input,
+            role: role.map(str::to_string),
+            file: file.into(),
+            frames: 0,
+            peak_dbfs: None,
+            clipped_samples: 0,
+        }
+    }
+}
+
+impl DropoutRecord {
+    /// `frames` missing `at_frame` frames into a take at `rate`; `cause` is a `GapCause` name.
+    pub fn new(at_frame: u64, frames: u64, rate: u32, cause: &str, exact: bool) -> Self {
+        Self {
+            at_frame,
+            at_seconds: seconds(at_frame, rate),
+            frames,
+            seconds: seconds(frames, rate),
+            cause: cause.to_string(),
+            exact,
+        }
+    }
+}
+
+impl MarkerRecord {
+    pub fn new(frame: u64, rate: u32, label: impl Into<String>) -> Self {
+        Self {
+            frame,
+            seconds: seconds(frame, rate),
+            label: label.into(),
+        }
+    }
+}
+
+/// What the journal learns when a take ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TakeEnd {
+    pub ended_at: DateTime<FixedOffset>,
+    pub reason: EndReason,
+    pub detail: Option<String>,
+    pub length_frames: u64,
+    pub tracks: Vec<TakeTrack>,
+    pub dropouts: Vec<DropoutRecord>,
+    pub markers: Vec<MarkerRecord>,
+}
+
+impl TakeRecord {
+    /// A take as the journal lists it when it starts (`state: recording`): every file it will
+    /// write, nothing recorded yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin(
+        number: u32,
+        started_at: DateTime<FixedOffset>,
+        device: DeviceRecord,
+        format: &str,
+        start_frame: u64,
+        tracks: Vec<TakeTrack>,
+        time_reference: u64,
+        family_uid: String,
+    ) -> Self {
+        Self {
+            number,
+            folder: super::naming::take_folder(number),
+            state: TakeState::Recording,
+            started_at,
+            ended_at: None,
+            end_reason: None,
+            end_detail: None,
+            sample_rate: device.sample_rate,
+            device,
+            format: format.to_string(),
+            start_frame,
+            length_frames: 0,
+            length_seconds: 0.0,
+            tracks,
+            dropouts: Vec::new(),
+            dropout_frames: 0,
+            markers: Vec::new(),
+            time_reference: Some(time_reference),
+            family_uid: Some(family_uid),
+        }
+    }
+
+    /// Marks the take complete with what it holds.
+    pub fn finish(&mut self, end: TakeEnd) {
+        self.state = TakeState::Complete;
+        self.ended_at = Some(end.ended_at);
+        self.end_reason = Some(end.reason);
+        self.end_detail = end.detail;
+        self.length_frames = end.length_frames;
+        self.length_seconds = seconds(end.length_frames, self.sample_rate);
+        self.tracks = end.tracks;
+        self.dropout_frames = end.dropouts.iter().map(|d| d.frames).sum();
+        self.dropouts = end.dropouts;
+        self.markers = end.markers;
+    }
+}
+
+impl TrackRecord {
+    pub fn new(number: u16, name: &str, input: u16, role: Option<&str>, format: &str) -> Self {
+        Self {
+            number,
+            name: name.to_string(),
+            input,
+            role: role.map(str::to_string),
+            format: format.to_string(),
+        }
+    }
+}
+
 /// Why an existing manifest could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -212,6 +348,30 @@ pub enum ManifestError {
 }
 
 impl Manifest {
+    /// The manifest of a new session, with no takes yet.
+    pub fn new(
+        session: &str,
+        now: DateTime<FixedOffset>,
+        sample_rate: u32,
+        format: &str,
+        device: DeviceRecord,
+        tracks: Vec<TrackRecord>,
+    ) -> Self {
+        Self {
+            schema: SCHEMA.to_string(),
+            program: Program::this(),
+            session: session.to_string(),
+            created: now,
+            updated: now,
+            sample_rate,
+            format: format.to_string(),
+            device,
+            tracks,
+            takes: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
     /// One past the highest take number listed.
     pub fn next_take_number(&self) -> u32 {
         self.takes.iter().map(|t| t.number).max().unwrap_or(0) + 1

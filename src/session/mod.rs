@@ -1,9 +1,13 @@
-//! A session folder: its manifest, its takes, and the names of everything in it.
+//! A session folder: its manifest journal, its takes, and the names of everything in it.
+//!
+//! `Session` is the only writer of `session.json` while recording: the engine tells it when a
+//! take begins, finishes or is abandoned and when something worth a note happens, and it
+//! journals each of those atomically before anything depends on it.
 
-pub mod lock;
+pub(crate) mod lock;
 pub mod manifest;
-pub mod naming;
-pub mod recover;
+pub(crate) mod naming;
+pub(crate) mod recover;
 
 use std::fs;
 use std::io;
@@ -12,33 +16,45 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, Local};
 
 use crate::error::Error;
+use lock::SessionLock;
 pub use manifest::{Manifest, ManifestError};
+use manifest::{NoteRecord, TakeEnd, TakeRecord, TrackRecord};
 
-/// What a new session's manifest starts with.
-pub struct SessionInit {
-    pub sample_rate: u32,
-    pub format: String,
-    pub device: manifest::DeviceRecord,
-    pub tracks: Vec<manifest::TrackRecord>,
+/// What a new session's manifest starts with, and what this run records with.
+pub(crate) struct SessionInit {
+    pub(crate) sample_rate: u32,
+    pub(crate) format: String,
+    pub(crate) device: manifest::DeviceRecord,
+    pub(crate) tracks: Vec<TrackRecord>,
 }
 
-/// An open session folder.
+/// An open session folder, locked against other recorders while this value lives.
 pub struct Session {
-    pub dir: PathBuf,
-    pub manifest: Manifest,
+    dir: PathBuf,
+    manifest: Manifest,
+    _lock: SessionLock,
 }
 
-pub fn now() -> DateTime<FixedOffset> {
+/// A take's folder, made and numbered before its journal entry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TakeFolder {
+    pub(crate) number: u32,
+    /// Relative to the session folder, e.g. `take-002`.
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+}
+
+pub(crate) fn now() -> DateTime<FixedOffset> {
     Local::now().fixed_offset()
 }
 
 /// The default session name: the local date and time, safe as a folder name everywhere.
-pub fn default_name() -> String {
-    Local::now().format("%Y-%m-%d_%H-%M-%S").to_string()
+pub(crate) fn default_name(at: DateTime<FixedOffset>) -> String {
+    at.format("%Y-%m-%d_%H-%M-%S").to_string()
 }
 
 /// Checks that `root` is an existing folder we can use, before anything is created.
-pub fn check_root(root: &Path) -> Result<(), Error> {
+pub(crate) fn check_root(root: &Path) -> Result<(), Error> {
     match fs::metadata(root) {
         Ok(m) if m.is_dir() => {
             if writable(root) {
@@ -78,7 +94,7 @@ fn writable(dir: &Path) -> bool {
 
 /// Reads an existing session's manifest, if the folder is a session. Touches nothing.
 /// Returns `Ok(None)` when the folder does not exist or is empty.
-pub fn inspect(root: &Path, name: &str) -> Result<Option<Manifest>, Error> {
+pub(crate) fn inspect(root: &Path, name: &str) -> Result<Option<Manifest>, Error> {
     let dir = root.join(name);
     let manifest_path = dir.join(manifest::FILE_NAME);
     if manifest_path.exists() {
@@ -92,7 +108,12 @@ pub fn inspect(root: &Path, name: &str) -> Result<Option<Manifest>, Error> {
             "cannot read session folder {}: {e}",
             dir.display()
         ))),
-        Ok(mut entries) => {
+        Ok(entries) => {
+            // A lock left by a run that never wrote its manifest does not make it a session.
+            let mut entries = entries.filter(|e| {
+                e.as_ref()
+                    .map_or(true, |e| e.file_name() != lock::FILE_NAME)
+            });
             if entries.next().is_none() {
                 Ok(None)
             } else {
@@ -106,14 +127,36 @@ pub fn inspect(root: &Path, name: &str) -> Result<Option<Manifest>, Error> {
     }
 }
 
+/// Refuses to add takes at another rate or format to an existing session.
+pub(crate) fn check_compatible(
+    existing: &Manifest,
+    sample_rate: u32,
+    format: &str,
+) -> Result<(), Error> {
+    if existing.sample_rate == sample_rate && existing.format == format {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "session {:?} is recorded at {} Hz {}; record at the same rate and format (--rate {} --format {}) or start a new --session",
+        existing.session,
+        existing.sample_rate,
+        existing.format,
+        existing.sample_rate,
+        existing.format
+    )))
+}
+
+/// What to do when another tapedeck is recording the session.
+const BUSY_THEN: &str = "choose another --session";
+
 impl Session {
-    /// Opens (or creates) the session folder and writes the manifest for this run.
-    /// `existing` is what `inspect` returned.
-    pub fn open(
+    /// Opens (or creates) the session folder, takes its lock, and writes the manifest for this
+    /// run: a new one, or the existing one with this run's device and tracks.
+    pub(crate) fn open(
         root: &Path,
         name: &str,
-        existing: Option<Manifest>,
         init: SessionInit,
+        now: DateTime<FixedOffset>,
     ) -> Result<Self, Error> {
         let dir = root.join(name);
         let shown = dir.display().to_string();
@@ -125,55 +168,158 @@ impl Session {
         if !dir.exists() {
             fs::create_dir(&dir).map_err(cannot)?;
         }
-        let now = now();
-        let manifest = match existing {
+        let lock = SessionLock::acquire(&dir, BUSY_THEN)?;
+        // Read again under the lock: what was checked before may have changed since.
+        let manifest = match inspect(root, name)? {
             Some(mut m) => {
+                check_compatible(&m, init.sample_rate, &init.format)?;
                 m.updated = now;
                 m.device = init.device;
                 merge_tracks(&mut m.tracks, init.tracks);
                 m
             }
-            None => Manifest {
-                schema: manifest::SCHEMA.to_string(),
-                program: manifest::Program::this(),
-                session: name.to_string(),
-                created: now,
-                updated: now,
-                sample_rate: init.sample_rate,
-                format: init.format,
-                device: init.device,
-                tracks: init.tracks,
-                takes: Vec::new(),
-                notes: Vec::new(),
-            },
+            None => Manifest::new(
+                name,
+                now,
+                init.sample_rate,
+                &init.format,
+                init.device,
+                init.tracks,
+            ),
         };
-        let session = Self { dir, manifest };
+        let session = Self {
+            dir,
+            manifest,
+            _lock: lock,
+        };
         session.save().map_err(cannot)?;
         Ok(session)
     }
 
-    pub fn save(&self) -> io::Result<()> {
+    /// Whether another tapedeck records the session `name` under `root` right now.
+    pub(crate) fn check_not_busy(root: &Path, name: &str) -> Result<(), Error> {
+        let dir = root.join(name);
+        if lock::is_locked(&dir) {
+            return Err(lock::busy(&dir, BUSY_THEN));
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.session
+    }
+
+    /// The number the next take will get, unless a folder of that name is in the way.
+    pub fn next_take_number(&self) -> u32 {
+        self.manifest.next_take_number()
+    }
+
+    fn save(&self) -> io::Result<()> {
         self.manifest.save(&self.dir)
+    }
+
+    /// Repairs takes a crash or kill left unfinished, before anything new is recorded.
+    pub(crate) fn recover_unfinished(&mut self) -> Result<Vec<recover::RecoveredTake>, Error> {
+        let found = recover::recover_takes(&self.dir, &mut self.manifest)?;
+        if !found.is_empty() {
+            self.save().map_err(|e| {
+                Error::io(
+                    format!(
+                        "cannot write {}",
+                        self.dir.join(manifest::FILE_NAME).display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(found)
     }
 
     /// Creates the next take's folder: one past every take in the manifest and every take
     /// folder on disk, so that nothing is ever overwritten.
-    pub fn create_take_folder(&self) -> io::Result<(u32, PathBuf)> {
+    pub(crate) fn new_take_folder(&self) -> io::Result<TakeFolder> {
         let mut n = self.manifest.next_take_number();
         loop {
-            let dir = self.dir.join(naming::take_folder(n));
-            match fs::create_dir(&dir) {
-                Ok(()) => return Ok((n, dir)),
+            let name = naming::take_folder(n);
+            let path = self.dir.join(&name);
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(TakeFolder {
+                        number: n,
+                        name,
+                        path,
+                    });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => n += 1,
                 Err(e) => return Err(e),
             }
         }
     }
+
+    /// Journals a take that is about to be recorded (`state: recording`, with every file it
+    /// will write) and this run's track list, before any of its files exist: whenever the
+    /// process dies from here on, the manifest knows every file the take may have left.
+    pub(crate) fn begin_take(
+        &mut self,
+        record: TakeRecord,
+        tracks: Vec<TrackRecord>,
+        at: DateTime<FixedOffset>,
+    ) -> io::Result<()> {
+        merge_tracks(&mut self.manifest.tracks, tracks);
+        self.manifest.takes.push(record);
+        self.manifest.updated = at;
+        self.save()
+    }
+
+    /// Journals how the take ended.
+    pub(crate) fn finish_take(&mut self, number: u32, end: TakeEnd) -> io::Result<()> {
+        self.manifest.updated = end.ended_at;
+        if let Some(r) = self.manifest.takes.iter_mut().find(|t| t.number == number) {
+            r.finish(end);
+        }
+        self.save()
+    }
+
+    /// Takes back a take none of whose files could be made: its entry, and its folder if
+    /// nothing is in it. Nothing was recorded.
+    pub(crate) fn abort_take(&mut self, folder: &TakeFolder) -> io::Result<()> {
+        let before = self.manifest.takes.len();
+        self.manifest
+            .takes
+            .retain(|t| t.number != folder.number || t.state != manifest::TakeState::Recording);
+        let saved = if self.manifest.takes.len() != before {
+            self.save()
+        } else {
+            Ok(())
+        };
+        // Fails, rightly, if anything is in it.
+        let _ = fs::remove_dir(&folder.path);
+        saved
+    }
+
+    /// Writes a note into the manifest's log at once.
+    pub(crate) fn note(
+        &mut self,
+        at: DateTime<FixedOffset>,
+        take: Option<u32>,
+        text: &str,
+    ) -> io::Result<()> {
+        self.manifest.notes.push(NoteRecord::new(at, take, text));
+        self.save()
+    }
 }
 
 /// Updates the session's track list with this run's tracks, keeping tracks of earlier runs that
 /// this run does not use.
-fn merge_tracks(tracks: &mut Vec<manifest::TrackRecord>, new: Vec<manifest::TrackRecord>) {
+fn merge_tracks(tracks: &mut Vec<TrackRecord>, new: Vec<TrackRecord>) {
     for t in new {
         match tracks.iter_mut().find(|x| x.number == t.number) {
             Some(x) => *x = t,
@@ -181,4 +327,102 @@ fn merge_tracks(tracks: &mut Vec<manifest::TrackRecord>, new: Vec<manifest::Trac
         }
     }
     tracks.sort_by_key(|t| t.number);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use manifest::{DeviceRecord, EndReason, TakeState, TakeTrack};
+
+    fn init() -> SessionInit {
+        SessionInit {
+            sample_rate: 48_000,
+            format: "s24".into(),
+            device: DeviceRecord {
+                host: "demo".into(),
+                id: "custom:demo".into(),
+                name: "demo".into(),
+                sample_rate: 48_000,
+                sample_format: "f32".into(),
+                channels: 2,
+                buffer_frames: None,
+            },
+            tracks: vec![TrackRecord::new(1, "Kick", 1, None, "s24")],
+        }
+    }
+
+    fn record(folder: &TakeFolder, device: DeviceRecord) -> TakeRecord {
+        let file = format!("{}/01_Kick_T{:03}.wav", folder.name, folder.number);
+        TakeRecord::begin(
+            folder.number,
+            now(),
+            device,
+            "s24",
+            0,
+            vec![TakeTrack::new(1, "Kick", 1, None, file)],
+            0,
+            "uid".into(),
+        )
+    }
+
+    #[test]
+    fn the_journal_lists_a_take_before_its_files_and_finishes_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut s = Session::open(root.path(), "S", init(), now()).expect("open");
+        assert!(
+            Session::check_not_busy(root.path(), "S").is_err(),
+            "locked while open"
+        );
+        let folder = s.new_take_folder().expect("folder");
+        assert_eq!((folder.number, folder.name.as_str()), (1, "take-001"));
+        let device = s.manifest().device.clone();
+        s.begin_take(record(&folder, device), vec![], now())
+            .expect("begin");
+        let on_disk = Manifest::load(&s.dir().join("session.json")).expect("load");
+        assert_eq!(on_disk.takes[0].state, TakeState::Recording);
+        s.finish_take(
+            1,
+            TakeEnd {
+                ended_at: now(),
+                reason: EndReason::Stopped,
+                detail: None,
+                length_frames: 96_000,
+                tracks: on_disk.takes[0].tracks.clone(),
+                dropouts: vec![],
+                markers: vec![],
+            },
+        )
+        .expect("finish");
+        let on_disk = Manifest::load(&s.dir().join("session.json")).expect("load");
+        assert_eq!(on_disk.takes[0].state, TakeState::Complete);
+        assert_eq!(on_disk.takes[0].length_seconds, 2.0);
+        // A folder left on disk by anyone is skipped, never reused.
+        fs::create_dir(s.dir().join("take-002")).expect("mkdir");
+        assert_eq!(s.new_take_folder().expect("folder").number, 3);
+    }
+
+    #[test]
+    fn an_aborted_take_leaves_neither_entry_nor_folder() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut s = Session::open(root.path(), "S", init(), now()).expect("open");
+        let folder = s.new_take_folder().expect("folder");
+        let device = s.manifest().device.clone();
+        s.begin_take(record(&folder, device), vec![], now())
+            .expect("begin");
+        s.abort_take(&folder).expect("abort");
+        assert!(s.manifest().takes.is_empty());
+        assert!(!folder.path.exists());
+        let on_disk = Manifest::load(&s.dir().join("session.json")).expect("load");
+        assert!(on_disk.takes.is_empty());
+    }
+
+    #[test]
+    fn reopening_at_another_rate_is_refused_under_the_lock() {
+        let root = tempfile::tempdir().expect("tempdir");
+        drop(Session::open(root.path(), "S", init(), now()).expect("open"));
+        let mut other = init();
+        other.sample_rate = 44_100;
+        let e = Session::open(root.path(), "S", other, now()).err();
+        assert!(matches!(e, Some(Error::Usage(m)) if m.contains("48000 Hz s24")));
+    }
 }

@@ -12,7 +12,7 @@ const WINDOWS_RESERVED: &[&str] = &[
 
 /// Checks a track name as typed: it must have a visible character and no control characters.
 /// (Its file-name form is made by `file_part`.)
-pub fn check_track_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_track_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("a track name cannot be empty".into());
     }
@@ -35,7 +35,7 @@ pub fn check_track_name(name: &str) -> Result<(), String> {
 /// The form of a track name used in file names: letters and digits (any script) kept,
 /// `-`, `_`, `+` and `.` kept inside, everything else (spaces, separators, punctuation)
 /// turned into single dashes, at most 48 characters.
-pub fn file_part(name: &str) -> String {
+pub(crate) fn file_part(name: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
     for c in name.chars() {
@@ -60,17 +60,17 @@ pub fn file_part(name: &str) -> String {
 }
 
 /// The file name of a track in a take, e.g. `03_Bass-DI_T002.wav`.
-pub fn track_file_name(track: u16, name: &str, take: u32) -> String {
+pub(crate) fn track_file_name(track: u16, name: &str, take: u32) -> String {
     format!("{track:02}_{}_T{take:03}.wav", file_part(name))
 }
 
 /// The folder of a take, e.g. `take-002`.
-pub fn take_folder(take: u32) -> String {
+pub(crate) fn take_folder(take: u32) -> String {
     format!("take-{take:03}")
 }
 
 /// Checks a session name given on the command line; it becomes a folder name as is.
-pub fn check_session_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_session_name(name: &str) -> Result<(), String> {
     let what = |why: &str| {
         Err(format!(
             "session name {name:?} {why}; use letters, digits, spaces, '-' or '_'"

@@ -6,14 +6,14 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::lock::{LockError, SessionLock};
+use super::lock::SessionLock;
 use super::manifest::{EndReason, Manifest, NoteRecord, TakeState};
 use crate::error::Error;
-use crate::format::{FileFormat, dbfs};
+use crate::format::{FileFormat, dbfs_rounded};
 
 /// What recovery found for one take.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecoveredTake {
+pub(crate) struct RecoveredTake {
     pub take: u32,
     /// Per file (relative to the session): frames found, or the reason it could not be used.
     pub files: Vec<(String, Result<u64, String>)>,
@@ -23,7 +23,7 @@ pub struct RecoveredTake {
 
 /// Repairs every unfinished take of the session in `session_dir`. The session must not be in
 /// use by another tapedeck: its lock is taken (and released) here.
-pub fn recover(session_dir: &Path) -> Result<Vec<RecoveredTake>, Error> {
+pub(crate) fn recover(session_dir: &Path) -> Result<Vec<RecoveredTake>, Error> {
     let manifest_path = session_dir.join(super::manifest::FILE_NAME);
     if !manifest_path.exists() {
         return Err(Error::usage(format!(
@@ -31,21 +31,7 @@ pub fn recover(session_dir: &Path) -> Result<Vec<RecoveredTake>, Error> {
             session_dir.display()
         )));
     }
-    let _lock = match SessionLock::acquire(session_dir) {
-        Ok(l) => l,
-        Err(LockError::Busy) => {
-            return Err(Error::Runtime(format!(
-                "{} is being recorded by another tapedeck right now; recover it after that one has stopped",
-                session_dir.display()
-            )));
-        }
-        Err(LockError::Io(e)) => {
-            return Err(Error::io(
-                format!("cannot lock {}", session_dir.display()),
-                e,
-            ));
-        }
-    };
+    let _lock = SessionLock::acquire(session_dir, "recover it after that one has stopped")?;
     let mut manifest = Manifest::load(&manifest_path).map_err(|e| Error::Runtime(e.to_string()))?;
     let found = recover_takes(session_dir, &mut manifest)?;
     if !found.is_empty() {
@@ -58,7 +44,7 @@ pub fn recover(session_dir: &Path) -> Result<Vec<RecoveredTake>, Error> {
 
 /// Repairs the unfinished takes listed in `manifest` (already loaded and locked by the caller)
 /// and updates it; the caller saves it.
-pub fn recover_takes(
+pub(crate) fn recover_takes(
     session_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<Vec<RecoveredTake>, Error> {
@@ -86,7 +72,7 @@ pub fn recover_takes(
                 Ok(frames) => {
                     t.frames = *frames;
                     if let Ok((peak, clipped)) = levels(&path, format) {
-                        t.peak_dbfs = dbfs(peak).map(|d| (d * 100.0).round() / 100.0);
+                        t.peak_dbfs = dbfs_rounded(peak);
                         t.clipped_samples = clipped;
                     }
                     let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
@@ -122,14 +108,14 @@ pub fn recover_takes(
         });
     }
     for r in &found {
-        manifest.notes.push(NoteRecord {
-            at: now,
-            take: Some(r.take),
-            text: format!(
+        manifest.notes.push(NoteRecord::new(
+            now,
+            Some(r.take),
+            format!(
                 "take {} had not been finished; its files were repaired ({} frames each at least)",
                 r.take, r.length_frames
             ),
-        });
+        ));
     }
     if !found.is_empty() {
         manifest.updated = now;
