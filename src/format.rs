@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-/// A sample format the capture path accepts from a device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A sample format the capture path accepts from a device (`--device-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum DeviceFormat {
     I16,
     I24,
@@ -26,15 +26,6 @@ impl DeviceFormat {
         }
     }
 
-    pub fn to_cpal(self) -> cpal::SampleFormat {
-        match self {
-            Self::I16 => cpal::SampleFormat::I16,
-            Self::I24 => cpal::SampleFormat::I24,
-            Self::I32 => cpal::SampleFormat::I32,
-            Self::F32 => cpal::SampleFormat::F32,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Self::I16 => "i16",
@@ -47,15 +38,6 @@ impl DeviceFormat {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
-
-    /// Significant bits of precision the format carries (f32: its 24-bit mantissa).
-    pub fn precision_bits(self) -> u32 {
-        match self {
-            Self::I16 => 16,
-            Self::I24 | Self::F32 => 24,
-            Self::I32 => 32,
-        }
-    }
 }
 
 impl fmt::Display for DeviceFormat {
@@ -64,8 +46,8 @@ impl fmt::Display for DeviceFormat {
     }
 }
 
-/// The sample format of the files tapedeck writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// The sample format of the files tapedeck writes (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
 pub enum FileFormat {
     S16,
     #[default]
@@ -416,14 +398,14 @@ pub fn dbfs(magnitude: f32) -> Option<f64> {
     }
 }
 
-/// Formats a level for people: one decimal, `-inf` for silence.
-pub fn format_dbfs(db: Option<f64>) -> String {
-    match db {
-        // Levels a hair under full scale would print as "-0.0".
-        Some(v) if v > -0.05 => "0.0".to_string(),
-        Some(v) => format!("{v:.1}"),
-        None => "-inf".to_string(),
-    }
+/// [`dbfs`] rounded to hundredths, as the manifest and the status lines give it.
+pub fn dbfs_rounded(magnitude: f32) -> Option<f64> {
+    dbfs(magnitude).map(round_hundredths)
+}
+
+/// Rounds to two decimals.
+pub fn round_hundredths(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -659,6 +641,6 @@ mod tests {
         let db = dbfs(0.5).unwrap_or(0.0);
         assert!((db + 6.0206).abs() < 1e-3);
         assert_eq!(dbfs(0.0), None);
-        assert_eq!(format_dbfs(None), "-inf");
+        assert_eq!(dbfs_rounded(0.5), Some(-6.02));
     }
 }

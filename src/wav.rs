@@ -237,9 +237,11 @@ impl WavWriter {
     }
 }
 
-/// Test hook (`TAPEDECK_TEST_DIE_IN_HEADER=N`): the process kills itself with SIGKILL in the
-/// middle of the N-th header rewrite (counted over all files), between two of its size
-/// writes, so that tests can check what such a file looks like. Unset, it costs one load.
+/// Fault injection (`TAPEDECK_TEST_DIE_IN_HEADER=N`, with the `fault-injection` feature only):
+/// the process kills itself with SIGKILL in the middle of the N-th header rewrite (counted
+/// over all files), between two of its size writes, so that tests can check what such a file
+/// looks like.
+#[cfg(feature = "fault-injection")]
 fn die_in_header_if_asked() {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,6 +261,9 @@ fn die_in_header_if_asked() {
         }
     }
 }
+
+#[cfg(not(feature = "fault-injection"))]
+fn die_in_header_if_asked() {}
 
 /// The sizes a header gives for `data` bytes of audio starting at `data_offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! real-time paced, with frame-accurate capture timestamps.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,26 +27,51 @@ const DEFAULT_PERIOD: u32 = 512;
 const MIN_PERIOD: u32 = 16;
 const MAX_PERIOD: u32 = 8192;
 
-/// How full the recorder's ring buffer is (per mille): the capture callback publishes what it
-/// adds, the writer what it takes. The demo
-/// device's unpaced mode holds back while the ring is over half full, so that it delivers as
-/// fast as the recorder takes audio and not faster: `--unpaced` then measures what the
-/// pipeline sustains instead of how much an overrun discards. (A real device has no such
-/// feedback; overflow handling is tested with paced input and a stalled writer.)
-static RING_FILL_PERMILLE: AtomicU32 = AtomicU32::new(0);
+/// What the unpaced demo device paces itself by: the frames the recorder's writer has taken
+/// out of its ring, against the frames it has delivered. It holds back while the ring would be
+/// over half full, so that it delivers as fast as the recorder takes audio and not faster:
+/// `--unpaced` then measures what the pipeline sustains instead of how much an overrun
+/// discards. (A real device has no such feedback; overflow handling is tested with paced
+/// input and a stalled writer.)
+#[derive(Clone, Debug)]
+pub struct Pace {
+    taken: Arc<AtomicU64>,
+    ring_frames: u64,
+}
 
-/// Called by the capture callback after each block and by the writer after each chunk.
-pub fn note_ring_fill(frames: usize, capacity_frames: usize) {
-    let permille = (frames.saturating_mul(1000) / capacity_frames.max(1)).min(1000) as u32;
-    RING_FILL_PERMILLE.store(permille, Ordering::Relaxed);
+impl Pace {
+    /// `taken`: the writer's count of frames taken; `ring_frames`: the ring's size.
+    pub fn new(taken: Arc<AtomicU64>, ring_frames: u64) -> Self {
+        Self { taken, ring_frames }
+    }
+
+    /// Whether `delivered` frames would overfill the ring now.
+    fn ahead(&self, delivered: u64) -> bool {
+        delivered.saturating_sub(self.taken.load(Ordering::Relaxed)) > self.ring_frames / 2
+    }
+}
+
+impl PartialEq for Pace {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.taken, &other.taken) && self.ring_frames == other.ring_frames
+    }
+}
+
+impl Eq for Pace {}
+
+impl std::hash::Hash for Pace {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.ring_frames.hash(state);
+    }
 }
 
 /// How the demo device behaves; the defaults are those of a real interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoOptions {
     /// Deliver in real time (true) or as fast as the recorder takes it (false, for throughput
-    /// measurements).
+    /// measurements, with `pace` to keep from overfilling the ring).
     pub paced: bool,
+    pub pace: Option<Pace>,
     pub seed: u64,
     /// Vanish like an unplugged interface after this many frames (`demo --unplug-after`).
     pub unplug_after_frames: Option<u64>,
@@ -56,6 +81,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             paced: true,
+            pace: None,
             seed: 0x7a9e_dec4,
             unplug_after_frames: None,
         }
@@ -81,6 +107,7 @@ impl DemoHost {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DemoDevice {
     options_paced: bool,
+    pace: Option<Pace>,
     seed: u64,
     unplug_after_frames: Option<u64>,
 }
@@ -116,6 +143,7 @@ impl DemoHost {
     fn device(&self) -> DemoDevice {
         DemoDevice {
             options_paced: self.options.paced,
+            pace: self.options.pace.clone(),
             seed: self.options.seed,
             unplug_after_frames: self.options.unplug_after_frames,
         }
@@ -247,6 +275,7 @@ impl DeviceTrait for DemoDevice {
             period,
             format: sample_format,
             paced: self.options_paced,
+            pace: self.pace.clone(),
             start,
             unplug_after_frames: self.unplug_after_frames,
         };
@@ -290,6 +319,7 @@ struct Worker {
     period: u32,
     format: SampleFormat,
     paced: bool,
+    pace: Option<Pace>,
     start: Instant,
     unplug_after_frames: Option<u64>,
 }
@@ -349,11 +379,9 @@ impl Worker {
                 if due > now {
                     std::thread::sleep(due - now);
                 }
-            } else {
+            } else if let Some(pace) = &self.pace {
                 // As fast as the recorder takes it: wait while its ring is over half full.
-                while RING_FILL_PERMILLE.load(Ordering::Relaxed) > 500
-                    && !self.controls.exit.load(Ordering::Acquire)
-                {
+                while pace.ahead(period_end) && !self.controls.exit.load(Ordering::Acquire) {
                     std::thread::sleep(Duration::from_micros(200));
                 }
             }

@@ -1,0 +1,136 @@
+//! What front ends send the engine and what they see of it: commands, events and snapshots.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::meter::InputMeter;
+use crate::format::FileFormat;
+use crate::session::manifest::{DeviceRecord, DropoutRecord, EndReason, TakeRecord};
+
+/// A track: one device input recorded into one mono file per take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Track {
+    /// Track number, used in file names; equal to the input number unless chosen otherwise.
+    pub number: u16,
+    pub name: String,
+    /// 1-based device input.
+    pub input: u16,
+    pub role: Option<String>,
+    pub armed: bool,
+}
+
+/// Commands front ends send.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Arm or disarm a track (by track number). Applies to the next take.
+    SetArmed { track: u16, armed: bool },
+    /// Arm every track (true) or none (false).
+    ArmAll(bool),
+    /// Start a take of the armed tracks at the frame being captured now; it stops by itself
+    /// after `max_frames` if given.
+    Record { max_frames: Option<u64> },
+    /// Stop the take at the frame being captured now.
+    Stop { reason: EndReason },
+    /// Drop a marker into the current take at the frame being captured now.
+    Mark { label: Option<String> },
+    /// Rename a track; applies to the next take.
+    Rename { track: u16, name: String },
+    /// Reset the clip counters shown on the meters.
+    ClearClips,
+    /// Write a note into the manifest's log (with the current take, if any), at once.
+    Note(String),
+    /// Finish any take and stop the engine.
+    Shutdown { reason: EndReason },
+}
+
+/// Things that happened, for front ends to show.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    TakeStarted {
+        take: u32,
+        folder: String,
+    },
+    TakeFinished(TakeSummary),
+    /// A command could not be carried out, or something needs attention.
+    Warning(String),
+    /// A Record command did not start a take (nothing armed, too little disk, the files could
+    /// not be made, ...): front ends show it like a warning; one waiting for the take stops.
+    TakeRefused(String),
+    /// The audio stream ended (device lost or failed).
+    StreamFailed(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TakeSummary {
+    pub take: u32,
+    pub folder: String,
+    pub frames: u64,
+    pub seconds: f64,
+    pub files: Vec<String>,
+    pub dropouts: Vec<DropoutRecord>,
+    pub reason: EndReason,
+    pub detail: Option<String>,
+    pub clipped_samples: u64,
+}
+
+impl TakeSummary {
+    /// The summary of a take as the manifest records it (`None` while it is still recording).
+    pub fn from_record(r: &TakeRecord) -> Option<Self> {
+        Some(Self {
+            take: r.number,
+            folder: r.folder.clone(),
+            frames: r.length_frames,
+            seconds: r.length_seconds,
+            files: r.tracks.iter().map(|t| t.file.clone()).collect(),
+            dropouts: r.dropouts.clone(),
+            reason: r.end_reason?,
+            detail: r.end_detail.clone(),
+            clipped_samples: r.tracks.iter().map(|t| t.clipped_samples).sum(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transport {
+    Stopped,
+    Recording {
+        take: u32,
+        started_at: DateTime<FixedOffset>,
+        /// Frames recorded so far.
+        frames: u64,
+    },
+}
+
+/// Room left where the takes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskSpace {
+    pub free_bytes: u64,
+    /// The tracks the estimate is for: the take's while recording, the armed ones otherwise.
+    pub tracks: usize,
+    /// Recording time left at that many tracks; `None` when no track is armed.
+    pub seconds_left: Option<u64>,
+}
+
+/// Everything a front end shows, as of the last update (about 30 times a second).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub session: String,
+    pub sample_rate: u32,
+    pub file_format: FileFormat,
+    pub device: DeviceRecord,
+    pub transport: Transport,
+    pub next_take: u32,
+    /// Frames since the stream started (captured plus missing).
+    pub position: u64,
+    pub inputs: Vec<InputMeter>,
+    pub tracks: Vec<Track>,
+    /// Dropout events since the stream started (xruns and ring overflows).
+    pub dropouts: u64,
+    pub dropped_frames: u64,
+    pub xruns: u64,
+    pub ring_fill: f32,
+    pub ring_capacity_frames: usize,
+    /// Checked about once a second; `None` until then or when the system cannot say.
+    pub disk: Option<DiskSpace>,
+    pub last_take: Option<TakeSummary>,
+    pub stream_failed: Option<String>,
+}
