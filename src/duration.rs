@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-pub fn parse(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse(s: &str) -> Result<Duration, String> {
     let bad =
         || format!("cannot read duration {s:?}; write it like 90s, 10m, 1h30m or 45 (seconds)");
     let t = s.trim();

@@ -1,21 +1,26 @@
 //! tapedeck: a terminal multitrack audio recorder.
 //!
-//! The flow of a sample: a cpal capture callback (`audio::capture`) copies each block into one
-//! preallocated SPSC ring; the writer thread (`engine`) pops it, zero-fills reported gaps,
-//! converts the armed inputs (`format`) and writes one WAV per track (`wav`), journaling the
-//! session manifest (`session`). Front ends (`cli`'s headless status) talk to the engine only
-//! through commands and snapshots.
+//! The flow of a sample: a cpal capture callback (`capture`) copies each block into one
+//! preallocated SPSC ring; the writer thread (`engine`) takes it out, measures it for the
+//! meters, zero-fills reported gaps, and the recording core converts the armed inputs
+//! (`format`) and writes one WAV per track (`wav`), journaling the session manifest
+//! (`session`). Front ends (`frontend`'s headless status, the `tui`) talk to the engine only
+//! through commands and snapshots; `cli` turns the command line into a plan and runs it.
 
 pub mod audio;
+pub mod capture {
+    pub use crate::audio::capture::*;
+}
 pub mod cli;
 pub mod disk;
-pub mod duration;
+pub(crate) mod display;
+pub(crate) mod duration;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub(crate) mod frontend;
 pub mod session;
-pub mod signals;
-pub mod status;
+pub(crate) mod signals;
 pub mod tui;
 pub mod wav;
 

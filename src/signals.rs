@@ -11,7 +11,7 @@ use signal_hook::iterator::{Handle, Signals};
 use crate::engine::{Command, Commander, EndReason};
 use crate::error::Error;
 
-pub struct SignalGuard {
+pub(crate) struct SignalGuard {
     handle: Handle,
     thread: Option<JoinHandle<()>>,
     hung_up: Arc<AtomicBool>,
@@ -20,12 +20,12 @@ pub struct SignalGuard {
 
 impl SignalGuard {
     /// SIGHUP arrived: the terminal is gone.
-    pub fn hung_up(&self) -> bool {
+    pub(crate) fn hung_up(&self) -> bool {
         self.hung_up.load(Ordering::Relaxed)
     }
 
     /// SIGINT, SIGTERM or SIGQUIT arrived: the take was told to stop; the program should end.
-    pub fn terminated(&self) -> bool {
+    pub(crate) fn terminated(&self) -> bool {
         self.terminated.load(Ordering::Relaxed)
     }
 }
@@ -39,7 +39,7 @@ impl Drop for SignalGuard {
     }
 }
 
-pub fn install(commander: Commander) -> Result<SignalGuard, Error> {
+pub(crate) fn install(commander: Commander) -> Result<SignalGuard, Error> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP])
         .map_err(|e| Error::Runtime(format!("cannot install signal handlers: {e}")))?;
     let handle = signals.handle();

@@ -2,14 +2,19 @@
 //! Writes never fail the recording: a closed terminal (SSH dropped) just stops the output.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::engine::{Event, Snapshot, TakeSummary, Transport};
-use crate::format::{dbfs, format_dbfs};
+use super::Driver;
+use super::words::describe_take;
+use crate::display::{clock, dbfs_text};
+use crate::engine::{Command, Event, Snapshot, TakeSummary, Transport};
+use crate::error::Error;
+use crate::format::{dbfs_rounded, round_hundredths};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusStyle {
+pub(crate) enum StatusStyle {
     Text,
     Json,
 }
@@ -17,7 +22,7 @@ pub enum StatusStyle {
 /// One status report, as printed by `--json-status` (field names are a stable interface,
 /// documented in docs/usage.md).
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct StatusLine {
+pub(crate) struct StatusLine {
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Take being recorded, or null between takes.
@@ -37,7 +42,7 @@ pub struct StatusLine {
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
-pub struct TrackStatus {
+pub(crate) struct TrackStatus {
     pub track: u16,
     pub name: String,
     pub input: u16,
@@ -48,11 +53,7 @@ pub struct TrackStatus {
     pub clips: u64,
 }
 
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
-pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
+pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
     let (take, frames) = match &snap.transport {
         Transport::Recording { take, frames, .. } => (Some(*take), *frames),
         Transport::Stopped => (None, 0),
@@ -60,7 +61,7 @@ pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
     StatusLine {
         kind: "status",
         take,
-        elapsed_s: round2(frames as f64 / f64::from(snap.sample_rate.max(1))),
+        elapsed_s: round_hundredths(frames as f64 / f64::from(snap.sample_rate.max(1))),
         frames,
         stream_frames: snap.position,
         tracks: snap
@@ -73,7 +74,7 @@ pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
                     name: t.name.clone(),
                     input: t.input,
                     armed: t.armed,
-                    peak_dbfs: peaks.get(i).copied().and_then(dbfs).map(round2),
+                    peak_dbfs: peaks.get(i).copied().and_then(dbfs_rounded),
                     clips: snap.inputs.get(i).map_or(0, |m| m.clips),
                 }
             })
@@ -85,20 +86,7 @@ pub fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
     }
 }
 
-/// h:mm:ss.s
-pub fn clock(seconds: f64) -> String {
-    let tenths = (seconds * 10.0).floor() as u64;
-    let s = tenths / 10;
-    format!(
-        "{}:{:02}:{:02}.{}",
-        s / 3600,
-        (s / 60) % 60,
-        s % 60,
-        tenths % 10
-    )
-}
-
-pub fn format_text(l: &StatusLine) -> String {
+pub(crate) fn format_text(l: &StatusLine) -> String {
     let mut out = match l.take {
         Some(t) => format!("REC take {t} {}  {} frames", clock(l.elapsed_s), l.frames),
         None => "STOPPED".to_string(),
@@ -114,7 +102,7 @@ pub fn format_text(l: &StatusLine) -> String {
             " {} {} {}{} |",
             t.track,
             t.name,
-            format_dbfs(t.peak_dbfs),
+            dbfs_text(t.peak_dbfs),
             clip
         ));
     }
@@ -151,9 +139,9 @@ fn summary_json(s: &TakeSummary) -> serde_json::Value {
 }
 
 /// Prints status lines and events to stdout; human notes go to stderr.
-pub struct Printer {
-    pub style: StatusStyle,
-    pub session_dir: String,
+pub(crate) struct Printer {
+    pub(crate) style: StatusStyle,
+    pub(crate) session_dir: String,
 }
 
 impl Printer {
@@ -163,11 +151,11 @@ impl Printer {
         let _ = o.flush();
     }
 
-    pub fn note(&self, line: &str) {
+    pub(crate) fn note(&self, line: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
-    pub fn status(&self, l: &StatusLine) {
+    pub(crate) fn status(&self, l: &StatusLine) {
         match self.style {
             StatusStyle::Text => self.out(&format_text(l)),
             StatusStyle::Json => {
@@ -178,7 +166,7 @@ impl Printer {
         }
     }
 
-    pub fn event(&self, e: &Event) {
+    pub(crate) fn event(&self, e: &Event) {
         let (kind, body, text) = match e {
             Event::TakeStarted { take, folder } => (
                 "take_started",
@@ -220,42 +208,54 @@ impl Printer {
     }
 }
 
-pub fn describe_take(s: &TakeSummary, session_dir: &str) -> String {
-    let lost: u64 = s.dropouts.iter().map(|d| d.frames).sum();
-    let drops = if s.dropouts.is_empty() {
-        "no dropouts".to_string()
-    } else {
-        format!(
-            "{} DROPOUT(S), {lost} frames zero-filled (see session.json)",
-            s.dropouts.len()
-        )
-    };
-    let clips = if s.clipped_samples > 0 {
-        format!(", {} clipped samples", s.clipped_samples)
-    } else {
-        String::new()
-    };
-    let why = match &s.detail {
-        Some(d) => format!(" ({}: {d})", s.reason.describe()),
-        None => String::new(),
-    };
-    format!(
-        "take {} done{why}: {} ({} frames), {} files in {session_dir}/{}; {drops}{clips}",
-        s.take,
-        clock(s.seconds),
-        s.frames,
-        s.files.len(),
-        s.folder
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clock_formats_hours() {
-        assert_eq!(clock(0.0), "0:00:00.0");
-        assert_eq!(clock(3725.55), "1:02:05.5");
+/// Records one take until its duration or a signal, printing status once a second. Returns
+/// the exit status: 1 when the take failed or none was recorded.
+pub(crate) fn run(
+    driver: Driver,
+    take_frames: Option<u64>,
+    printer: &Printer,
+) -> Result<i32, Error> {
+    let mut driver = driver;
+    let tap = driver.engine().meter_tap();
+    driver.send(Command::Record {
+        max_frames: take_frames,
+    });
+    let mut next_status = Instant::now() + Duration::from_secs(1);
+    loop {
+        let wait = next_status.saturating_duration_since(Instant::now());
+        if let Some(ev) = driver.next_event(wait.min(Duration::from_millis(100))) {
+            printer.event(&ev);
+            match ev {
+                Event::TakeFinished(_) => break,
+                // Other warnings (a slow disk, no realtime priority, ...) may come before the
+                // take starts and are only shown.
+                Event::TakeRefused(_) => break,
+                _ => {}
+            }
+        }
+        if Instant::now() >= next_status {
+            next_status += Duration::from_secs(1);
+            printer.status(&status_line(&driver.engine().snapshot(), &tap.take()));
+        }
+        if driver.hung_up() {
+            driver.note_hangup(true);
+        }
     }
+    let finished = driver.finish()?;
+    if finished.hung_up {
+        printer
+            .note("note: the terminal hung up during the take; the take was recorded to the end");
+    }
+    let path = finished.session.dir().join("session.json");
+    let code = finished.exit_code(true);
+    match finished.takes().last() {
+        Some(t) if t.reason.is_failure() => printer.note(&format!(
+            "tapedeck: the take ended early ({}); what was captured is in {}",
+            t.reason.describe(),
+            path.display()
+        )),
+        Some(_) => {}
+        None => printer.note("tapedeck: no take was recorded"),
+    }
+    Ok(code)
 }

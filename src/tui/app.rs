@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::{Command, EndReason, Event, Snapshot, Transport};
-use crate::status::describe_take;
+use crate::frontend::words::describe_take;
 
 /// How long a message stays in the message line.
 const MESSAGE_TIME: Duration = Duration::from_secs(6);
@@ -38,8 +38,6 @@ pub struct App {
     pub selected: usize,
     pub message: Option<(String, Severity, Instant)>,
     pub color: bool,
-    /// Free bytes where the session is, refreshed by the loop.
-    pub disk_free: Option<u64>,
     /// Each take's length when `--duration` was given.
     pub take_frames: Option<u64>,
     pub quit: bool,
@@ -59,7 +57,6 @@ impl App {
             selected: 0,
             message: None,
             color,
-            disk_free: None,
             take_frames,
             quit: false,
             pending_arm: Vec::new(),

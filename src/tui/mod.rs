@@ -7,31 +7,28 @@ pub mod app;
 pub mod view;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent};
 
-use crate::engine::{Command, EndReason, Engine, Event};
-use crate::error::{EXIT_RUNTIME, Error};
-use crate::signals::SignalGuard;
+use crate::engine::Command;
+use crate::error::Error;
+use crate::frontend::Driver;
+use crate::frontend::words::describe_take;
 use app::App;
 
-pub struct TuiOptions {
-    pub fps: u32,
-    pub color: bool,
+pub(crate) struct TuiOptions {
+    pub(crate) fps: u32,
+    pub(crate) color: bool,
     /// Length of each take (`--duration`), if any.
-    pub take_frames: Option<u64>,
+    pub(crate) take_frames: Option<u64>,
     /// Start a take as soon as the screen is up (`--record`).
-    pub record_now: bool,
-    pub session_dir: PathBuf,
-    /// Takes the session had before this run (only this run's are summed up at the end).
-    pub takes_before: usize,
+    pub(crate) record_now: bool,
 }
 
 /// Whether to draw in colour: not when NO_COLOR is set (https://no-color.org) or TERM=dumb.
-pub fn color_wanted() -> bool {
+pub(crate) fn color_wanted() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     !no_color && !dumb
@@ -144,21 +141,19 @@ fn wait_for_input(timeout: Duration) -> Input {
 
 /// Runs the UI until the user quits (or the terminal goes away and the take ends).
 /// Returns the exit status.
-pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i32, Error> {
-    let mut app = App::new(engine.snapshot(), opts.color, opts.take_frames);
-    let takes_before = opts.takes_before;
+pub(crate) fn run(driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
+    let mut driver = driver;
+    let mut app = App::new(driver.engine().snapshot(), opts.color, opts.take_frames);
     if opts.record_now {
-        engine.send(Command::Record {
+        driver.send(Command::Record {
             max_frames: opts.take_frames,
         });
     }
     let frame_time = Duration::from_secs_f64(1.0 / f64::from(opts.fps.clamp(1, 120)));
-    let mut failed = false;
     let mut hung_up = false;
     {
         let mut screen = Screen::open()?;
         let mut next_frame = Instant::now();
-        let mut next_disk = Instant::now();
         loop {
             let now = Instant::now();
             let wait = next_frame.saturating_duration_since(now);
@@ -177,7 +172,7 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
                     Ok(true) => match event::read() {
                         Ok(TermEvent::Key(k)) => {
                             for cmd in app.on_key(k) {
-                                engine.send(cmd);
+                                driver.send(cmd);
                             }
                         }
                         Ok(TermEvent::Resize(..)) => next_frame = Instant::now(),
@@ -188,25 +183,18 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
                     Err(_) => hung_up = true,
                 }
             }
-            while let Ok(ev) = engine.events().try_recv() {
-                if let Event::TakeFinished(s) = &ev {
-                    failed |= s.reason.is_failure();
-                }
+            while let Some(ev) = driver.next_event(Duration::ZERO) {
                 app.on_event(&ev);
             }
-            if signals.hung_up() {
+            if driver.hung_up() {
                 hung_up = true;
             }
-            if hung_up || app.quit || signals.terminated() {
+            if hung_up || app.quit || driver.terminated() {
                 break;
             }
             let now = Instant::now();
             if now >= next_frame {
-                if now >= next_disk {
-                    app.disk_free = crate::disk::free_bytes(&opts.session_dir);
-                    next_disk = now + Duration::from_secs(1);
-                }
-                app.set_snapshot(engine.snapshot());
+                app.set_snapshot(driver.engine().snapshot());
                 if screen.terminal.draw(|f| view::draw(f, &app, now)).is_err() {
                     hung_up = true;
                 }
@@ -216,43 +204,28 @@ pub fn run(engine: Engine, opts: TuiOptions, signals: &SignalGuard) -> Result<i3
     }
     if hung_up {
         let recording = app.recording();
-        let text = if recording {
-            "the terminal hung up during the take; it went on recording to its end"
-        } else {
-            "the terminal hung up between takes; tapedeck exited"
-        };
-        engine.send(Command::Note(text.to_string()));
+        driver.note_hangup(recording);
         if recording {
             // Nobody can press stop now: the take ends at --duration, SIGINT or SIGTERM.
-            loop {
-                match engine.events().recv_timeout(Duration::from_millis(200)) {
-                    Ok(Event::TakeFinished(s)) => {
-                        failed |= s.reason.is_failure();
-                        break;
-                    }
-                    Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(_) => break,
-                }
-            }
+            driver.wait_for_take_end();
         }
     }
-    let session = engine.shutdown(EndReason::Stopped)?;
+    let finished = driver.finish()?;
     // Say where everything went, on the restored terminal (ignored if it is gone).
     if !hung_up {
         let mut out = io::stdout().lock();
-        let takes = session.manifest.takes.len();
+        let session = &finished.session;
+        let takes = session.manifest().takes.len();
         let _ = writeln!(
             out,
             "tapedeck: session {} has {takes} take{}",
-            session.dir.display(),
+            session.dir().display(),
             if takes == 1 { "" } else { "s" }
         );
-        let dir = session.dir.display().to_string();
-        let run_takes = session.manifest.takes.iter().skip(takes_before);
-        for s in run_takes.filter_map(crate::engine::TakeSummary::from_record) {
-            failed |= s.reason.is_failure();
-            let _ = writeln!(out, "{}", crate::status::describe_take(&s, &dir));
+        let dir = session.dir().display().to_string();
+        for s in finished.takes() {
+            let _ = writeln!(out, "{}", describe_take(&s, &dir));
         }
     }
-    Ok(if failed { EXIT_RUNTIME } else { 0 })
+    Ok(finished.exit_code(false))
 }

@@ -10,9 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::app::{App, Mode, Severity};
+use crate::display::{hms, hours_minutes};
 use crate::engine::{InputMeter, Track, Transport};
 use crate::format::dbfs;
-use crate::status::clock;
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 8;
@@ -198,12 +198,12 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
         Transport::Recording { take, frames, .. } => {
             let secs = *frames as f64 / f64::from(s.sample_rate.max(1));
             let mut v = vec![
-                Span::styled(format!("● REC {}", &clock(secs)[..7]), st.bold(Color::Red)),
+                Span::styled(format!("● REC {}", hms(secs as u64)), st.bold(Color::Red)),
                 Span::raw(format!("  take {take}")),
             ];
             if let Some(total) = app.take_frames {
                 let t = total as f64 / f64::from(s.sample_rate.max(1));
-                v.push(Span::styled(format!(" of {}", &clock(t)[..7]), st.dim()));
+                v.push(Span::styled(format!(" of {}", hms(t as u64)), st.dim()));
             }
             v
         }
@@ -213,25 +213,22 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
         ],
     };
     let transport_len = spans.len();
-    let armed = s.tracks.iter().filter(|t| t.armed).count() as u64;
     // The disk segment, from the fullest form to the shortest: the line must fit the width
     // (a timed take's "of h:mm:ss" and a dropout count make it longer than 80 columns), and
     // the transport and dropouts matter more than how the time left was worked out.
-    let disk: Vec<String> = match app.disk_free {
-        Some(free) => {
-            let rate = armed * u64::from(s.sample_rate) * s.file_format.bytes_per_sample() as u64;
-            match free.checked_div(rate) {
-                Some(secs) => {
-                    let hm = format!("{}h{:02}m", secs / 3600, (secs / 60) % 60);
-                    vec![
-                        format!(" │ disk {} = {hm} ({armed} trk)", human_bytes(free)),
-                        format!(" │ disk {} = {hm}", human_bytes(free)),
-                        format!(" │ {hm} left"),
-                    ]
-                }
-                None => vec![format!(" │ disk {}", human_bytes(free))],
+    let disk: Vec<String> = match s.disk {
+        Some(d) => match d.seconds_left {
+            Some(secs) => {
+                let hm = hours_minutes(secs);
+                let free = human_bytes(d.free_bytes);
+                vec![
+                    format!(" │ disk {free} = {hm} ({} trk)", d.tracks),
+                    format!(" │ disk {free} = {hm}"),
+                    format!(" │ {hm} left"),
+                ]
             }
-        }
+            None => vec![format!(" │ disk {}", human_bytes(d.free_bytes))],
+        },
         None => vec![String::new()],
     };
     let drop_style = if s.dropouts > 0 {

@@ -1,0 +1,355 @@
+//! The command line: `tapedeck devices | record | demo | recover`.
+//!
+//! Arguments are parsed once into typed values (clap value enums and value parsers); `plan`
+//! turns them into a validated `RecordPlan` without touching anything; `record` then opens the
+//! device, the session and the engine, and hands them to a front end.
+
+mod devices;
+mod plan;
+mod record;
+mod recover;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::audio::HostKind;
+use crate::error::EXIT_USAGE;
+use crate::format::{DeviceFormat, FileFormat};
+use plan::{SyncInterval, TrackSpec};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tapedeck",
+    version,
+    about = "A terminal multitrack recorder: one WAV per track, sample-aligned, with a session manifest",
+    after_help = "Run `tapedeck demo --duration 10s` to see it work without a sound card."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List input devices with their channels, rates and formats.
+    Devices {
+        /// Only this host.
+        #[arg(long, value_enum, value_name = "HOST")]
+        host: Option<AnyHost>,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record from an input device: takes on the screen, or one take of every track headless.
+    Record(RecordArgs),
+    /// Record from the built-in demo input (8 inputs of a little band, real time).
+    Demo(DemoArgs),
+    /// Repair takes that never finished (killed, crashed, power cut) in a session, or in every
+    /// session under --dir.
+    Recover {
+        /// Session name (a folder under --dir) or a path to a session folder.
+        #[arg(value_name = "SESSION")]
+        session: Option<String>,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+}
+
+/// The hosts `record` records from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RecordHost {
+    Alsa,
+    Jack,
+}
+
+/// Every host, for `devices`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum AnyHost {
+    Alsa,
+    Jack,
+    #[value(alias = "custom")]
+    Demo,
+}
+
+impl From<RecordHost> for HostKind {
+    fn from(h: RecordHost) -> Self {
+        match h {
+            RecordHost::Alsa => Self::Alsa,
+            RecordHost::Jack => Self::Jack,
+        }
+    }
+}
+
+impl From<AnyHost> for HostKind {
+    fn from(h: AnyHost) -> Self {
+        match h {
+            AnyHost::Alsa => Self::Alsa,
+            AnyHost::Jack => Self::Jack,
+            AnyHost::Demo => Self::Demo,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct RecordArgs {
+    /// Audio host.
+    #[arg(long, value_enum, default_value_t = RecordHost::Alsa, value_name = "HOST")]
+    host: RecordHost,
+    /// Input device id as `tapedeck devices` prints it (default: the host's default input).
+    #[arg(long, value_name = "ID")]
+    device: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Deliver audio as fast as tapedeck takes it instead of in real time (for throughput tests).
+    #[arg(long)]
+    unpaced: bool,
+    /// Make the demo input vanish after this long, as if the interface were unplugged, to see
+    /// what tapedeck does then.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    unplug_after: Option<Duration>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Sample rate in Hz (default: the device's).
+    #[arg(long, value_name = "HZ")]
+    rate: Option<u32>,
+    /// Device channels to open (default: the device's).
+    #[arg(long, value_name = "N")]
+    channels: Option<u16>,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = FileFormat::S24, value_name = "FORMAT")]
+    format: FileFormat,
+    /// Sample format to ask the device for (default: the best match for the file format).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    device_format: Option<DeviceFormat>,
+    /// Frames per device callback (default: the host's).
+    #[arg(long, value_name = "FRAMES")]
+    buffer: Option<u32>,
+    /// A track: device input (1-based), optional name and role, e.g. `3:Bass DI:di`.
+    /// Repeat for each track. Default: every input, named `In N`.
+    #[arg(long = "track", value_name = "IN[:NAME[:ROLE]]", value_parser = plan::parse_track)]
+    tracks: Vec<TrackSpec>,
+    /// Session name (a folder under --dir); recording into an existing one adds a take.
+    #[arg(long, value_name = "NAME", value_parser = plan::parse_session_name)]
+    session: Option<String>,
+    /// Folder that holds sessions (default ./sessions, created when missing).
+    #[arg(long, value_name = "PATH")]
+    dir: Option<PathBuf>,
+    /// Stop by itself after this long: 90s, 10m, 1h30m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// No screen UI: print a status line per second (the default without a terminal).
+    #[arg(long)]
+    headless: bool,
+    /// Start recording at once (always so without the screen UI).
+    #[arg(long)]
+    record: bool,
+    /// Screen refreshes per second of the UI (lower it on slow links).
+    #[arg(long, default_value_t = 25, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=120))]
+    fps: u32,
+    /// Print status and events as JSON lines on stdout.
+    #[arg(long)]
+    json_status: bool,
+    /// Do not start a take when the disk holds less recording time than this at the armed
+    /// track count (0 turns it off).
+    #[arg(long, default_value = "1m", value_name = "DURATION", value_parser = plan::parse_free_limit)]
+    min_free: u64,
+    /// Warn during a take when the recording time left on the disk drops below this.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = plan::parse_free_limit)]
+    warn_free: u64,
+    /// Ring buffer between the audio thread and the disk writer, in seconds of all channels
+    /// (0.1 to 600).
+    #[arg(long, default_value = "4", value_name = "SECONDS", value_parser = plan::parse_ring_seconds)]
+    ring_seconds: f64,
+    /// How often the take's files are forced to disk (fdatasync), in seconds: at most this
+    /// much audio is missing after a power cut. 0 leaves it to the kernel (a killed tapedeck
+    /// still loses nothing written).
+    #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = plan::parse_sync_interval)]
+    sync_interval: SyncInterval,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::duration::parse(s)
+}
+
+/// Runs the program; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return refuse_arguments(&e),
+    };
+    // alsa-lib prints diagnostics to stderr while it enumerates devices (unknown cards, missing
+    // plugins): send this thread's to a buffer that is dropped instead.
+    let _alsa_quiet = alsa::Output::local_error_handler().ok();
+    // libjack prints to stderr and stdout when a client cannot reach a server, which happens
+    // whenever the ALSA host enumerates the `jack` pcm of alsa-plugins or the JACK host looks
+    // for a server that is not running. tapedeck says in its own words what failed and what
+    // to do, and the chatter would garble the screen and the JSON status stream.
+    #[cfg(feature = "jack")]
+    jack::set_logger(jack::LoggerType::None);
+    let result = match cli.command {
+        Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
+        Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
+        Cmd::Record(a) => plan::plan(
+            plan::Source::Device {
+                host: a.host.into(),
+                device: a.device,
+            },
+            a.common,
+            &plan::Surroundings::here(),
+        )
+        .and_then(record::run),
+        Cmd::Demo(a) => plan::plan(
+            plan::Source::Demo {
+                unpaced: a.unpaced,
+                unplug_after: a.unplug_after,
+            },
+            a.common,
+            &plan::Surroundings::here(),
+        )
+        .and_then(record::run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tapedeck: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Says what is wrong with the arguments: a value clap could not take becomes one line in the
+/// program's own words; everything else (unknown options, `--help`, `--version`) is clap's.
+fn refuse_arguments(e: &clap::Error) -> i32 {
+    match one_line(e) {
+        Some(line) => {
+            eprintln!("tapedeck: {line}");
+            EXIT_USAGE
+        }
+        None => {
+            let _ = e.print();
+            if e.use_stderr() { EXIT_USAGE } else { 0 }
+        }
+    }
+}
+
+fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
+    match e.get(kind)? {
+        ContextValue::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn either(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+fn one_line(e: &clap::Error) -> Option<String> {
+    // "--format <FORMAT>" -> "--format"
+    let flag = context(e, ContextKind::InvalidArg)?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let value = context(e, ContextKind::InvalidValue).unwrap_or_default();
+    match e.kind() {
+        ErrorKind::InvalidValue => {
+            let valid = match e.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) => v.clone(),
+                _ => Vec::new(),
+            };
+            let hint = if flag == "--host" && !valid.iter().any(|v| v == "demo") {
+                " (or `tapedeck demo` for the built-in demo input)"
+            } else {
+                ""
+            };
+            Some(format!(
+                "unknown {flag} {value:?}; use {}{hint}",
+                either(&valid)
+            ))
+        }
+        ErrorKind::ValueValidation => {
+            let source = std::error::Error::source(e)?;
+            if source.downcast_ref::<std::num::ParseIntError>().is_some() {
+                return Some(format!("{flag} {value:?} is not a whole number in range"));
+            }
+            let why = source.to_string();
+            Some(if why.starts_with(&flag) {
+                why
+            } else {
+                format!("{flag}: {why}")
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).err();
+        e.as_ref().and_then(one_line).unwrap_or_default()
+    }
+
+    #[test]
+    fn bad_values_get_one_line_in_our_words() {
+        assert_eq!(
+            refused(&["tapedeck", "record", "--host", "pulse"]),
+            "unknown --host \"pulse\"; use alsa or jack (or `tapedeck demo` for the built-in demo input)"
+        );
+        assert_eq!(
+            refused(&["tapedeck", "devices", "--host", "pulse"]),
+            "unknown --host \"pulse\"; use alsa, jack or demo"
+        );
+        assert_eq!(
+            refused(&["tapedeck", "demo", "--format", "s32"]),
+            "unknown --format \"s32\"; use s16, s24 or f32"
+        );
+        assert!(
+            refused(&["tapedeck", "demo", "--duration", "1m1h"])
+                .starts_with("--duration: cannot read duration \"1m1h\"")
+        );
+        assert_eq!(
+            refused(&["tapedeck", "demo", "--fps", "0"]),
+            "--fps: 0 is not in 1..=120"
+        );
+        assert_eq!(
+            refused(&["tapedeck", "demo", "--rate", "fast"]),
+            "--rate \"fast\" is not a whole number in range"
+        );
+        assert!(
+            refused(&["tapedeck", "demo", "--track", "0:x"])
+                .starts_with("--track \"0:x\" must start")
+        );
+    }
+
+    #[test]
+    fn the_demo_host_has_its_old_name_too() {
+        let cli = Cli::try_parse_from(["tapedeck", "devices", "--host", "custom"]).ok();
+        assert!(matches!(
+            cli.map(|c| c.command),
+            Some(Cmd::Devices {
+                host: Some(AnyHost::Demo),
+                ..
+            })
+        ));
+    }
+}

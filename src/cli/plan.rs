@@ -1,0 +1,526 @@
+//! From parsed arguments to a validated plan, before anything is opened or created: every
+//! check that needs no device happens here, in a pure function the unit tests drive. What
+//! needs the device (channels, rates, formats) is checked when it is open.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::CommonArgs;
+use crate::audio::demo::{self, DemoOptions};
+use crate::audio::{HostKind, StreamRequest};
+use crate::engine::Track;
+use crate::error::Error;
+use crate::format::FileFormat;
+use crate::session::{self, naming};
+
+/// Where sessions go when `--dir` is not given; created when missing.
+pub(crate) const DEFAULT_DIR: &str = "sessions";
+
+/// What to record from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Source {
+    Device {
+        host: HostKind,
+        device: Option<String>,
+    },
+    Demo {
+        unpaced: bool,
+        unplug_after: Option<Duration>,
+    },
+}
+
+/// What the plan depends on besides the arguments.
+#[derive(Clone, Debug)]
+pub(crate) struct Surroundings {
+    /// Standard input and output are a terminal.
+    pub(crate) terminal: bool,
+    pub(crate) now: DateTime<FixedOffset>,
+    /// `./sessions` exists.
+    pub(crate) default_dir_exists: bool,
+}
+
+impl Surroundings {
+    pub(crate) fn here() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            terminal: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+            now: session::now(),
+            default_dir_exists: std::path::Path::new(DEFAULT_DIR).exists(),
+        }
+    }
+}
+
+/// Which front end runs the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrontEnd {
+    /// The recorder's screen; `record_now` starts the first take at once.
+    Screen { fps: u32, record_now: bool },
+    /// One take with a status line per second, as text or JSON lines.
+    Headless { json: bool },
+}
+
+/// Everything `record` and `demo` will do, checked.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordPlan {
+    pub(crate) host: HostKind,
+    pub(crate) device: Option<String>,
+    pub(crate) demo: DemoOptions,
+    pub(crate) request: StreamRequest,
+    pub(crate) file_format: FileFormat,
+    pub(crate) tracks: Vec<TrackSpec>,
+    pub(crate) session: String,
+    pub(crate) root: PathBuf,
+    /// The default folder, to be made once everything else has worked.
+    pub(crate) create_root: bool,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) min_free_seconds: u64,
+    pub(crate) warn_free_seconds: u64,
+    pub(crate) ring_seconds: f64,
+    pub(crate) sync_interval: Option<Duration>,
+    pub(crate) front: FrontEnd,
+}
+
+/// The ring between the audio thread and the writer, in frames.
+pub(crate) fn ring_frames(seconds: f64, rate: u32) -> usize {
+    ((seconds * f64::from(rate)).ceil() as usize).max(1024)
+}
+
+pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<RecordPlan, Error> {
+    check_tracks(&a.tracks)?;
+    let (host, device, demo) = match source {
+        Source::Device { host, device } => (host, device, DemoOptions::default()),
+        Source::Demo {
+            unpaced,
+            unplug_after,
+        } => {
+            let rate = a.rate.unwrap_or(demo::DEFAULT_RATE);
+            let demo = DemoOptions {
+                paced: !unpaced,
+                unplug_after_frames: unplug_after
+                    .map(|d| (d.as_secs_f64() * f64::from(rate)) as u64),
+                ..Default::default()
+            };
+            (HostKind::Demo, None, demo)
+        }
+    };
+    let (root, create_root) = match a.dir {
+        Some(d) => (d, false),
+        None => (PathBuf::from(DEFAULT_DIR), !env.default_dir_exists),
+    };
+    let front = if a.headless || a.json_status || !env.terminal {
+        FrontEnd::Headless {
+            json: a.json_status,
+        }
+    } else {
+        FrontEnd::Screen {
+            fps: a.fps,
+            record_now: a.record,
+        }
+    };
+    Ok(RecordPlan {
+        host,
+        device,
+        demo,
+        request: StreamRequest {
+            channels: a.channels,
+            sample_rate: a.rate,
+            format: a.device_format,
+            buffer: a.buffer,
+        },
+        file_format: a.format,
+        tracks: a.tracks,
+        session: a.session.unwrap_or_else(|| session::default_name(env.now)),
+        root,
+        create_root,
+        duration: a.duration,
+        min_free_seconds: a.min_free,
+        warn_free_seconds: a.warn_free,
+        ring_seconds: a.ring_seconds,
+        sync_interval: a.sync_interval.0,
+        front,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value parsers: each returns the value or a message that says what to write instead.
+
+/// A `--track` as written, before the device is known.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrackSpec {
+    pub(crate) input: u16,
+    pub(crate) name: Option<String>,
+    pub(crate) role: Option<String>,
+}
+
+pub(crate) fn parse_track(s: &str) -> Result<TrackSpec, String> {
+    let mut parts = s.splitn(4, ':');
+    let input = parts.next().unwrap_or("");
+    let name = parts.next();
+    let role = parts.next();
+    if parts.next().is_some() {
+        return Err(format!(
+            "--track {s:?} has too many ':'; write IN[:NAME[:ROLE]] and keep ':' out of names"
+        ));
+    }
+    let input: u16 = match input.trim().parse() {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            return Err(format!(
+                "--track {s:?} must start with a device input number (1 or more), e.g. --track 3:Bass DI"
+            ));
+        }
+    };
+    let name = match name {
+        Some(n) => {
+            naming::check_track_name(n).map_err(|e| format!("--track {s:?}: {e}"))?;
+            Some(n.trim().to_string())
+        }
+        None => None,
+    };
+    let role = match role {
+        Some(r) => {
+            let ok = !r.is_empty()
+                && r.len() <= 24
+                && r.starts_with(|c: char| c.is_ascii_lowercase())
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(format!(
+                    "--track {s:?}: role {r:?} must be a short lowercase word such as di, mic, line, room"
+                ));
+            }
+            Some(r.to_string())
+        }
+        None => None,
+    };
+    Ok(TrackSpec { input, name, role })
+}
+
+pub(crate) fn parse_session_name(s: &str) -> Result<String, String> {
+    naming::check_session_name(s).map(|()| s.to_string())
+}
+
+/// `--min-free` and `--warn-free`: a duration in seconds, or 0 for none.
+pub(crate) fn parse_free_limit(s: &str) -> Result<u64, String> {
+    if matches!(s.trim(), "0" | "0s") {
+        return Ok(0);
+    }
+    crate::duration::parse(s).map(|d| d.as_secs())
+}
+
+pub(crate) fn parse_ring_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.1..=600.0).contains(&v) => Ok(v),
+        _ => Err("--ring-seconds must be between 0.1 and 600".into()),
+    }
+}
+
+/// `--sync-interval`: `None` leaves forcing the files to disk to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SyncInterval(pub(crate) Option<Duration>);
+
+pub(crate) fn parse_sync_interval(s: &str) -> Result<SyncInterval, String> {
+    match s.trim().parse::<f64>() {
+        Ok(0.0) => Ok(SyncInterval(None)),
+        Ok(v) if v.is_finite() && (0.1..=3600.0).contains(&v) => {
+            Ok(SyncInterval(Some(Duration::from_secs_f64(v))))
+        }
+        _ => Err(
+            "--sync-interval must be 0 (leave it to the kernel) or between 0.1 and 3600 seconds"
+                .into(),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracks.
+
+fn name_of(s: &TrackSpec) -> String {
+    s.name.clone().unwrap_or_else(|| format!("In {}", s.input))
+}
+
+/// Two tracks on one input, or with one name (ignoring case), are refused before any device
+/// is opened.
+fn check_tracks(specs: &[TrackSpec]) -> Result<(), Error> {
+    for (i, s) in specs.iter().enumerate() {
+        for earlier in &specs[..i] {
+            if earlier.input == s.input {
+                return Err(Error::usage(format!(
+                    "input {} is given to two tracks; give each track its own input",
+                    s.input
+                )));
+            }
+            let name = name_of(s);
+            if name_of(earlier).to_lowercase() == name.to_lowercase() {
+                return Err(Error::usage(format!(
+                    "tracks {} and {} are both named {name:?}; give each track its own name",
+                    earlier.input, s.input
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns track specs into tracks for a device with `channels` inputs: every input, named
+/// `In N`, when none were given.
+pub(crate) fn resolve_tracks(
+    specs: &[TrackSpec],
+    channels: u16,
+    device: &str,
+) -> Result<Vec<Track>, Error> {
+    check_tracks(specs)?;
+    if specs.is_empty() {
+        return Ok((1..=channels)
+            .map(|i| Track {
+                number: i,
+                name: format!("In {i}"),
+                input: i,
+                role: None,
+                armed: true,
+            })
+            .collect());
+    }
+    let mut tracks = Vec::with_capacity(specs.len());
+    for s in specs {
+        if s.input > channels {
+            return Err(Error::usage(format!(
+                "input {} is beyond the {channels} inputs opened on {device}; use 1-{channels}, or open more with --channels",
+                s.input
+            )));
+        }
+        tracks.push(Track {
+            number: s.input,
+            name: name_of(s),
+            input: s.input,
+            role: s.role.clone(),
+            armed: true,
+        });
+    }
+    tracks.sort_by_key(|t| t.number);
+    Ok(tracks)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Cmd};
+
+    fn env(terminal: bool) -> Surroundings {
+        Surroundings {
+            terminal,
+            now: DateTime::parse_from_rfc3339("2026-11-25T20:15:03+01:00").expect("time"),
+            default_dir_exists: false,
+        }
+    }
+
+    /// The plan of `tapedeck demo ARGS` (or `record`).
+    fn planned(args: &[&str], env: &Surroundings) -> Result<RecordPlan, Error> {
+        let cli = Cli::try_parse_from(args).map_err(|e| Error::usage(e.to_string()))?;
+        match cli.command {
+            Cmd::Demo(d) => plan(
+                Source::Demo {
+                    unpaced: d.unpaced,
+                    unplug_after: d.unplug_after,
+                },
+                d.common,
+                env,
+            ),
+            Cmd::Record(r) => plan(
+                Source::Device {
+                    host: r.host.into(),
+                    device: r.device,
+                },
+                r.common,
+                env,
+            ),
+            _ => Err(Error::usage("not a recording command")),
+        }
+    }
+
+    #[test]
+    fn defaults_make_a_dated_session_in_sessions_on_the_screen() {
+        let p = planned(&["tapedeck", "record"], &env(true)).expect("plan");
+        assert_eq!(p.host, HostKind::Alsa);
+        assert_eq!(p.session, "2026-11-25_20-15-03");
+        assert_eq!((p.root, p.create_root), (PathBuf::from("sessions"), true));
+        assert_eq!(
+            p.front,
+            FrontEnd::Screen {
+                fps: 25,
+                record_now: false
+            }
+        );
+        assert_eq!(p.file_format, FileFormat::S24);
+        assert_eq!((p.min_free_seconds, p.warn_free_seconds), (60, 600));
+        assert_eq!(p.sync_interval, Some(Duration::from_secs(1)));
+        assert_eq!(p.ring_seconds, 4.0);
+    }
+
+    #[test]
+    fn without_a_terminal_or_with_json_it_runs_headless() {
+        let p = planned(&["tapedeck", "demo"], &env(false)).expect("plan");
+        assert_eq!(p.front, FrontEnd::Headless { json: false });
+        let p = planned(&["tapedeck", "demo", "--json-status"], &env(true)).expect("plan");
+        assert_eq!(p.front, FrontEnd::Headless { json: true });
+        let p = planned(&["tapedeck", "demo", "--headless"], &env(true)).expect("plan");
+        assert_eq!(p.front, FrontEnd::Headless { json: false });
+    }
+
+    #[test]
+    fn a_given_dir_is_never_created() {
+        let p = planned(&["tapedeck", "demo", "--dir", "/x/y"], &env(false)).expect("plan");
+        assert_eq!((p.root, p.create_root), (PathBuf::from("/x/y"), false));
+        let mut there = env(false);
+        there.default_dir_exists = true;
+        let p = planned(&["tapedeck", "demo"], &there).expect("plan");
+        assert!(!p.create_root);
+    }
+
+    #[test]
+    fn the_demo_unplugs_after_its_duration_in_frames_at_its_rate() {
+        let p = planned(
+            &[
+                "tapedeck",
+                "demo",
+                "--unplug-after",
+                "2s",
+                "--rate",
+                "96000",
+                "--unpaced",
+            ],
+            &env(false),
+        )
+        .expect("plan");
+        assert_eq!(p.host, HostKind::Demo);
+        assert_eq!(p.demo.unplug_after_frames, Some(192_000));
+        assert!(!p.demo.paced);
+    }
+
+    #[test]
+    fn typed_values_arrive_typed() {
+        let p = planned(
+            &[
+                "tapedeck",
+                "record",
+                "--host",
+                "jack",
+                "--format",
+                "f32",
+                "--device-format",
+                "i24",
+                "--duration",
+                "1h30m",
+                "--min-free",
+                "0",
+                "--sync-interval",
+                "0",
+                "--ring-seconds",
+                "0.5",
+                "--track",
+                "3:Bass DI:di",
+            ],
+            &env(false),
+        )
+        .expect("plan");
+        assert_eq!(p.host, HostKind::Jack);
+        assert_eq!(p.file_format, FileFormat::F32);
+        assert_eq!(p.request.format, Some(crate::format::DeviceFormat::I24));
+        assert_eq!(p.duration, Some(Duration::from_secs(5400)));
+        assert_eq!((p.min_free_seconds, p.sync_interval), (0, None));
+        assert_eq!(p.ring_seconds, 0.5);
+        assert_eq!(
+            p.tracks,
+            [TrackSpec {
+                input: 3,
+                name: Some("Bass DI".into()),
+                role: Some("di".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for args in [
+            &["tapedeck", "demo", "--ring-seconds", "0.01"][..],
+            &["tapedeck", "demo", "--ring-seconds", "NaN"],
+            &["tapedeck", "demo", "--sync-interval", "0.05"],
+            &["tapedeck", "demo", "--sync-interval", "inf"],
+            &["tapedeck", "demo", "--fps", "121"],
+            &["tapedeck", "demo", "--min-free", "-1"],
+            &["tapedeck", "demo", "--session", "a/b"],
+        ] {
+            assert!(planned(args, &env(false)).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn two_tracks_on_one_input_or_name_are_refused_before_any_device() {
+        let e = planned(
+            &["tapedeck", "demo", "--track", "1:Gtr", "--track", "2:gtr"],
+            &env(false),
+        );
+        assert!(matches!(e, Err(Error::Usage(m)) if m.contains("both named")));
+        let e = planned(
+            &["tapedeck", "demo", "--track", "1:a", "--track", "1:b"],
+            &env(false),
+        );
+        assert!(matches!(e, Err(Error::Usage(m)) if m.contains("two tracks")));
+    }
+
+    #[test]
+    fn track_specs() {
+        assert_eq!(
+            parse_track("3:Bass DI:di").ok(),
+            Some(TrackSpec {
+                input: 3,
+                name: Some("Bass DI".into()),
+                role: Some("di".into())
+            })
+        );
+        assert_eq!(
+            parse_track("2").ok(),
+            Some(TrackSpec {
+                input: 2,
+                name: None,
+                role: None
+            })
+        );
+        for bad in [
+            "0:x",
+            "x:Bass",
+            ":Bass",
+            "1:",
+            "1:a:b:c",
+            "1:Bass:DI",
+            "1:\u{7}",
+        ] {
+            assert!(parse_track(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn track_resolution_checks_inputs_and_names() {
+        let s = |i, n: &str| TrackSpec {
+            input: i,
+            name: Some(n.into()),
+            role: None,
+        };
+        assert!(resolve_tracks(&[s(9, "a")], 8, "d").is_err());
+        assert!(resolve_tracks(&[s(1, "a"), s(1, "b")], 8, "d").is_err());
+        assert!(resolve_tracks(&[s(1, "Gtr"), s(2, "gtr")], 8, "d").is_err());
+        let t = resolve_tracks(&[s(3, "Bass"), s(1, "Kick")], 8, "d").unwrap_or_default();
+        assert_eq!(t.iter().map(|t| t.number).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(resolve_tracks(&[], 4, "d").map(|t| t.len()).ok(), Some(4));
+    }
+
+    #[test]
+    fn the_ring_holds_at_least_1024_frames() {
+        assert_eq!(ring_frames(4.0, 48_000), 192_000);
+        assert_eq!(ring_frames(0.1, 8_000), 1024);
+    }
+}

@@ -1,0 +1,156 @@
+//! Runs a plan: opens the device, then the session, then the engine, and hands them to a front
+//! end. The device stream is opened before anything is created on disk, so that a device that
+//! cannot be used leaves no trace.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::plan::{FrontEnd, RecordPlan, resolve_tracks, ring_frames};
+use crate::audio::{self, HostKind, demo};
+use crate::engine::{Engine, EngineConfig, RecorderConfig};
+use crate::error::Error;
+use crate::frontend::Driver;
+use crate::frontend::headless::{self, Printer, StatusStyle};
+use crate::session::manifest::{DeviceRecord, TrackRecord};
+use crate::session::{self, Session, SessionInit};
+use crate::tui::{self, TuiOptions};
+
+pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
+    // 1. The folder for sessions, if it was given: it must be there and writable.
+    if !plan.create_root {
+        session::check_root(&plan.root)?;
+    }
+
+    // 2. The device and its configuration. The unpaced demo device paces itself by what the
+    // writer has taken out of the ring.
+    let kind = plan.host;
+    let mut demo_options = plan.demo.clone();
+    let taken = (kind == HostKind::Demo && !demo_options.paced).then(|| {
+        let taken = Arc::new(AtomicU64::new(0));
+        let rate = plan.request.sample_rate.unwrap_or(demo::DEFAULT_RATE);
+        demo_options.pace = Some(demo::Pace::new(
+            Arc::clone(&taken),
+            ring_frames(plan.ring_seconds, rate) as u64,
+        ));
+        taken
+    });
+    let host = audio::open_host(kind, demo_options)?;
+    let device = audio::find_device(kind, &host, plan.device.as_deref())?;
+    let choice = audio::choose_config(kind, &device, &plan.request, plan.file_format)?;
+    let dev_name = audio::name_of(&device);
+    let dev_id = audio::id_of(&device);
+    let mut tracks = resolve_tracks(&plan.tracks, choice.channels, &dev_id)?;
+    if kind == HostKind::Demo && plan.tracks.is_empty() {
+        // The demo's inputs are named after what they play.
+        let voices = audio::demo_synth::VOICE_NAMES;
+        for t in &mut tracks {
+            let voice = voices[usize::from(t.input - 1) % voices.len()];
+            t.name = if usize::from(t.input) > voices.len() {
+                format!("{voice} {}", t.input)
+            } else {
+                voice.to_string()
+            };
+        }
+    }
+
+    // 3. An existing session must match what we are about to record, and be free.
+    if let Some(m) = session::inspect(&plan.root, &plan.session)? {
+        session::check_compatible(&m, choice.sample_rate, plan.file_format.name())?;
+        Session::check_not_busy(&plan.root, &plan.session)?;
+    }
+
+    // 4. The stream, before anything is created.
+    let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
+    let opened = audio::open_stream(kind, &device, &choice, ring_frames)?;
+
+    // 5. The session.
+    let device_record = DeviceRecord {
+        host: kind.name().to_string(),
+        id: dev_id.clone(),
+        name: dev_name.clone(),
+        sample_rate: choice.sample_rate,
+        sample_format: choice.format.name().to_string(),
+        channels: choice.channels,
+        buffer_frames: choice.buffer,
+    };
+    let format = plan.file_format.name();
+    let init = SessionInit {
+        sample_rate: choice.sample_rate,
+        format: format.to_string(),
+        device: device_record.clone(),
+        tracks: tracks
+            .iter()
+            .map(|t| TrackRecord::new(t.number, &t.name, t.input, t.role.as_deref(), format))
+            .collect(),
+    };
+    if plan.create_root {
+        std::fs::create_dir_all(&plan.root).map_err(|e| {
+            Error::Runtime(format!(
+                "cannot create ./{}: {e}; pass --dir PATH",
+                plan.root.display()
+            ))
+        })?;
+    }
+    let mut session = Session::open(&plan.root, &plan.session, init, session::now())?;
+    // A take left unfinished by a crash is repaired before anything new is recorded.
+    for r in session.recover_unfinished()? {
+        eprintln!(
+            "tapedeck: take {} of this session had not been finished (crash or kill); its files were repaired: {} frames",
+            r.take, r.length_frames
+        );
+    }
+    let session_dir = session.dir().display().to_string();
+    let takes_before = session.manifest().takes.len();
+
+    // 6. The engine, and a front end to drive it.
+    let config = EngineConfig {
+        recorder: RecorderConfig {
+            device: device_record,
+            device_format: choice.format,
+            file_format: plan.file_format,
+            tracks,
+            min_free_seconds: plan.min_free_seconds,
+            warn_free_seconds: plan.warn_free_seconds,
+        },
+        ring_frames,
+        sync_interval: plan.sync_interval,
+        taken,
+    };
+    let engine = Engine::start(
+        config,
+        session,
+        opened.output,
+        opened.shared,
+        Box::new(opened.stream),
+    )?;
+    let driver = Driver::start(engine, takes_before)?;
+    let take_frames = plan
+        .duration
+        .map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);
+    match plan.front {
+        FrontEnd::Screen { fps, record_now } => tui::run(
+            driver,
+            TuiOptions {
+                fps,
+                color: tui::color_wanted(),
+                take_frames,
+                record_now,
+            },
+        ),
+        FrontEnd::Headless { json } => {
+            let printer = Printer {
+                style: if json {
+                    StatusStyle::Json
+                } else {
+                    StatusStyle::Text
+                },
+                session_dir: session_dir.clone(),
+            };
+            printer.note(&format!(
+                "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
+                choice.channels, choice.sample_rate, choice.format, plan.file_format
+            ));
+            headless::run(driver, take_frames, &printer)
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! What every front end does around the engine, whatever it shows: signals, the terminal
+//! hanging up, waiting for a take to end, shutting down, and the exit status. The headless
+//! printer (`headless`) and the TUI (`crate::tui`) both run on a `Driver`.
+
+pub(crate) mod headless;
+pub(crate) mod words;
+
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use crate::engine::{Command, EndReason, Engine, Event, TakeSummary};
+use crate::error::{EXIT_RUNTIME, Error};
+use crate::session::Session;
+use crate::signals::SignalGuard;
+
+/// An engine with the process's signals wired to it.
+pub(crate) struct Driver {
+    engine: Engine,
+    signals: SignalGuard,
+    /// Takes the session had before this run.
+    takes_before: usize,
+    hangup_noted: bool,
+}
+
+/// How a run ended.
+pub(crate) struct Finished {
+    pub(crate) session: Session,
+    takes_before: usize,
+    /// The terminal hung up at some point.
+    pub(crate) hung_up: bool,
+}
+
+impl Finished {
+    /// The takes recorded in this run, as the manifest has them.
+    pub(crate) fn takes(&self) -> Vec<TakeSummary> {
+        self.session.manifest().takes[self.takes_before.min(self.session.manifest().takes.len())..]
+            .iter()
+            .filter_map(TakeSummary::from_record)
+            .collect()
+    }
+
+    /// 0, or 1 when a take ended by a failure (device lost, disk full, a write error) or
+    /// (`take_required`) none was recorded.
+    pub(crate) fn exit_code(&self, take_required: bool) -> i32 {
+        let takes = self.takes();
+        let failed = takes.iter().any(|t| t.reason.is_failure());
+        if failed || (take_required && takes.is_empty()) {
+            EXIT_RUNTIME
+        } else {
+            0
+        }
+    }
+}
+
+/// What the hangup note says.
+fn hangup_note(recording: bool) -> &'static str {
+    if recording {
+        "the terminal hung up during the take; it went on recording to its end"
+    } else {
+        "the terminal hung up between takes; tapedeck exited"
+    }
+}
+
+impl Driver {
+    /// SIGINT, SIGTERM and SIGQUIT stop the take from now on; SIGHUP is noted.
+    /// `takes_before`: the takes the session had before this run.
+    pub(crate) fn start(engine: Engine, takes_before: usize) -> Result<Self, Error> {
+        let signals = crate::signals::install(engine.commander())?;
+        Ok(Self {
+            engine,
+            signals,
+            takes_before,
+            hangup_noted: false,
+        })
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(crate) fn send(&self, cmd: Command) {
+        self.engine.send(cmd);
+    }
+
+    /// The next event within `timeout`.
+    pub(crate) fn next_event(&self, timeout: Duration) -> Option<Event> {
+        match self.engine.events().recv_timeout(timeout) {
+            Ok(ev) => Some(ev),
+            Err(RecvTimeoutError::Timeout) => None,
+            // The engine is gone; callers notice through their own state.
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(timeout);
+                None
+            }
+        }
+    }
+
+    /// SIGHUP arrived: the terminal is gone.
+    pub(crate) fn hung_up(&self) -> bool {
+        self.signals.hung_up()
+    }
+
+    /// SIGINT, SIGTERM or SIGQUIT arrived: the program should end.
+    pub(crate) fn terminated(&self) -> bool {
+        self.signals.terminated()
+    }
+
+    /// Notes in the manifest, once, that the terminal went away.
+    pub(crate) fn note_hangup(&mut self, recording: bool) {
+        if !self.hangup_noted {
+            self.hangup_noted = true;
+            self.engine
+                .send(Command::Note(hangup_note(recording).to_string()));
+        }
+    }
+
+    /// Waits for the take being recorded to end by itself (its duration, a signal, a
+    /// failure): nobody can press stop any more. Returns the events on the way.
+    pub(crate) fn wait_for_take_end(&self) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            match self
+                .engine
+                .events()
+                .recv_timeout(Duration::from_millis(200))
+            {
+                Ok(ev) => {
+                    let done = matches!(ev, Event::TakeFinished(_));
+                    seen.push(ev);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return seen,
+            }
+        }
+    }
+
+    /// Finishes any take, stops the engine and the stream.
+    pub(crate) fn finish(self) -> Result<Finished, Error> {
+        let Self {
+            engine,
+            signals,
+            takes_before,
+            hangup_noted,
+        } = self;
+        let hung_up = signals.hung_up() || hangup_noted;
+        // Signals must not reach an engine that is going away.
+        drop(signals);
+        let session = engine.shutdown(EndReason::Stopped)?;
+        Ok(Finished {
+            session,
+            takes_before,
+            hung_up,
+        })
+    }
+}
