@@ -190,7 +190,7 @@ fn unknown_host_is_refused() {
         &sb,
         &["record", "--host", "pulse", "--dir", &d, "--duration", "1s"],
         EXIT_USAGE,
-        &["\"pulse\"", "--host alsa", "--host jack", "tapedeck demo"],
+        &["--host \"pulse\"", "alsa or jack", "tapedeck demo"],
     );
     let sb = Sandbox::new();
     refused(

@@ -79,6 +79,10 @@ fn an_unplugged_device_ends_the_take_with_everything_captured() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault-injection feature: run it through scripts/test, or cargo test --features fault-injection"
+)]
 fn a_stalled_writer_overflows_the_ring_and_the_gap_is_exact_and_aligned() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (code, out, err) = common::run(

@@ -279,6 +279,10 @@ fn recording_into_a_session_with_an_unfinished_take_repairs_it_first() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault-injection feature: run it through scripts/test, or cargo test --features fault-injection"
+)]
 fn killed_in_the_middle_of_a_header_rewrite_every_file_still_opens_and_recovers() {
     // The recorder kills itself (SIGKILL) between the size writes of its N-th header rewrite:
     // the data size is new, the RIFF size (and the fact count) still old.

@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use tapedeck::engine::{Command, EndReason, InputMeter, Snapshot, Track, Transport};
+use tapedeck::engine::{Command, DiskSpace, EndReason, InputMeter, Snapshot, Track, Transport};
 use tapedeck::format::FileFormat;
 use tapedeck::session::manifest::DeviceRecord;
 use tapedeck::tui::app::{App, Mode};
@@ -15,6 +15,16 @@ use tapedeck::tui::view;
 
 fn db(d: f64) -> f32 {
     10f64.powf(d / 20.0) as f32
+}
+
+/// 50 GB free: the time it holds at the armed tracks, as the engine works it out.
+fn disk(armed: usize) -> Option<DiskSpace> {
+    let free_bytes = 50_000_000_000;
+    Some(DiskSpace {
+        free_bytes,
+        tracks: armed,
+        seconds_left: free_bytes.checked_div(armed as u64 * 48_000 * 3),
+    })
 }
 
 fn snapshot(tracks: usize, recording: bool) -> Snapshot {
@@ -71,15 +81,14 @@ fn snapshot(tracks: usize, recording: bool) -> Snapshot {
         xruns: 0,
         ring_fill: 0.02,
         ring_capacity_frames: 192_000,
+        disk: disk((0..tracks).filter(|i| i % 3 != 2).count()),
         last_take: None,
         stream_failed: None,
     }
 }
 
 fn app(tracks: usize, recording: bool) -> App {
-    let mut a = App::new(snapshot(tracks, recording), true, None);
-    a.disk_free = Some(50_000_000_000);
-    a
+    App::new(snapshot(tracks, recording), true, None)
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {

@@ -1,6 +1,7 @@
 //! Shared test harness: a private JACK dummy server, ALSA file devices paced by it, and
 //! helpers to run the real binary and read what it wrote.
-#![allow(dead_code)]
+// Each test binary uses part of it, through `mod common;`.
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
