@@ -165,22 +165,44 @@ fn a_stalled_writer_overflows_the_ring_and_the_gap_is_exact_and_aligned() {
     }
 }
 
-fn can_mount() -> bool {
-    Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"])
-        .status()
-        .is_ok_and(|s| s.success())
+/// How this process gets a private mount namespace in which it may mount a tmpfs on `at`:
+/// `unshare -m` as root; `unshare -r -m` (a user namespace in which it is root) as anyone
+/// else, where the kernel allows unprivileged user namespaces. `Err` says what each attempt
+/// answered.
+fn mount_namespace(at: &Path) -> Result<&'static [&'static str], String> {
+    let probe = format!("mount -t tmpfs -o size=1m tmpfs {}", at.display());
+    let mut tried = Vec::new();
+    for args in [&["-m"][..], &["-r", "-m"][..]] {
+        match Command::new("unshare")
+            .args(args)
+            .args(["sh", "-c", &probe])
+            .output()
+        {
+            Ok(o) if o.status.success() => return Ok(args),
+            Ok(o) => tried.push(format!(
+                "`unshare {}`: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => tried.push(format!("`unshare {}`: {e}", args.join(" "))),
+        }
+    }
+    Err(tried.join("; "))
 }
 
 #[test]
 fn a_full_disk_stops_the_take_cleanly() {
-    if !can_mount() {
-        eprintln!("note: skipped: mounting a small tmpfs needs root (CI runs as root)");
-        return;
-    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let mnt = tmp.path().join("small");
     std::fs::create_dir(&mnt).expect("mkdir");
+    let unshare = mount_namespace(&mnt).unwrap_or_else(|tried| {
+        panic!(
+            "this test mounts a 3 MB tmpfs in a private mount namespace and cannot here: run \
+             it as root, or as a user where unprivileged user namespaces are allowed \
+             (`sysctl -w kernel.unprivileged_userns_clone=1` on kernels that have that switch, \
+             and a non-zero `sysctl user.max_user_namespaces`); tried {tried}"
+        )
+    });
     // A private mount namespace: the 3 MB filesystem exists for this recording only; the test
     // copies what it needs out before the namespace goes.
     let script = format!(
@@ -193,7 +215,8 @@ fn a_full_disk_stops_the_take_cleanly() {
         bin = common::bin(),
     );
     let ok = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
+        .args(unshare)
+        .args(["sh", "-c", &script])
         .status()
         .expect("unshare");
     assert!(ok.success(), "the test script failed");
