@@ -13,8 +13,6 @@ pub enum Error {
     /// Something failed while running.
     #[error("{0}")]
     Runtime(String),
-    #[error("audio: {0}")]
-    Audio(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -34,10 +34,6 @@ impl DeviceFormat {
             Self::F32 => "f32",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.name() == s)
-    }
 }
 
 impl fmt::Display for DeviceFormat {
