@@ -1,7 +1,7 @@
 //! The capture callback's work per period: `Capture::on_data` on one period of 256 frames of
 //! f32 at 48 kHz (JACK's format), for 2 to 256 inputs. The writer's end of the ring is drained
-//! after every call so the ring never fills: what is measured is conversion, the meters, the
-//! ring push and the gap bookkeeping, nothing else.
+//! after every call so the ring never fills: what is measured is conversion, the ring push and
+//! the gap bookkeeping, nothing else.
 //!
 //!     cargo bench --bench callback
 //!
@@ -19,8 +19,8 @@ fn main() {
     divan::main();
 }
 
-/// One period of a counter signal on every input (channel c carries ±(k + 1 + 1024 c) / 2^23),
-/// so the meters see real, varying values.
+/// One period of a counter signal on every input (channel c carries ±(k + 1 + 1024 c) / 2^23):
+/// real, varying values.
 fn period(channels: usize) -> Vec<f32> {
     let mut data = Vec::with_capacity(PERIOD * channels);
     for k in 0..PERIOD {

@@ -151,10 +151,6 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         shared.xrun_frames.load(Ordering::Relaxed) > 0,
         "xrun gaps were exercised"
     );
-    assert!(
-        shared.clips[0].load(Ordering::Relaxed) > 0,
-        "clip counting was exercised"
-    );
 
     // Gap queue full: nobody pops gaps, so the callback must hold the gap back and keep going.
     let n = allocations_in(|| {

@@ -1,13 +1,13 @@
 //! The capture callback: the only code that runs on the audio thread.
 //!
-//! It copies each interleaved block into one preallocated SPSC ring as raw 32-bit words,
-//! updates per-input peak and clip atomics for the meters, and turns device xruns and ring
-//! overflows into `Gap` events on a second small SPSC ring so that the writer can zero-fill
-//! the exact number of missing frames at the exact position. It never allocates, locks,
-//! blocks, logs or does I/O (tests/no_alloc.rs proves the allocation part).
+//! It copies each interleaved block into one preallocated SPSC ring as raw 32-bit words and
+//! turns device xruns and ring overflows into `Gap` events on a second small SPSC ring so that
+//! the writer can zero-fill the exact number of missing frames at the exact position. The
+//! meters are the writer's: it reads every sample anyway. It never allocates, locks, blocks,
+//! logs or does I/O (tests/no_alloc.rs proves the allocation part).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
@@ -55,10 +55,6 @@ pub enum StreamFault {
 /// State shared between the audio thread and the rest of the engine. Only atomics.
 pub struct CaptureShared {
     pub channels: usize,
-    /// Per input: largest magnitude (f32 bits) since the meter last took it.
-    pub peaks: Box<[AtomicU32]>,
-    /// Per input: samples at full scale since the stream started.
-    pub clips: Box<[AtomicU64]>,
     /// Stream position: frames captured plus frames known to be missing.
     pub position: AtomicU64,
     /// Xruns reported by the host's error callback (may run on another thread).
@@ -93,8 +89,6 @@ impl CaptureShared {
     pub fn new(channels: usize) -> Self {
         Self {
             channels,
-            peaks: (0..channels).map(|_| AtomicU32::new(0)).collect(),
-            clips: (0..channels).map(|_| AtomicU64::new(0)).collect(),
             position: AtomicU64::new(0),
             xruns_reported: AtomicU64::new(0),
             overflow_frames: AtomicU64::new(0),
@@ -149,24 +143,13 @@ impl CaptureShared {
 pub trait CaptureSample: cpal::SizedSample + Copy + Send + 'static {
     const DEVICE_FORMAT: DeviceFormat;
     fn to_word(self) -> u32;
-    /// |x| relative to full scale (1.0).
-    fn magnitude(self) -> f32;
 }
-
-/// Samples at or beyond this magnitude count as clipped on the meter: the largest value of a
-/// 24-bit (or wider) integer, the largest 16-bit value for i16, and 1.0 for floats.
-const FULL_SCALE_24: f32 = 1.0 - 1.0 / 8_388_608.0;
-const FULL_SCALE_16: f32 = 1.0 - 1.0 / 32768.0;
 
 impl CaptureSample for i16 {
     const DEVICE_FORMAT: DeviceFormat = DeviceFormat::I16;
     #[inline]
     fn to_word(self) -> u32 {
         i32::from(self) as u32
-    }
-    #[inline]
-    fn magnitude(self) -> f32 {
-        f32::from(self).abs() / 32768.0
     }
 }
 
@@ -176,10 +159,6 @@ impl CaptureSample for cpal::I24 {
     fn to_word(self) -> u32 {
         self.inner() as u32
     }
-    #[inline]
-    fn magnitude(self) -> f32 {
-        (self.inner() as f32).abs() / 8_388_608.0
-    }
 }
 
 impl CaptureSample for i32 {
@@ -187,10 +166,6 @@ impl CaptureSample for i32 {
     #[inline]
     fn to_word(self) -> u32 {
         self as u32
-    }
-    #[inline]
-    fn magnitude(self) -> f32 {
-        (self as f32).abs() / 2_147_483_648.0
     }
 }
 
@@ -200,42 +175,13 @@ impl CaptureSample for f32 {
     fn to_word(self) -> u32 {
         self.to_bits()
     }
-    #[inline]
-    fn magnitude(self) -> f32 {
-        if self.is_nan() {
-            0.0
-        } else {
-            self.abs().min(f32::MAX)
-        }
-    }
 }
 
-fn clip_threshold(f: DeviceFormat) -> f32 {
-    match f {
-        DeviceFormat::I16 => FULL_SCALE_16,
-        DeviceFormat::I24 | DeviceFormat::I32 => FULL_SCALE_24,
-        DeviceFormat::F32 => 1.0,
-    }
-}
-
-/// Converts device samples of whole frames into ring words and, in the same pass, keeps each
-/// input's largest magnitude (f32 bits) and count of samples at full scale. Written as one
-/// loop over the inputs of a frame so that it runs on vectors.
-fn convert_and_measure<T: CaptureSample>(
-    data: &[T],
-    dst: &mut [u32],
-    peak: &mut [u32],
-    clips: &mut [u32],
-) {
-    let ch = peak.len();
-    let threshold = clip_threshold(T::DEVICE_FORMAT);
-    for (frame, out) in data.chunks_exact(ch).zip(dst.chunks_exact_mut(ch)) {
-        for (((s, d), p), c) in frame.iter().zip(out).zip(&mut *peak).zip(&mut *clips) {
-            *d = s.to_word();
-            let m = s.magnitude();
-            *p = (*p).max(m.to_bits());
-            *c += u32::from(m >= threshold);
-        }
+/// Converts device samples into ring words, as many as `dst` has room for. A plain loop over
+/// the samples, which the compiler runs on vectors.
+fn convert<T: CaptureSample>(data: &[T], dst: &mut [u32]) {
+    for (d, s) in dst.iter_mut().zip(data) {
+        *d = s.to_word();
     }
 }
 
@@ -349,10 +295,6 @@ pub struct Capture {
     /// before the block about to be stored (frames, estimated).
     last_cycle_clock: Option<u64>,
     server_stall_frames: u64,
-    /// Per input, over the block being taken: the largest magnitude (f32 bits) and the
-    /// samples at full scale.
-    block_peak: Box<[u32]>,
-    block_clips: Box<[u32]>,
     channels: usize,
     rate: u64,
     trust: TimestampTrust,
@@ -400,8 +342,6 @@ impl Capture {
                 == TimestampTrust::Exact {
                     whole_periods: true,
                 },
-            block_peak: vec![0u32; channels].into_boxed_slice(),
-            block_clips: vec![0u32; channels].into_boxed_slice(),
             channels,
             rate: u64::from(sample_rate.max(1)),
             trust,
@@ -523,8 +463,6 @@ impl Capture {
             return;
         }
 
-        // Both paths measure the block for the meters while they convert it, whether or not
-        // it can be stored.
         if self.hold_back && frames <= SCRATCH_FRAMES {
             self.on_held_data(data, frames, capture_ns, wake, begun.map(|b| b > 0));
         } else {
@@ -532,7 +470,6 @@ impl Capture {
             self.account_for_missing_frames(frames as u64, capture_ns);
             self.store(data);
         }
-        self.publish_meters();
         self.publish_position();
     }
 
@@ -570,12 +507,7 @@ impl Capture {
         moved: Option<bool>,
     ) {
         let words = frames * self.channels;
-        convert_and_measure(
-            data,
-            &mut self.scratch[..words],
-            &mut self.block_peak,
-            &mut self.block_clips,
-        );
+        convert(data, &mut self.scratch[..words]);
         let period_ns = frames as u64 * 1_000_000_000 / self.rate;
         // How late the callback ran is measured against the earliest it has run in a cycle:
         // the clients ahead of it in the graph take part of every cycle.
@@ -707,7 +639,7 @@ impl Capture {
         let mut scratch = std::mem::take(&mut self.scratch);
         for block in data.chunks(SCRATCH_FRAMES * ch) {
             let dst = &mut scratch[..block.len()];
-            convert_and_measure(block, dst, &mut self.block_peak, &mut self.block_clips);
+            convert(block, dst);
             self.store_words(dst);
         }
         self.scratch = scratch;
@@ -801,25 +733,6 @@ impl Capture {
             self.recent_len = (self.recent_len + 1).min(ORIGIN_WINDOW);
         }
         (missing, exact)
-    }
-
-    /// Hands the block's levels to the meters and starts the next block's.
-    fn publish_meters(&mut self) {
-        let inputs = self.shared.peaks.iter().zip(self.shared.clips.iter());
-        for ((peak, clips), (block_peak, block_clips)) in
-            inputs.zip(self.block_peak.iter_mut().zip(self.block_clips.iter_mut()))
-        {
-            // Non-negative floats order like their bit patterns, so fetch_max on bits works.
-            // Mostly the meter's peak is higher already: a load is cheaper than the exchange.
-            let p = std::mem::take(block_peak);
-            if peak.load(Ordering::Relaxed) < p {
-                peak.fetch_max(p, Ordering::Relaxed);
-            }
-            let n = std::mem::take(block_clips);
-            if n > 0 {
-                clips.fetch_add(u64::from(n), Ordering::Relaxed);
-            }
-        }
     }
 
     /// Records `frames` missing at the current position, merging with a gap still waiting to

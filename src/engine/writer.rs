@@ -350,8 +350,9 @@ impl Writer {
                 }
             }
             Command::ClearClips => {
-                for (i, m) in self.meters.iter_mut().enumerate() {
-                    m.clear_clips(self.shared.clips[i].load(Ordering::Relaxed));
+                // meters: measured by the writer (pending)
+                for m in self.meters.iter_mut() {
+                    m.clear_clips(0);
                 }
             }
             Command::Note(text) => {
@@ -1044,8 +1045,9 @@ impl Writer {
             Err(p) => p.into_inner().clone(),
         };
         for (i, m) in self.meters.iter_mut().enumerate() {
-            let peak = f32::from_bits(self.shared.peaks[i].swap(0, Ordering::Relaxed));
-            m.update(peak, self.shared.clips[i].load(Ordering::Relaxed), now);
+            // meters: measured by the writer (pending)
+            let peak = 0.0;
+            m.update(peak, 0, now);
             for t in &taps {
                 t.feed(i, peak);
             }
