@@ -778,11 +778,6 @@ impl Capture {
 
     fn publish_position(&self) {
         self.shared.position.store(self.position, Ordering::Release);
-        // One relaxed store: lets a source that can wait (the demo device unpaced) keep pace.
-        super::demo::note_ring_fill(
-            self.samples.occupied_len() / self.channels,
-            self.samples.capacity().get() / self.channels,
-        );
     }
 }
 
