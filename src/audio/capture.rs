@@ -267,6 +267,27 @@ impl Missing {
     };
 }
 
+/// What the host says of when a block was captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    /// cpal's timestamps (ALSA, the demo device): when the block's first frame was captured
+    /// and when the callback ran, in ns on the host's clock, where the host gives them.
+    Host {
+        capture_ns: Option<u64>,
+        callback_ns: Option<u64>,
+    },
+    /// A JACK cycle (`cpal::platform::jack_cycle()`): the server's frame counter at the
+    /// cycle's start, how long after the cycle began the callback ran (ns, by JACK's
+    /// clock), the system's monotonic clock now, and the counter when the ports had been
+    /// read.
+    JackCycle {
+        frame: u32,
+        wake_ns: u64,
+        clock_ns: Option<u64>,
+        read_end: u32,
+    },
+}
+
 /// The audio thread's state. Everything is allocated in `new`.
 pub struct Capture {
     shared: Arc<CaptureShared>,
@@ -362,49 +383,44 @@ impl Capture {
         )
     }
 
-    /// The data callback. `capture_ns` is the host's capture timestamp of the block's first
-    /// frame, if it gave one.
-    pub fn on_data<T: CaptureSample>(&mut self, data: &[T], capture_ns: Option<u64>) {
-        self.on_data_at(data, capture_ns, None);
+    /// The data callback: every block the stream delivers, with what the host says of when
+    /// it was captured.
+    pub fn on_block<T: CaptureSample>(&mut self, data: &[T], stamp: Stamp) {
+        match stamp {
+            Stamp::Host {
+                capture_ns,
+                callback_ns,
+            } => {
+                let wake = match (capture_ns, callback_ns) {
+                    (Some(c), Some(w)) => Some(w.saturating_sub(c)),
+                    _ => None,
+                };
+                self.place(data, capture_ns, wake, None);
+            }
+            Stamp::JackCycle {
+                frame,
+                wake_ns,
+                clock_ns,
+                read_end,
+            } => self.on_cycle(data, frame, wake_ns, clock_ns, read_end),
+        }
     }
 
-    /// The data callback of a host that also says when the callback ran (`callback_ns`, on
-    /// the same clock as `capture_ns`): JACK's.
-    pub fn on_data_at<T: CaptureSample>(
-        &mut self,
-        data: &[T],
-        capture_ns: Option<u64>,
-        callback_ns: Option<u64>,
-    ) {
-        let wake = match (capture_ns, callback_ns) {
-            (Some(c), Some(w)) => Some(w.saturating_sub(c)),
-            _ => None,
-        };
-        self.on_block(data, capture_ns, wake, None);
-    }
-
-    /// JACK's data callback with the server's frame counter at the cycle's start (`frame`),
-    /// how long after its cycle began the callback ran by JACK's clock (`wake_ns`), and the
-    /// system's monotonic clock now (`clock_ns`).
+    /// A JACK cycle (see `Stamp::JackCycle`).
     ///
     /// The counter is the block's position on the server's timeline: it advances by exactly
     /// one period per cycle the server runs (jackd adjusts it only at its own overruns).
     /// JACK's microsecond cycle times come
     /// from a filter that jackd resets at every xrun and that then runs fast or slow for
     /// seconds, so they are used for nothing but the wake-up distance.
-    pub fn on_cycle<T: CaptureSample>(
+    fn on_cycle<T: CaptureSample>(
         &mut self,
         data: &[T],
-        frame: Option<u32>,
-        wake_ns: Option<u64>,
+        frame: u32,
+        wake_ns: u64,
         clock_ns: Option<u64>,
-        read_end: Option<u32>,
+        read_end: u32,
     ) {
-        let Some(frame) = frame else {
-            // No counter (JACK could not say): the system clock is the best timeline left.
-            self.on_block(data, clock_ns, wake_ns, None);
-            return;
-        };
         // The counter is 32 bits and wraps after a day at 48 kHz; steps are small.
         let counter = match self.last_cycle_frame {
             Some((last, at)) => at.wrapping_add_signed(i64::from(frame.wrapping_sub(last) as i32)),
@@ -434,14 +450,14 @@ impl Capture {
         let per_block = u32::try_from(data.len() / self.channels)
             .unwrap_or(u32::MAX)
             .max(1);
-        let begun = read_end.map(|e| (e.wrapping_sub(frame) as i32).max(0) as u32 / per_block);
-        self.on_block(data, Some(stamp), wake_ns, begun);
+        let begun = (read_end.wrapping_sub(frame) as i32).max(0) as u32 / per_block;
+        self.place(data, Some(stamp), Some(wake_ns), Some(begun));
     }
 
     /// A block stamped `capture_ns` on the host's timeline, whose callback ran `wake` ns
     /// after the stamp (JACK's cycles), if the host says; `begun`: how many cycles the host
     /// began while the block was read, if it says.
-    fn on_block<T: CaptureSample>(
+    fn place<T: CaptureSample>(
         &mut self,
         data: &[T],
         capture_ns: Option<u64>,
@@ -793,13 +809,31 @@ mod tests {
         n * PERIOD * 1_000_000_000 / RATE
     }
 
+    /// A host's stamp of a block captured at `ns`.
+    fn host(ns: u64) -> Stamp {
+        Stamp::Host {
+            capture_ns: Some(ns),
+            callback_ns: None,
+        }
+    }
+
+    /// A JACK cycle's stamp, the system clock given.
+    fn jack(frame: u32, wake_ns: u64, clock_ns: u64, read_end: u32) -> Stamp {
+        Stamp::JackCycle {
+            frame,
+            wake_ns,
+            clock_ns: Some(clock_ns),
+            read_end,
+        }
+    }
+
     /// Feeds blocks at the given capture times and returns the gaps queued.
     fn gaps_for(times: impl IntoIterator<Item = u64>, trust: TimestampTrust) -> Vec<Gap> {
         let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, trust);
         let block = vec![0.25f32; PERIOD as usize * 2];
         let mut gaps = Vec::new();
         for t in times {
-            c.on_data(&block, Some(t));
+            c.on_block(&block, host(t));
             out.samples.clear();
             while let Some(g) = out.gaps.try_pop() {
                 gaps.push(g);
@@ -909,7 +943,7 @@ mod tests {
         let mut gaps = Vec::new();
         for (frame, at) in cycles {
             let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
-            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), Some(frame));
+            c.on_block(&block, jack(frame, 1000, ns, frame));
             out.samples.clear();
             while let Some(g) = out.gaps.try_pop() {
                 gaps.push(g);
@@ -983,7 +1017,7 @@ mod tests {
             blocks += 1;
             let ns = 1_000_000 + (at * period_ns(1) as f64) as u64;
             let frame = cycle * PERIOD as u32;
-            c.on_cycle(&block, Some(frame), Some(1000), Some(ns), Some(frame));
+            c.on_block(&block, jack(frame, 1000, ns, frame));
         };
         for i in 0..=100u32 {
             feed(&mut c, i, f64::from(i));
@@ -1021,7 +1055,13 @@ mod tests {
         let blocks: Vec<_> = blocks.iter().map(|&(a, s, l)| (a, s, l, 0)).collect();
         replay_through(&blocks, |c, block, cycle, wake, _| {
             let at = 1_000_000 + period_ns(cycle);
-            c.on_data_at(block, Some(at), Some(at + wake));
+            c.on_block(
+                block,
+                Stamp::Host {
+                    capture_ns: Some(at),
+                    callback_ns: Some(at + wake),
+                },
+            );
         })
     }
 
@@ -1032,7 +1072,7 @@ mod tests {
             let frame = (cycle * PERIOD) as u32;
             let clock = 1_000_000 + period_ns(cycle) + wake;
             let read_end = frame + begun * PERIOD as u32;
-            c.on_cycle(block, Some(frame), Some(wake), Some(clock), Some(read_end));
+            c.on_block(block, jack(frame, wake, clock, read_end));
         })
     }
 
@@ -1240,12 +1280,14 @@ mod tests {
         let ns = |cycle: u64| 1_000_000 + period_ns(cycle);
         for &(audio, cycle, moved) in blocks {
             let frame = (cycle * PERIOD) as u32;
-            c.on_cycle(
+            c.on_block(
                 &block_of(audio),
-                Some(frame),
-                Some(1000),
-                Some(ns(cycle)),
-                Some(frame + u32::from(moved) * PERIOD as u32),
+                jack(
+                    frame,
+                    1000,
+                    ns(cycle),
+                    frame + u32::from(moved) * PERIOD as u32,
+                ),
             );
             take(&mut out, &mut gaps);
         }
@@ -1253,13 +1295,7 @@ mod tests {
         let last = blocks.last().map_or(0, |b| b.1 + 1);
         let silence = vec![0.0f32; PERIOD as usize * 4];
         let frame = (last * PERIOD) as u32;
-        c.on_cycle(
-            &silence,
-            Some(frame),
-            Some(1000),
-            Some(ns(last)),
-            Some(frame),
-        );
+        c.on_block(&silence, jack(frame, 1000, ns(last), frame));
         take(&mut out, &mut gaps);
         let frames = stored
             .chunks_exact(4)
@@ -1325,12 +1361,14 @@ mod tests {
                 1000
             };
             let frame = (cycle * PERIOD) as u32;
-            c.on_cycle(
+            c.on_block(
                 &block,
-                Some(frame),
-                Some(wake),
-                Some(1_000_000 + period_ns(cycle) + wake),
-                Some(frame + u32::from(moved) * PERIOD as u32),
+                jack(
+                    frame,
+                    wake,
+                    1_000_000 + period_ns(cycle) + wake,
+                    frame + u32::from(moved) * PERIOD as u32,
+                ),
             );
             while out.samples.try_pop().is_some() {
                 stored += 1;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::format::{DeviceFormat, FileFormat};
-use capture::{Capture, CaptureOutput, CaptureShared, Realtime, TimestampTrust};
+use capture::{Capture, CaptureOutput, CaptureShared, Realtime, Stamp, TimestampTrust};
 
 /// The hosts tapedeck records from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -569,24 +569,27 @@ fn build<T: capture::CaptureSample>(
                     .realtime
                     .store(state as u8, std::sync::atomic::Ordering::Release);
             }
-            match jack_cycle() {
-                Some((frame, offset, read_end)) => {
-                    // clock_gettime through the vDSO: no lock, no allocation.
-                    let clock = u64::try_from(started.elapsed().as_nanos()).ok();
+            let stamp = match jack_cycle() {
+                Some((frame, offset, read_end)) => Stamp::JackCycle {
+                    frame,
                     // From the cycle's actual start: the callback stamp minus the capture
                     // stamp would add the ports' latency, which changes as they are
                     // connected, and cpal holds the capture stamp back while jackd's cycle
                     // time filter settles after an xrun.
-                    let wake = u64::from(offset) * 1_000_000_000 / rate;
-                    capture.on_cycle(data, Some(frame), Some(wake), clock, Some(read_end));
-                }
+                    wake_ns: u64::from(offset) * 1_000_000_000 / rate,
+                    // clock_gettime through the vDSO: no lock, no allocation.
+                    clock_ns: u64::try_from(started.elapsed().as_nanos()).ok(),
+                    read_end,
+                },
                 None => {
                     let stamp = info.timestamp();
-                    let ns = u64::try_from(stamp.capture.as_nanos()).ok();
-                    let woke = u64::try_from(stamp.callback.as_nanos()).ok();
-                    capture.on_data_at(data, ns, woke);
+                    Stamp::Host {
+                        capture_ns: u64::try_from(stamp.capture.as_nanos()).ok(),
+                        callback_ns: u64::try_from(stamp.callback.as_nanos()).ok(),
+                    }
                 }
-            }
+            };
+            capture.on_block(data, stamp);
         },
         move |e: cpal::Error| errors.on_stream_error(e.kind()),
         None,
