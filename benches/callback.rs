@@ -14,7 +14,7 @@
 use std::hint::black_box;
 
 use ringbuf::traits::Consumer;
-use tapedeck::audio::capture::{Capture, Stamp, TimestampTrust};
+use tapedeck::capture::{Capture, Stamp, TimestampTrust};
 
 const RATE: u32 = 48_000;
 const PERIOD: usize = 256;

@@ -578,7 +578,7 @@ fn record(
 
     // 4. Open the stream before creating anything, so a device failure leaves no trace.
     let ring_frames = ((a.ring_seconds * f64::from(choice.sample_rate)).ceil() as usize).max(1024);
-    let opened = audio::open_stream(kind, &device, &choice, ring_frames)?;
+    let opened = crate::capture::open_stream(kind, &device, &choice, ring_frames)?;
 
     let device_record = DeviceRecord {
         host: kind.name().to_string(),

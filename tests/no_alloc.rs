@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use ringbuf::traits::Consumer;
-use tapedeck::audio::capture::{Capture, CaptureSample, Stamp, TimestampTrust};
+use tapedeck::capture::{Capture, CaptureSample, Stamp, TimestampTrust};
 
 struct Counting;
 

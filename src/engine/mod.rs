@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::audio::capture::{CaptureOutput, CaptureShared};
+use crate::capture::{CaptureOutput, CaptureShared};
 use crate::error::Error;
 use crate::format::{DeviceFormat, FileFormat};
 use crate::session::Session;

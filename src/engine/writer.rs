@@ -13,7 +13,7 @@ use ringbuf::traits::{Consumer, Observer};
 
 use super::meter::{MeterState, TapInner};
 use super::{Command, EngineConfig, Event, Snapshot, TakeSummary, Track, Transport};
-use crate::audio::capture::{CaptureOutput, CaptureShared, Gap, Realtime, StreamFault};
+use crate::capture::{CaptureOutput, CaptureShared, Gap, Realtime, StreamFault};
 use crate::format::{ChunkConverter, TrackLevel, dbfs, pack_track};
 use crate::session::manifest::{
     DropoutRecord, EndReason, MarkerRecord, TakeRecord, TakeState, TakeTrack, TrackRecord,
