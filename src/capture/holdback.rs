@@ -199,3 +199,316 @@ impl HoldBack {
         std::mem::replace(&mut self.hole, Missing::NONE)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::timeline::{Timeline, TimestampTrust};
+    use super::*;
+
+    const RATE: u32 = 48_000;
+    const CH: usize = 2;
+    /// Frames per block: 10 ms at `RATE`.
+    const FRAMES: usize = 480;
+    const PERIOD_NS: u64 = 10_000_000;
+    /// The hold-back's room, as in the callback.
+    const ROOM: usize = 1024;
+
+    /// A block of moving audio on both inputs, different for each `n`.
+    fn audio(n: u32) -> Vec<u32> {
+        (0..(FRAMES * CH) as u32)
+            .map(|i| n * 100_000 + i + 1)
+            .collect()
+    }
+
+    /// A block whose frames are `frame` repeated.
+    fn constant(frame: [u32; CH]) -> Vec<u32> {
+        frame.repeat(FRAMES)
+    }
+
+    /// Input 0 from `a`, input 1 from `b`.
+    fn mixed(a: &[u32], b: &[u32]) -> Vec<u32> {
+        a.chunks_exact(CH)
+            .zip(b.chunks_exact(CH))
+            .flat_map(|(a, b)| [a[0], b[1]])
+            .collect()
+    }
+
+    /// Cycle `cycle`'s stamp, a callback `wake` periods after its start, and what the frame
+    /// counter says of the read.
+    fn at(cycle: u64, wake: f64, moved: Option<bool>) -> Timing {
+        Timing {
+            stamp: Some(cycle * PERIOD_NS),
+            wake: Some((wake * PERIOD_NS as f64) as u64),
+            moved,
+        }
+    }
+
+    /// A stamp `ns` after cycle 10's, from a callback on time.
+    fn after_cycle_10(ns: u64) -> Timing {
+        Timing {
+            stamp: Some(10 * PERIOD_NS + ns),
+            wake: Some(0),
+            moved: Some(false),
+        }
+    }
+
+    /// Judges and holds each block in turn as the callback does, and returns the verdict on
+    /// the last one.
+    fn judged(blocks: &[(&[u32], Timing)], negative_zero: u32) -> Verdict {
+        let mut hold = HoldBack::new(CH, RATE, ROOM);
+        let mut scratch = touched(ROOM * CH);
+        let mut verdict = None;
+        for &(block, timing) in blocks {
+            scratch[..block.len()].copy_from_slice(block);
+            let v = hold.judge(&scratch[..block.len()], timing, negative_zero);
+            if let Verdict::Torn { .. } = v {
+                hold.discard();
+            }
+            if let Verdict::Torn { .. } | Verdict::Next { .. } = v {
+                hold.hold(&mut scratch, block.len() / CH, timing, Missing::NONE);
+            }
+            verdict = Some(v);
+        }
+        verdict.expect("at least one block")
+    }
+
+    /// The verdict on `next` after `held`.
+    fn verdict(held: (&[u32], Timing), next: (&[u32], Timing)) -> Verdict {
+        judged(&[held, next], 0)
+    }
+
+    #[test]
+    fn nothing_held_is_nothing_to_judge() {
+        let a = audio(1);
+        assert_eq!(
+            judged(&[(&a, at(3, 0.9, Some(true)))], 0),
+            Verdict::Next { early: 0 }
+        );
+        assert_eq!(HoldBack::new(CH, RATE, ROOM).release(), None);
+    }
+
+    #[test]
+    fn the_same_moving_audio_under_one_stamp_was_delivered_twice() {
+        let a = audio(1);
+        assert_eq!(
+            verdict(
+                (&a, at(10, 0.0, Some(false))),
+                (&a, at(10, 0.1, Some(false)))
+            ),
+            Verdict::DeliveredTwice
+        );
+        // A host's stamps of one cycle may differ by less than half a period.
+        assert_eq!(
+            verdict(
+                (&a, at(10, 0.0, None)),
+                (&a, after_cycle_10(PERIOD_NS / 2 - 1))
+            ),
+            Verdict::DeliveredTwice
+        );
+        assert_eq!(
+            verdict((&a, at(10, 0.0, None)), (&a, after_cycle_10(PERIOD_NS / 2))),
+            Verdict::Next { early: 0 }
+        );
+    }
+
+    #[test]
+    fn the_same_audio_a_cycle_on_after_a_read_across_the_next_cycle_was_read_early() {
+        let (a, b) = (audio(1), audio(2));
+        let held_read = |wake, moved| {
+            judged(
+                &[
+                    (&b, at(9, 0.0, Some(false))),
+                    (&a, at(10, wake, Some(moved))),
+                    (&a, at(11, 0.0, Some(false))),
+                ],
+                0,
+            )
+        };
+        assert_eq!(held_read(0.1, true), Verdict::ReadEarly);
+        // However late its callback, a read that ended in its own cycle read its own cycle:
+        // the audio repeats by nature.
+        assert_eq!(held_read(0.9, false), Verdict::Next { early: 0 });
+    }
+
+    #[test]
+    fn without_the_counter_a_callback_half_a_period_late_counts_as_a_read_across() {
+        let (a, b) = (audio(1), audio(2));
+        let late_by = |wake| {
+            judged(
+                &[
+                    (&b, at(9, 0.0, None)),
+                    (&a, at(10, wake, None)),
+                    (&a, at(11, 0.0, None)),
+                ],
+                0,
+            )
+        };
+        assert_eq!(late_by(0.5), Verdict::ReadEarly);
+        assert_eq!(late_by(0.49), Verdict::Next { early: 0 });
+    }
+
+    #[test]
+    fn lateness_is_measured_from_the_earliest_callback_seen() {
+        // Clients ahead in the graph take 0.6 of every cycle: a callback 0.6 in is on time,
+        // one 0.65 in after one at 0.1 is not.
+        let (a, b, c) = (audio(1), audio(2), audio(3));
+        assert_eq!(
+            judged(
+                &[
+                    (&a, at(9, 0.6, None)),
+                    (&b, at(10, 0.6, None)),
+                    (&b, at(11, 0.6, None))
+                ],
+                0
+            ),
+            Verdict::Next { early: 0 }
+        );
+        assert_eq!(
+            judged(
+                &[
+                    (&a, at(9, 0.1, None)),
+                    (&c, at(10, 0.65, None)),
+                    (&c, at(11, 0.6, None))
+                ],
+                0
+            ),
+            Verdict::ReadEarly
+        );
+    }
+
+    #[test]
+    fn a_read_across_a_period_and_a_half_before_is_not_the_cycle_before() {
+        let a = audio(1);
+        assert_eq!(
+            verdict(
+                (&a, at(10, 0.0, Some(true))),
+                (&a, after_cycle_10(PERIOD_NS * 3 / 2 - 1))
+            ),
+            Verdict::ReadEarly
+        );
+        assert_eq!(
+            verdict(
+                (&a, at(10, 0.0, Some(true))),
+                (&a, after_cycle_10(PERIOD_NS * 3 / 2))
+            ),
+            Verdict::Next { early: 0 }
+        );
+    }
+
+    #[test]
+    fn silence_and_dc_repeat_by_nature_and_say_nothing() {
+        let same_cycle = |block: &[u32], negative_zero| {
+            judged(
+                &[
+                    (block, at(10, 0.0, Some(false))),
+                    (block, at(10, 0.1, Some(false))),
+                ],
+                negative_zero,
+            )
+        };
+        let silence_of_the_cycle_after = Verdict::Next {
+            early: FRAMES as u64,
+        };
+        assert_eq!(same_cycle(&constant([0, 0]), 0), silence_of_the_cycle_after);
+        assert_eq!(same_cycle(&constant([5, 7]), 0), silence_of_the_cycle_after);
+        // f32's 0.0 and -0.0 in turn: silence, however its bits move.
+        let zeros: Vec<u32> = (0..FRAMES * CH)
+            .map(|i| {
+                if (i / CH).is_multiple_of(2) {
+                    0
+                } else {
+                    0x8000_0000
+                }
+            })
+            .collect();
+        assert_eq!(same_cycle(&zeros, 0x8000_0000), silence_of_the_cycle_after);
+        // The same words from an integer device are audio.
+        assert_eq!(same_cycle(&zeros, 0), Verdict::DeliveredTwice);
+    }
+
+    #[test]
+    fn inputs_that_disagree_when_the_timing_allows_are_a_torn_read() {
+        let (a, b) = (audio(1), audio(2));
+        let torn = mixed(&a, &b);
+        // Input 0 already holds the next block's audio, input 1 not yet.
+        assert_eq!(
+            verdict(
+                (&torn, at(10, 0.0, Some(false))),
+                (&b, at(10, 0.1, Some(false)))
+            ),
+            Verdict::Torn { same_cycle: true }
+        );
+        assert_eq!(
+            verdict(
+                (&torn, at(10, 0.0, Some(true))),
+                (&b, at(11, 0.0, Some(false)))
+            ),
+            Verdict::Torn { same_cycle: false }
+        );
+        // A read that ended in its own cycle: an input that loops every period beside one
+        // that moves on.
+        assert_eq!(
+            verdict(
+                (&torn, at(10, 0.9, Some(false))),
+                (&b, at(11, 0.0, Some(false)))
+            ),
+            Verdict::Next { early: 0 }
+        );
+    }
+
+    #[test]
+    fn an_input_that_agrees_only_because_it_stands_still_is_no_torn_read() {
+        let dc = mixed(&constant([5, 5]), &audio(1));
+        let next = mixed(&constant([5, 5]), &audio(2));
+        assert_eq!(
+            verdict(
+                (&dc, at(10, 0.0, Some(false))),
+                (&next, at(10, 0.1, Some(false)))
+            ),
+            Verdict::Next {
+                early: FRAMES as u64
+            }
+        );
+    }
+
+    #[test]
+    fn new_audio_under_the_held_blocks_stamp_makes_its_hole_a_period_shorter() {
+        let (a, b) = (audio(1), audio(2));
+        assert_eq!(
+            verdict(
+                (&a, at(11, 0.1, Some(false))),
+                (&b, at(11, 0.0, Some(false)))
+            ),
+            Verdict::Next {
+                early: FRAMES as u64
+            }
+        );
+        assert_eq!(
+            verdict(
+                (&a, at(10, 0.1, Some(false))),
+                (&b, at(11, 0.0, Some(false)))
+            ),
+            Verdict::Next { early: 0 }
+        );
+    }
+
+    #[test]
+    fn a_held_block_is_let_go_once_with_the_hole_before_it() {
+        let mut hold = HoldBack::new(CH, RATE, ROOM);
+        // A hole to recognise: an xrun reported before the block.
+        let hole = Timeline::new(RATE, TimestampTrust::OnXrunOnly).missing(0, None, 0, 1);
+        assert_ne!(hole, Missing::NONE);
+        let a = audio(1);
+        let mut block = touched(ROOM * CH);
+        block[..a.len()].copy_from_slice(&a);
+        hold.hold(&mut block, FRAMES, at(10, 0.0, None), hole);
+        assert_eq!(block.len(), ROOM * CH, "the held block's room in exchange");
+        assert_eq!(hold.release(), Some((hole, &a[..])));
+        assert_eq!(hold.release(), None);
+
+        block[..a.len()].copy_from_slice(&a);
+        hold.hold(&mut block, FRAMES, at(11, 0.0, None), hole);
+        assert_eq!(hold.discard(), hole);
+        assert_eq!(hold.release(), None);
+    }
+}

@@ -234,3 +234,218 @@ pub(crate) fn cycles_begun(frame: u32, read_end: u32, frames: usize) -> u32 {
     let per_block = u32::try_from(frames).unwrap_or(u32::MAX).max(1);
     (read_end.wrapping_sub(frame) as i32).max(0) as u32 / per_block
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 48_000;
+    /// Frames per block: 10 ms at `RATE`.
+    const PERIOD: u64 = 480;
+    const PERIOD_NS: u64 = 10_000_000;
+    const JACK: TimestampTrust = TimestampTrust::Exact {
+        whole_periods: true,
+    };
+
+    /// Places blocks of `PERIOD` frames with the given stamps, as the callback does (each
+    /// stored after the dropout before it), and returns the dropouts with their positions.
+    fn dropouts(
+        trust: TimestampTrust,
+        stamps: impl IntoIterator<Item = u64>,
+    ) -> Vec<(u64, Dropout)> {
+        let mut timeline = Timeline::new(RATE, trust);
+        let mut position = 0;
+        let mut out = Vec::new();
+        for stamp in stamps {
+            let m = timeline.missing(PERIOD, Some(stamp), position, 0);
+            if let Some(d) = timeline.dropout(m) {
+                out.push((position, d));
+                position += d.frames;
+            }
+            position += PERIOD;
+        }
+        out
+    }
+
+    fn exact(frames: u64) -> Dropout {
+        Dropout {
+            frames,
+            exact: true,
+        }
+    }
+
+    /// What is missing before a block `late_ns` late after eight on time.
+    fn after_eight_on_time(trust: TimestampTrust, late_ns: u64, xruns: u64) -> Option<Dropout> {
+        let mut timeline = Timeline::new(RATE, trust);
+        for k in 0..8 {
+            let m = timeline.missing(PERIOD, Some(k * PERIOD_NS), k * PERIOD, 0);
+            assert_eq!(timeline.dropout(m), None);
+        }
+        let m = timeline.missing(PERIOD, Some(8 * PERIOD_NS + late_ns), 8 * PERIOD, xruns);
+        timeline.dropout(m)
+    }
+
+    #[test]
+    fn lateness_is_measured_from_the_earliest_origin_of_the_window_not_the_block_before() {
+        // Block 10 half a period late, block 11 lost, block 12 on time: against block 10 the
+        // hole would look half a period long, and be none.
+        let stamps = (0..20u64)
+            .filter(|&k| k != 11)
+            .map(|k| k * PERIOD_NS + if k == 10 { PERIOD_NS / 2 } else { 0 });
+        assert_eq!(dropouts(JACK, stamps), [(11 * PERIOD, exact(PERIOD))]);
+    }
+
+    #[test]
+    fn the_window_follows_a_drifting_clock() {
+        // Each block 5 % of a period later than the one before says: 0.4 of a period across
+        // the window, but 0.8 (a lost period) against anything older than 16 blocks.
+        let stamps = (0..100u64).map(|k| k * PERIOD_NS * 105 / 100);
+        assert_eq!(dropouts(JACK, stamps), []);
+    }
+
+    #[test]
+    fn whole_periods_count_from_four_fifths_of_a_period_late() {
+        assert_eq!(after_eight_on_time(JACK, PERIOD_NS * 4 / 5 - 1, 0), None);
+        assert_eq!(
+            after_eight_on_time(JACK, PERIOD_NS * 4 / 5, 0),
+            Some(exact(PERIOD))
+        );
+        assert_eq!(
+            after_eight_on_time(JACK, PERIOD_NS * 9 / 5, 0),
+            Some(exact(2 * PERIOD))
+        );
+    }
+
+    #[test]
+    fn frame_accurate_stamps_count_the_nearest_frame() {
+        let demo = TimestampTrust::Exact {
+            whole_periods: false,
+        };
+        // A frame is 20 833 ns: 1.39 and 1.6 frames.
+        assert_eq!(after_eight_on_time(demo, 29_000, 0), Some(exact(1)));
+        assert_eq!(after_eight_on_time(demo, 33_333, 0), Some(exact(2)));
+    }
+
+    #[test]
+    fn approximate_stamps_count_a_hole_only_after_a_reported_xrun_and_as_an_estimate() {
+        let alsa = TimestampTrust::OnXrunOnly;
+        assert_eq!(after_eight_on_time(alsa, 3 * PERIOD_NS, 0), None);
+        assert_eq!(
+            after_eight_on_time(alsa, 3 * PERIOD_NS, 1),
+            Some(Dropout {
+                frames: 3 * PERIOD,
+                exact: false
+            })
+        );
+        // An xrun with no hole is still recorded, as nothing missing.
+        assert_eq!(after_eight_on_time(alsa, 0, 1), Some(exact(0)));
+        assert_eq!(after_eight_on_time(JACK, 0, 1), Some(exact(0)));
+    }
+
+    #[test]
+    fn an_xrun_is_reported_once() {
+        let mut timeline = Timeline::new(RATE, TimestampTrust::OnXrunOnly);
+        let m = timeline.missing(PERIOD, None, 0, 1);
+        assert_eq!(timeline.dropout(m), Some(exact(0)));
+        let m = timeline.missing(PERIOD, None, PERIOD, 1);
+        assert_eq!(timeline.dropout(m), None);
+    }
+
+    #[test]
+    fn a_hole_of_more_than_a_minute_is_cut_to_a_minute_and_marked_estimated() {
+        assert_eq!(
+            after_eight_on_time(JACK, 100_000_000_000, 0),
+            Some(Dropout {
+                frames: 60 * u64::from(RATE),
+                exact: false
+            })
+        );
+    }
+
+    #[test]
+    fn the_frame_counter_runs_on_across_its_wrap_and_may_step_back() {
+        let mut timeline = Timeline::new(RATE, JACK);
+        let period = PERIOD as u32;
+        let first = timeline.cycle_stamp(u32::MAX - period + 1, None);
+        assert_eq!(timeline.cycle_stamp(0, None), first + PERIOD_NS);
+        assert_eq!(timeline.cycle_stamp(period, None), first + 2 * PERIOD_NS);
+        assert_eq!(timeline.cycle_stamp(0, None), first + PERIOD_NS);
+        assert_eq!(
+            timeline.cycle_stamp(u32::MAX - period + 1, None),
+            first,
+            "back across the wrap"
+        );
+    }
+
+    /// The stall before a cycle that comes `clock_ms` after the one before by the system
+    /// clock, one period on by the counter; and before the cycle after it, on time.
+    fn stall_after(clock_ms: u64) -> (Option<Dropout>, Option<Dropout>) {
+        let mut timeline = Timeline::new(RATE, JACK);
+        let mut position = 0;
+        let mut clock = 1_000_000_000;
+        let mut place = |timeline: &mut Timeline, cycle: u32, clock: u64| {
+            let stamp = timeline.cycle_stamp(cycle * PERIOD as u32, Some(clock));
+            let m = timeline.missing(PERIOD, Some(stamp), position, 0);
+            let d = timeline.dropout(m);
+            position += PERIOD + d.map_or(0, |d| d.frames);
+            d
+        };
+        for cycle in 0..10 {
+            assert_eq!(place(&mut timeline, cycle, clock), None);
+            clock += PERIOD_NS;
+        }
+        clock += clock_ms * 1_000_000 - PERIOD_NS;
+        let stalled = place(&mut timeline, 10, clock);
+        let after = place(&mut timeline, 11, clock + PERIOD_NS);
+        (stalled, after)
+    }
+
+    #[test]
+    fn a_server_that_stood_still_half_a_second_or_more_is_an_estimated_silence_counted_once() {
+        // 0.6 s by the clock where the counter says 10 ms: 0.59 s of standstill.
+        let estimated = |frames| Dropout {
+            frames,
+            exact: false,
+        };
+        assert_eq!(stall_after(600), (Some(estimated(28_320)), None));
+        assert_eq!(stall_after(510), (Some(estimated(24_000)), None));
+        assert_eq!(stall_after(509), (None, None));
+    }
+
+    #[test]
+    fn a_stamp_found_late_shortens_only_its_own_hole() {
+        let timeline = Timeline::new(RATE, JACK);
+        let m = Missing {
+            timeline: 2 * PERIOD,
+            exact: true,
+            stall: 100,
+            xrun_reported: false,
+        };
+        assert_eq!(
+            timeline.dropout(m.stamped_late_by(PERIOD)),
+            Some(Dropout {
+                frames: PERIOD + 100,
+                exact: false
+            })
+        );
+        assert_eq!(
+            timeline.dropout(m.stamped_late_by(5 * PERIOD)),
+            Some(Dropout {
+                frames: 100,
+                exact: false
+            })
+        );
+    }
+
+    #[test]
+    fn cycles_begun_during_a_read_are_whole_periods_of_the_counter() {
+        let f = u32::MAX - 99;
+        let p = PERIOD as usize;
+        assert_eq!(cycles_begun(f, f, p), 0);
+        assert_eq!(cycles_begun(f, f.wrapping_add(479), p), 0);
+        assert_eq!(cycles_begun(f, f.wrapping_add(480), p), 1);
+        assert_eq!(cycles_begun(f, f.wrapping_add(2 * 480), p), 2);
+        assert_eq!(cycles_begun(f, f - 1, p), 0, "a counter behind the cycle");
+        assert_eq!(cycles_begun(f, f.wrapping_add(3), 0), 3, "an empty block");
+    }
+}
