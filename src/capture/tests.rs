@@ -594,3 +594,42 @@ fn a_late_block_stamped_with_the_next_cycle_is_no_hole_when_the_next_block_share
     assert_eq!(gaps, []);
     assert!(stored == counter(0..20), "stored audio differs");
 }
+
+#[test]
+fn without_the_hold_back_a_hole_goes_before_the_block_whose_stamp_showed_it() {
+    // The demo device's stamps are exact to the frame and its blocks are not held back: 100
+    // frames go missing before block 10.
+    let demo = TimestampTrust::Exact {
+        whole_periods: false,
+    };
+    let (mut c, mut out, _) = Capture::new(2, RATE as u32, RATE as usize, demo);
+    let mut gaps = Vec::new();
+    let mut stored = Vec::new();
+    for k in 0..20u64 {
+        let first = k * PERIOD + if k >= 10 { 100 } else { 0 };
+        let block: Vec<f32> = (first + 1..=first + PERIOD)
+            .flat_map(|v| [v as f32, -(v as f32)])
+            .collect();
+        c.on_block(&block, host(1_000_000 + first * 1_000_000_000 / RATE));
+        while let Some(w) = out.samples.try_pop() {
+            stored.push(f32::from_bits(w));
+        }
+        while let Some(g) = out.gaps.try_pop() {
+            gaps.push(g);
+        }
+    }
+    assert_eq!(
+        gaps,
+        [Gap {
+            at_frame: 10 * PERIOD,
+            frames: 100,
+            cause: GapCause::DeviceXrun,
+            exact: true,
+        }]
+    );
+    let firsts: Vec<u64> = stored.chunks_exact(2).map(|f| f[0] as u64).collect();
+    let expected: Vec<u64> = (1..=10 * PERIOD)
+        .chain(10 * PERIOD + 101..=20 * PERIOD + 100)
+        .collect();
+    assert!(firsts == expected, "stored audio differs");
+}
