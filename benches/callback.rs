@@ -1,7 +1,11 @@
-//! The capture callback's work per period: `Capture::on_data` on one period of 256 frames of
-//! f32 at 48 kHz (JACK's format), for 2 to 256 inputs. The writer's end of the ring is drained
-//! after every call so the ring never fills: what is measured is conversion, the meters, the
-//! ring push and the gap bookkeeping, nothing else.
+//! The capture callback's work per period: `Capture::on_block`, the entry point the stream
+//! calls, on one JACK cycle of 256 frames of f32 at 48 kHz, for 2 to 256 inputs. The frame
+//! counter advances by one period per call and every read ends in its own cycle, so no gap is
+//! ever measured and every block takes the hold-back's full path: converted, compared with the
+//! block held before it (the same period each time, so the comparison runs to the end: its
+//! worst case), and stored. The writer's end of the ring is drained after every call so the
+//! ring never fills: what is measured is conversion, the hold-back, the ring push and the gap
+//! bookkeeping, nothing else.
 //!
 //!     cargo bench --bench callback
 //!
@@ -10,7 +14,7 @@
 use std::hint::black_box;
 
 use ringbuf::traits::Consumer;
-use tapedeck::audio::capture::{Capture, TimestampTrust};
+use tapedeck::capture::{Capture, Stamp, TimestampTrust};
 
 const RATE: u32 = 48_000;
 const PERIOD: usize = 256;
@@ -19,8 +23,8 @@ fn main() {
     divan::main();
 }
 
-/// One period of a counter signal on every input (channel c carries ±(k + 1 + 1024 c) / 2^23),
-/// so the meters see real, varying values.
+/// One period of a counter signal on every input (channel c carries ±(k + 1 + 1024 c) / 2^23):
+/// real, varying values.
 fn period(channels: usize) -> Vec<f32> {
     let mut data = Vec::with_capacity(PERIOD * channels);
     for k in 0..PERIOD {
@@ -33,7 +37,7 @@ fn period(channels: usize) -> Vec<f32> {
 }
 
 #[divan::bench(args = [2, 8, 64, 256], sample_count = 200, sample_size = 50)]
-fn on_data_f32_256_frames(bencher: divan::Bencher, channels: usize) {
+fn jack_cycle_f32_256_frames(bencher: divan::Bencher, channels: usize) {
     let data = period(channels);
     // A second of ring: more than a sample's worth of periods between drains is never needed.
     let (mut capture, mut output, _shared) = Capture::new(
@@ -46,10 +50,16 @@ fn on_data_f32_256_frames(bencher: divan::Bencher, channels: usize) {
     );
     let mut cycle: u64 = 0;
     bencher.bench_local(|| {
-        // The timestamp advances by exactly one period: no gap is ever measured.
-        let ns = cycle * PERIOD as u64 * 1_000_000_000 / u64::from(RATE);
+        let frame = (cycle * PERIOD as u64) as u32;
+        let clock_ns = 1_000_000 + cycle * PERIOD as u64 * 1_000_000_000 / u64::from(RATE);
         cycle += 1;
-        capture.on_data::<f32>(black_box(&data), Some(ns));
+        let stamp = Stamp::JackCycle {
+            frame,
+            wake_ns: 1000,
+            clock_ns: Some(clock_ns),
+            read_end: frame,
+        };
+        capture.on_block::<f32>(black_box(&data), stamp);
         output.samples.skip(PERIOD * channels);
     });
 }

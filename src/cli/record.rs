@@ -61,7 +61,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
 
     // 4. The stream, before anything is created.
     let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
-    let opened = audio::open_stream(kind, &device, &choice, ring_frames)?;
+    let opened = crate::capture::open_stream(kind, &device, &choice, ring_frames)?;
 
     // 5. The session.
     let device_record = DeviceRecord {
