@@ -127,6 +127,11 @@ impl Engine {
         &self.events
     }
 
+    /// True once the writer thread has ended: after a shutdown, or if it failed.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.writer.as_ref().is_none_or(|h| h.is_finished())
+    }
+
     /// A meter reader of its own: the highest peak per input since its last read.
     pub fn meter_tap(&self) -> MeterTap {
         let tap = Arc::new(meter::TapInner::new(self.channels));

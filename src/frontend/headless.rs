@@ -240,6 +240,9 @@ pub(crate) fn run(
         if driver.hung_up() {
             driver.note_hangup(true);
         }
+        if driver.engine_gone() {
+            break;
+        }
     }
     let finished = driver.finish()?;
     if finished.hung_up {

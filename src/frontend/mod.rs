@@ -87,12 +87,18 @@ impl Driver {
         match self.engine.events().recv_timeout(timeout) {
             Ok(ev) => Some(ev),
             Err(RecvTimeoutError::Timeout) => None,
-            // The engine is gone; callers notice through their own state.
             Err(RecvTimeoutError::Disconnected) => {
+                // Waiting is still what the caller asked for.
                 std::thread::sleep(timeout);
                 None
             }
         }
+    }
+
+    /// The engine's writer has ended (it only does after a shutdown, or if it failed):
+    /// nothing more will happen.
+    pub(crate) fn engine_gone(&self) -> bool {
+        self.engine.is_gone()
     }
 
     /// SIGHUP arrived: the terminal is gone.
