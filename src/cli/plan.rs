@@ -273,15 +273,7 @@ pub(crate) fn resolve_tracks(
 ) -> Result<Vec<Track>, Error> {
     check_tracks(specs)?;
     if specs.is_empty() {
-        return Ok((1..=channels)
-            .map(|i| Track {
-                number: i,
-                name: format!("In {i}"),
-                input: i,
-                role: None,
-                armed: true,
-            })
-            .collect());
+        return Ok(Track::every_input(channels));
     }
     let mut tracks = Vec::with_capacity(specs.len());
     for s in specs {

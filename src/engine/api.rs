@@ -18,6 +18,21 @@ pub struct Track {
     pub armed: bool,
 }
 
+impl Track {
+    /// Every input of a device of `channels` inputs as an armed track named `In N`.
+    pub fn every_input(channels: u16) -> Vec<Track> {
+        (1..=channels)
+            .map(|i| Track {
+                number: i,
+                name: format!("In {i}"),
+                input: i,
+                role: None,
+                armed: true,
+            })
+            .collect()
+    }
+}
+
 /// Commands front ends send.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {

@@ -42,15 +42,7 @@ fn the_engine_records_what_the_callback_stored_and_meters_it() {
         tracks: vec![],
     };
     let session = Session::open(root.path(), "E", init, now()).expect("session");
-    let tracks = (1..=2)
-        .map(|i| Track {
-            number: i,
-            name: format!("In {i}"),
-            input: i,
-            role: None,
-            armed: true,
-        })
-        .collect();
+    let tracks = Track::every_input(2);
     let (mut capture, output, shared) = Capture::new(
         2,
         RATE,

@@ -42,15 +42,7 @@ fn device() -> DeviceRecord {
 
 fn rig() -> Rig {
     let root = tempfile::tempdir().expect("tempdir");
-    let tracks: Vec<Track> = (1..=INPUTS as u16)
-        .map(|i| Track {
-            number: i,
-            name: format!("In {i}"),
-            input: i,
-            role: None,
-            armed: true,
-        })
-        .collect();
+    let tracks = Track::every_input(INPUTS as u16);
     let init = SessionInit {
         sample_rate: RATE,
         format: "f32".into(),
