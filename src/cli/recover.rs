@@ -71,7 +71,14 @@ pub(crate) fn run(session: Option<&str>, dir: &Path) -> Result<i32, Error> {
             }
             Err(e) => {
                 failed = true;
-                eprintln!("tapedeck: {}: {e}", folder.display());
+                // Most messages name the folder already.
+                let shown = folder.display().to_string();
+                let message = e.to_string();
+                if message.contains(&shown) {
+                    eprintln!("tapedeck: {message}");
+                } else {
+                    eprintln!("tapedeck: {shown}: {message}");
+                }
             }
         }
     }
