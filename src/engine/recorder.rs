@@ -639,17 +639,14 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
 
     fn finish_take(&mut self) {
         let Some(take) = self.take.take() else { return };
-        let rate = self.rate();
         let ends = take.files.finish();
         let mut tracks = take.tracks;
         let mut problem: Option<io::Error> = None;
-        let mut clipped = 0;
         for ((t, end), &input) in tracks.iter_mut().zip(ends).zip(&take.inputs) {
             let level = self.converter.level(input);
             t.frames = end.frames;
             t.peak_dbfs = dbfs_rounded(level.peak);
             t.clipped_samples = level.clipped;
-            clipped += level.clipped;
             if let Some(e) = end.error {
                 problem.get_or_insert(e);
             }
@@ -671,14 +668,13 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             };
             detail = Some(format!("finishing the files failed: {e}"));
         }
-        let files = tracks.iter().map(|t| t.file.clone()).collect();
         let end = TakeEnd {
             ended_at: self.clock.wall(),
             reason,
-            detail: detail.clone(),
+            detail,
             length_frames: length,
             tracks,
-            dropouts: take.dropouts.clone(),
+            dropouts: take.dropouts,
             markers: take.markers,
         };
         if let Err(e) = self.session.finish_take(take.number, end) {
@@ -688,19 +684,24 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                 path.display()
             )));
         }
-        let summary = TakeSummary {
-            take: take.number,
-            folder: take.folder,
-            frames: length,
-            seconds: seconds(length, rate),
-            files,
-            dropouts: take.dropouts,
-            reason,
-            detail,
-            clipped_samples: clipped,
-        };
-        self.last_take = Some(summary.clone());
-        self.emit(Event::TakeFinished(summary));
+        // What front ends are told is what the journal says, whether or not it reached the disk.
+        match self
+            .session
+            .manifest()
+            .takes
+            .iter()
+            .find(|t| t.number == take.number)
+            .and_then(TakeSummary::from_record)
+        {
+            Some(summary) => {
+                self.last_take = Some(summary.clone());
+                self.emit(Event::TakeFinished(summary));
+            }
+            None => self.emit(Event::Warning(format!(
+                "take {} is missing from the session's journal",
+                take.number
+            ))),
+        }
     }
 
     // -----------------------------------------------------------------------------------------

@@ -211,11 +211,10 @@ impl Printer {
 /// Records one take until its duration or a signal, printing status once a second. Returns
 /// the exit status: 1 when the take failed or none was recorded.
 pub(crate) fn run(
-    driver: Driver,
+    mut driver: Driver,
     take_frames: Option<u64>,
     printer: &Printer,
 ) -> Result<i32, Error> {
-    let mut driver = driver;
     let tap = driver.engine().meter_tap();
     driver.send(Command::Record {
         max_frames: take_frames,

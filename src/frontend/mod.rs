@@ -121,24 +121,16 @@ impl Driver {
     }
 
     /// Waits for the take being recorded to end by itself (its duration, a signal, a
-    /// failure): nobody can press stop any more. Returns the events on the way.
-    pub(crate) fn wait_for_take_end(&self) -> Vec<Event> {
-        let mut seen = Vec::new();
+    /// failure): nobody can press stop any more.
+    pub(crate) fn wait_for_take_end(&self) {
         loop {
             match self
                 .engine
                 .events()
                 .recv_timeout(Duration::from_millis(200))
             {
-                Ok(ev) => {
-                    let done = matches!(ev, Event::TakeFinished(_));
-                    seen.push(ev);
-                    if done {
-                        return seen;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return seen,
+                Ok(Event::TakeFinished(_)) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }

@@ -141,8 +141,7 @@ fn wait_for_input(timeout: Duration) -> Input {
 
 /// Runs the UI until the user quits (or the terminal goes away and the take ends).
 /// Returns the exit status.
-pub(crate) fn run(driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
-    let mut driver = driver;
+pub(crate) fn run(mut driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
     let mut app = App::new(driver.engine().snapshot(), opts.color, opts.take_frames);
     if opts.record_now {
         driver.send(Command::Record {
