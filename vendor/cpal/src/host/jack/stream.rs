@@ -34,6 +34,12 @@ pub struct JackCycle {
     /// torn read); two cycles or more past it, the read was held up for a whole cycle and
     /// the ports held a later cycle's audio than `frames` says.
     pub read_end: u32,
+    /// The latency of the stream's ports, in frames, as JACK reports them (the highest of
+    /// each port's range): for an input stream the capture latency (how long before the
+    /// cycle its first frame was captured), for an output stream the playback latency (how
+    /// long after the cycle its first frame is played). 0 when JACK reports none. Looked up
+    /// every `LATENCY_REFRESH_CYCLES` cycles.
+    pub latency: u32,
 }
 
 thread_local! {
@@ -522,6 +528,7 @@ impl jack::ProcessHandler for LocalProcessHandler {
                     frames,
                     offset: since_cycle_start,
                     read_end: process_scope.last_frame_time(),
+                    latency: self.capture_latency.unwrap_or(0),
                 }))
             });
             // Create a slice of exactly current_frame_count frames
@@ -575,6 +582,16 @@ impl jack::ProcessHandler for LocalProcessHandler {
             };
             let timestamp = OutputStreamTimestamp { callback, playback };
             let info = OutputCallbackInfo { timestamp };
+            // tapedeck patch: the cycle for the output data callback too, with the output
+            // ports' playback latency (`read_end` is the cycle's own counter: nothing is read).
+            CYCLE.with(|c| {
+                c.set(cycle_frames.map(|frames| JackCycle {
+                    frames,
+                    offset: since_cycle_start,
+                    read_end: frames,
+                    latency: self.playback_latency.unwrap_or(0),
+                }))
+            });
             output_callback(&mut data, &info);
 
             // Deinterlace
