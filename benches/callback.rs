@@ -58,6 +58,7 @@ fn jack_cycle_f32_256_frames(bencher: divan::Bencher, channels: usize) {
             wake_ns: 1000,
             clock_ns: Some(clock_ns),
             read_end: frame,
+            latency: 0,
         };
         capture.on_block::<f32>(black_box(&data), stamp);
         output.samples.skip(PERIOD * channels);

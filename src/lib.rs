@@ -7,6 +7,7 @@
 //! (`session`). Front ends (`frontend`'s headless status, the `tui`) talk to the engine only
 //! through commands and snapshots; `cli` turns the command line into a plan and runs it.
 
+pub mod anchor;
 pub mod audio;
 pub mod capture;
 pub mod cli;

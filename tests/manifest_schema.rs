@@ -9,8 +9,8 @@ use chrono::DateTime;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
-    DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, NoteRecord, Program, SCHEMA,
-    TakeRecord, TakeState, TakeTrack, TrackRecord,
+    CueRecord, DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, NoteRecord, Program,
+    SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack, TrackRecord,
 };
 
 fn read_json(path: &Path) -> Value {
@@ -200,12 +200,14 @@ fn built_manifest() -> Value {
     let track = |n: u16, name: &str, role: Option<&str>, take: u32| TakeTrack {
         track: n,
         name: name.into(),
-        input: n,
+        input: Some(n),
         role: role.map(str::to_string),
         file: format!(
             "take-{take:03}/{n:02}_{}_T{take:03}.wav",
             name.replace(' ', "-")
         ),
+        channels: 1,
+        imported_from: None,
         frames: 480_000,
         peak_dbfs: Some(-3.52),
         clipped_samples: 0,
@@ -221,6 +223,9 @@ fn built_manifest() -> Value {
         device: device.clone(),
         sample_rate: 48_000,
         format: "s24".into(),
+        kind: TakeKind::Recorded,
+        timeline_start: 0,
+        latency: None,
         start_frame: 1024,
         length_frames: 480_000,
         length_seconds: 10.0,
@@ -278,20 +283,25 @@ fn built_manifest() -> Value {
         sample_rate: 48_000,
         format: "s24".into(),
         device,
+        timeline_origin: None,
         tracks: vec![
             TrackRecord {
                 number: 1,
                 name: "Kick".into(),
-                input: 1,
+                input: Some(1),
                 role: None,
                 format: "s24".into(),
+                playing_take: None,
+                cue: CueRecord::default(),
             },
             TrackRecord {
                 number: 2,
                 name: "Bass DI".into(),
-                input: 2,
+                input: Some(2),
                 role: Some("di".into()),
                 format: "s24".into(),
+                playing_take: None,
+                cue: CueRecord::default(),
             },
         ],
         takes: vec![complete, recording],

@@ -66,6 +66,7 @@ fn cycle(frame: u32, clock_ns: u64, read_end: u32) -> Stamp {
         wake_ns: 1000,
         clock_ns: Some(clock_ns),
         read_end,
+        latency: 256,
     }
 }
 

@@ -39,6 +39,16 @@ pub(crate) struct Timing {
     /// Whether the server began its next cycle while the block was read (JACK's frame
     /// counter says).
     pub(crate) moved: Option<bool>,
+    /// When the block's first frame was at the converter, for the anchor (`crate::anchor`).
+    pub(crate) converter: Option<Converter>,
+}
+
+/// A block's converter time: on which clock, when, and the latency the host reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Converter {
+    pub(crate) clock: crate::anchor::ConverterClock,
+    pub(crate) at: u64,
+    pub(crate) latency_frames: u32,
 }
 
 /// What the next block shows the held one was.
@@ -70,6 +80,8 @@ pub(crate) struct HoldBack {
     /// Whether the server began its next cycle while the held block was read; `None` when
     /// the host cannot say.
     moved: Option<bool>,
+    /// Where the held block lies on the host's clock.
+    converter: Option<Converter>,
     /// What was missing before the held block: recorded when it is stored.
     hole: Missing,
     /// The smallest distance seen between a callback and its cycle's start (ns).
@@ -90,6 +102,7 @@ impl HoldBack {
             stamp: None,
             late: false,
             moved: None,
+            converter: None,
             hole: Missing::NONE,
             min_wake: u64::MAX,
             flags: vec![0u8; channels].into_boxed_slice(),
@@ -180,17 +193,19 @@ impl HoldBack {
             .wake
             .is_some_and(|w| w.saturating_sub(self.min_wake) >= period_ns / 2);
         self.moved = timing.moved;
+        self.converter = timing.converter;
         self.hole = hole;
     }
 
-    /// Lets the held block go, if one is held: what was missing before it, and its words.
-    pub(crate) fn release(&mut self) -> Option<(Missing, &[u32])> {
+    /// Lets the held block go, if one is held: what was missing before it, where it lies on
+    /// the host's clock, and its words.
+    pub(crate) fn release(&mut self) -> Option<(Missing, Option<Converter>, &[u32])> {
         if self.frames == 0 {
             return None;
         }
         let words = std::mem::take(&mut self.frames) * self.channels;
         let hole = std::mem::replace(&mut self.hole, Missing::NONE);
-        Some((hole, &self.held[..words]))
+        Some((hole, self.converter, &self.held[..words]))
     }
 
     /// Drops the held block; what was missing before it stays to be recorded.
@@ -240,6 +255,7 @@ mod tests {
             stamp: Some(cycle * PERIOD_NS),
             wake: Some((wake * PERIOD_NS as f64) as u64),
             moved,
+            converter: None,
         }
     }
 
@@ -249,6 +265,7 @@ mod tests {
             stamp: Some(10 * PERIOD_NS + ns),
             wake: Some(0),
             moved: Some(false),
+            converter: None,
         }
     }
 
@@ -503,7 +520,7 @@ mod tests {
         block[..a.len()].copy_from_slice(&a);
         hold.hold(&mut block, FRAMES, at(10, 0.0, None), hole);
         assert_eq!(block.len(), ROOM * CH, "the held block's room in exchange");
-        assert_eq!(hold.release(), Some((hole, &a[..])));
+        assert_eq!(hold.release(), Some((hole, None, &a[..])));
         assert_eq!(hold.release(), None);
 
         block[..a.len()].copy_from_slice(&a);

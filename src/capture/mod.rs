@@ -21,7 +21,8 @@ mod tests;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use holdback::{HoldBack, Timing, Verdict};
+use crate::anchor::{Anchor, ConverterClock};
+use holdback::{Converter, HoldBack, Timing, Verdict};
 use ring::Store;
 use timeline::{Missing, Timeline};
 
@@ -53,6 +54,8 @@ pub enum Stamp {
         wake_ns: u64,
         clock_ns: Option<u64>,
         read_end: u32,
+        /// The input ports' capture latency JACK reports, in frames.
+        latency: u32,
     },
 }
 
@@ -107,6 +110,7 @@ impl Capture {
                 self.release_held(0);
                 let missing = self.missing(frames, timing.stamp);
                 self.record_missing(missing);
+                publish_anchor(&self.shared, &self.store, timing.converter);
                 self.store_block(data);
             }
         }
@@ -125,12 +129,20 @@ impl Capture {
                     .zip(callback_ns)
                     .map(|(c, w)| w.saturating_sub(c)),
                 moved: None,
+                converter: capture_ns.map(|at| Converter {
+                    clock: ConverterClock::Nanos,
+                    at,
+                    latency_frames: self
+                        .timeline
+                        .frames_in(callback_ns.map_or(0, |w| w.saturating_sub(at))),
+                }),
             }),
             Stamp::JackCycle {
                 frame,
                 wake_ns,
                 clock_ns,
                 read_end,
+                latency,
             } => {
                 let stamp = self.timeline.cycle_stamp(frame, clock_ns);
                 let begun = timeline::cycles_begun(frame, read_end, frames);
@@ -144,6 +156,12 @@ impl Capture {
                     stamp: Some(stamp),
                     wake: Some(wake_ns),
                     moved: Some(begun > 0),
+                    // Sampled `latency` frames before the cycle began.
+                    converter: Some(Converter {
+                        clock: ConverterClock::JackFrames,
+                        at: u64::from(frame.wrapping_sub(latency)),
+                        latency_frames: latency,
+                    }),
                 })
             }
         }
@@ -189,10 +207,11 @@ impl Capture {
     /// Stores the block held back, if any, after the hole its stamp showed less `early`
     /// frames (the stamp was that much too late).
     fn release_held(&mut self, early: u64) {
-        if let Some((hole, words)) = self.hold.release() {
+        if let Some((hole, converter, words)) = self.hold.release() {
             if let Some(d) = self.timeline.dropout(hole.stamped_late_by(early)) {
                 self.store.add_gap(d.frames, GapCause::DeviceXrun, d.exact);
             }
+            publish_anchor(&self.shared, &self.store, converter);
             self.store.push(words);
         }
     }
@@ -217,5 +236,18 @@ impl Capture {
             sample::convert(part, words);
             self.store.push(words);
         }
+    }
+}
+
+/// Publishes where the block about to be stored lies on the host's clock.
+fn publish_anchor(shared: &CaptureShared, store: &Store, converter: Option<Converter>) {
+    if let Some(c) = converter {
+        shared.anchor.publish(Anchor {
+            run: 0,
+            position: store.position(),
+            clock: c.clock,
+            at: c.at,
+            latency_frames: c.latency_frames,
+        });
     }
 }

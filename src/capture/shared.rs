@@ -57,6 +57,8 @@ pub struct CaptureShared {
     pub(crate) ended: AtomicBool,
     /// How the audio thread is scheduled, once its first callback has run (`Realtime`).
     pub(crate) realtime: AtomicU8,
+    /// Where the latest stored block lies on the host's clock (`crate::anchor`).
+    pub(crate) anchor: crate::anchor::AnchorCell,
 }
 
 /// How the audio thread is scheduled (`CaptureShared::realtime`).
@@ -86,6 +88,7 @@ impl CaptureShared {
             fault: AtomicU8::new(StreamFault::None as u8),
             ended: AtomicBool::new(false),
             realtime: AtomicU8::new(Realtime::Unknown as u8),
+            anchor: crate::anchor::AnchorCell::new(),
         }
     }
 

@@ -84,12 +84,12 @@ pub(crate) fn open_stream(
 /// many frames after the cycle's actual start the callback ran, and the counter when the
 /// ports had been read.
 #[cfg(feature = "jack")]
-fn jack_cycle() -> Option<(u32, u32, u32)> {
-    cpal::platform::jack_cycle().map(|c| (c.frames, c.offset, c.read_end))
+fn jack_cycle() -> Option<(u32, u32, u32, u32)> {
+    cpal::platform::jack_cycle().map(|c| (c.frames, c.offset, c.read_end, c.latency))
 }
 
 #[cfg(not(feature = "jack"))]
-fn jack_cycle() -> Option<(u32, u32, u32)> {
+fn jack_cycle() -> Option<(u32, u32, u32, u32)> {
     None
 }
 
@@ -163,7 +163,7 @@ fn build<T: CaptureSample>(
                 scheduling.realtime.store(state as u8, Ordering::Release);
             }
             let stamp = match jack_cycle() {
-                Some((frame, offset, read_end)) => Stamp::JackCycle {
+                Some((frame, offset, read_end, latency)) => Stamp::JackCycle {
                     frame,
                     // From the cycle's actual start: the callback stamp minus the capture
                     // stamp would add the ports' latency, which changes as they are
@@ -173,6 +173,7 @@ fn build<T: CaptureSample>(
                     // clock_gettime through the vDSO: no lock, no allocation.
                     clock_ns: u64::try_from(started.elapsed().as_nanos()).ok(),
                     read_end,
+                    latency,
                 },
                 None => {
                     let stamp = info.timestamp();

@@ -28,6 +28,7 @@ fn jack(frame: u32, wake_ns: u64, clock_ns: u64, read_end: u32) -> Stamp {
         wake_ns,
         clock_ns: Some(clock_ns),
         read_end,
+        latency: 0,
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA: &str = "tapedeck.session/1";
+pub const SCHEMA: &str = "tapedeck.session/2";
+/// The version before the song timeline; read as version 2 with every take at timeline 0.
+pub const SCHEMA_V1: &str = "tapedeck.session/1";
 pub const FILE_NAME: &str = "session.json";
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -23,7 +25,13 @@ pub struct Manifest {
     pub format: String,
     /// The device of the latest run; each take names its own too.
     pub device: DeviceRecord,
-    /// The tracks of the latest run, by track number.
+    /// Where the song timeline's frame 0 lies, in samples since local midnight: every file's
+    /// bext TimeReference is this plus its take's `timeline_start`. Set by the first take
+    /// recorded or imported; absent until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_origin: Option<u64>,
+    /// Every track of the session, by track number: recorded ones (with the input of the latest
+    /// run that recorded them) and imported ones (no input).
     pub tracks: Vec<TrackRecord>,
     pub takes: Vec<TakeRecord>,
     /// Things that happened that are not audio (the terminal hanging up, ...), oldest first.
@@ -70,10 +78,74 @@ pub struct DeviceRecord {
 pub struct TrackRecord {
     pub number: u16,
     pub name: String,
-    /// 1-based device input.
-    pub input: u16,
+    /// 1-based device input; null for a track that came in by `tapedeck import`.
+    pub input: Option<u16>,
     pub role: Option<String>,
     pub format: String,
+    /// The take this track plays; null plays its newest take.
+    #[serde(default)]
+    pub playing_take: Option<u32>,
+    /// How the track sounds in the cue (what the performer hears); never applied to files.
+    #[serde(default)]
+    pub cue: CueRecord,
+}
+
+/// A track's cue settings.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct CueRecord {
+    /// Gain in dB (0 = unity).
+    pub gain_db: f64,
+    /// −1 full left, 0 centre, +1 full right.
+    pub pan: f64,
+    pub mute: bool,
+    pub solo: bool,
+}
+
+impl Default for CueRecord {
+    fn default() -> Self {
+        Self {
+            gain_db: 0.0,
+            pan: 0.0,
+            mute: false,
+            solo: false,
+        }
+    }
+}
+
+/// How a take came to be.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeKind {
+    /// Recorded with nothing playing.
+    #[default]
+    Recorded,
+    /// Recorded while the song played, placed on the timeline with the round trip compensated.
+    Overdub,
+    /// Files brought in by `tapedeck import`, copied unchanged.
+    Imported,
+}
+
+/// The round trip an overdub was compensated by: the take's first frame is the audio captured
+/// `applied_frames` after the device played timeline frame `timeline_start`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LatencyRecord {
+    /// Frames the capture was shifted by, in all: output + input (counted once where the loop
+    /// closes inside JACK) + correction.
+    pub applied_frames: i64,
+    /// The output's latency as the host reports it.
+    pub output_frames: u32,
+    /// The input's latency as the host reports it.
+    pub input_frames: u32,
+    /// Where the reported figures come from, e.g. "jack port latencies", "alsa buffer".
+    pub reported_by: String,
+    /// Frames that JACK reported twice (the same cable on both sides of a loop inside JACK)
+    /// and that were counted once.
+    #[serde(default)]
+    pub counted_once_frames: u32,
+    /// The measured correction added (`tapedeck calibrate`); 0 when none is stored.
+    pub correction_frames: i64,
+    /// Where the correction came from: "calibration of <date>", or "none".
+    pub correction_source: String,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +220,15 @@ pub struct TakeRecord {
     pub device: DeviceRecord,
     pub sample_rate: u32,
     pub format: String,
+    /// How the take came to be (`recorded` in manifests of version 1).
+    #[serde(default)]
+    pub kind: TakeKind,
+    /// Where the take's first frame lies on the song timeline (0 in manifests of version 1).
+    #[serde(default)]
+    pub timeline_start: u64,
+    /// The round trip compensated (overdubs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyRecord>,
     /// Stream frame (since the device stream started) of the take's first frame.
     pub start_frame: u64,
     pub length_frames: u64,
@@ -170,10 +251,17 @@ pub struct TakeRecord {
 pub struct TakeTrack {
     pub track: u16,
     pub name: String,
-    pub input: u16,
+    /// The device input recorded; null for an imported file.
+    pub input: Option<u16>,
     pub role: Option<String>,
     /// Relative to the session folder, with `/` separators.
     pub file: String,
+    /// Channels in the file: 1 for recorded tracks, 1 or 2 for imported ones.
+    #[serde(default = "one")]
+    pub channels: u16,
+    /// The file an imported track was copied from, as given to `tapedeck import`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
     pub frames: u64,
     /// Highest sample level in the file; null when the file is digital silence.
     pub peak_dbfs: Option<f64>,
@@ -198,6 +286,10 @@ pub struct MarkerRecord {
     pub frame: u64,
     pub seconds: f64,
     pub label: String,
+}
+
+fn one() -> u16 {
+    1
 }
 
 fn seconds(frames: u64, rate: u32) -> f64 {
@@ -226,9 +318,11 @@ impl TakeTrack {
         Self {
             track,
             name: name.to_string(),
-            input,
+            input: Some(input),
             role: role.map(str::to_string),
             file: file.into(),
+            channels: 1,
+            imported_from: None,
             frames: 0,
             peak_dbfs: None,
             clipped_samples: 0,
@@ -297,6 +391,9 @@ impl TakeRecord {
             sample_rate: device.sample_rate,
             device,
             format: format.to_string(),
+            kind: TakeKind::Recorded,
+            timeline_start: 0,
+            latency: None,
             start_frame,
             length_frames: 0,
             length_seconds: 0.0,
@@ -329,9 +426,11 @@ impl TrackRecord {
         Self {
             number,
             name: name.to_string(),
-            input,
+            input: Some(input),
             role: role.map(str::to_string),
             format: format.to_string(),
+            playing_take: None,
+            cue: CueRecord::default(),
         }
     }
 }
@@ -366,6 +465,7 @@ impl Manifest {
             sample_rate,
             format: format.to_string(),
             device,
+            timeline_origin: None,
             tracks,
             takes: Vec::new(),
             notes: Vec::new(),
@@ -388,12 +488,23 @@ impl Manifest {
         };
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
-        match value.get("schema").and_then(|s| s.as_str()) {
-            Some(SCHEMA) => {}
-            Some(other) => return Err(invalid(format!("schema {other:?}, expected {SCHEMA:?}"))),
+        let v1 = match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => false,
+            Some(SCHEMA_V1) => true,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "schema {other:?}, expected {SCHEMA:?}; it may come from a newer tapedeck"
+                )));
+            }
             None => return Err(invalid("no \"schema\" field".into())),
+        };
+        let mut m: Manifest = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        if v1 {
+            // Version 1 had no timeline: every take starts at its frame 0, and the first
+            // take's time stamp becomes the origin (its files already carry it).
+            m.schema = SCHEMA.to_string();
+            m.timeline_origin = m.takes.iter().find_map(|t| t.time_reference);
         }
-        let m: Manifest = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
         m.check().map_err(invalid)?;
         Ok(m)
     }
