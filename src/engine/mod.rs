@@ -15,6 +15,7 @@ mod clock;
 mod faults;
 mod meter;
 mod recorder;
+mod roundtrip;
 mod sink;
 mod syncer;
 mod take_files;

@@ -26,7 +26,8 @@ use crate::capture::Gap;
 use crate::display::hms;
 use crate::format::{ChunkConverter, DeviceFormat, FileFormat, dbfs_rounded, pack_track};
 use crate::session::manifest::{
-    DeviceRecord, DropoutRecord, MarkerRecord, TakeEnd, TakeRecord, TakeTrack, TrackRecord,
+    DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, TakeEnd, TakeKind, TakeRecord,
+    TakeTrack, TrackRecord,
 };
 use crate::session::{Session, TakeFolder, naming};
 use crate::wav::BwfInfo;
@@ -64,6 +65,30 @@ pub(crate) struct RecorderConfig {
     pub(crate) min_free_seconds: u64,
     /// A warning is given when a take's remaining disk time drops below this (`--warn-free`).
     pub(crate) warn_free_seconds: u64,
+}
+
+/// Where a take goes: on the song timeline, and on the stream.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Placement {
+    /// The song timeline frame of the take's first frame.
+    pub(crate) timeline_start: u64,
+    pub(crate) kind: TakeKind,
+    /// The round trip compensated (overdubs).
+    pub(crate) latency: Option<LatencyRecord>,
+    /// The stream frame the take starts at; `None`: the frame being captured now.
+    pub(crate) stream_start: Option<u64>,
+}
+
+impl Placement {
+    /// A take at `timeline_start` recorded with nothing playing, from the frame captured now.
+    pub(crate) fn plain(timeline_start: u64) -> Self {
+        Self {
+            timeline_start,
+            kind: TakeKind::Recorded,
+            latency: None,
+            stream_start: None,
+        }
+    }
 }
 
 /// The take being recorded.
@@ -292,7 +317,9 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             // The meters' business, not the takes'.
             Command::ClearClips => {}
             Command::Note(text) => self.note(&text),
-            Command::Record { max_frames } => self.start_take(max_frames, live),
+            Command::Record { max_frames } => {
+                self.start_take(max_frames, live, Placement::plain(0));
+            }
             Command::Stop { reason } => self.request_stop(reason, None, live),
             Command::Mark { label } => self.mark(label, live),
             Command::Shutdown { reason } => {
@@ -349,7 +376,9 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         self.request_stop(reason, Some(why.to_string()), live);
     }
 
-    fn start_take(&mut self, max_frames: Option<u64>, live: u64) {
+    /// Starts a take of the armed tracks placed as `placement` says (its stream start, when
+    /// given, must not be behind `position`: those frames are gone).
+    pub(crate) fn start_take(&mut self, max_frames: Option<u64>, live: u64, placement: Placement) {
         if self.shutdown.is_some() {
             return;
         }
@@ -381,7 +410,17 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             )));
             return;
         }
-        match self.open_take(&armed, max_frames, live) {
+        if let Some(s) = placement.stream_start
+            && s < self.pos
+        {
+            self.emit(Event::TakeRefused(format!(
+                "cannot start the take {} frames back: those frames were already written",
+                self.pos - s
+            )));
+            return;
+        }
+        let live = placement.stream_start.unwrap_or(live);
+        match self.open_take(&armed, max_frames, live, placement) {
             Ok(take) => {
                 self.emit(Event::TakeStarted {
                     take: take.number,
@@ -398,6 +437,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         armed: &[Track],
         max_frames: Option<u64>,
         live: u64,
+        placement: Placement,
     ) -> io::Result<Take<S::Files>> {
         let rate = self.rate();
         let format = self.cfg.file_format;
@@ -424,7 +464,14 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         // Every file of the take carries the same timestamp and family id, so that a DAW which
         // honours BWF timestamps lines them up and a mixer's tools know they belong together.
         let local_start = started_at.with_timezone(&chrono::Local).naive_local();
-        let time_reference = crate::wav::samples_since_midnight(local_start, rate);
+        // Every file's time stamp is the song's origin plus the take's place on the timeline,
+        // so that a DAW placing files by their BWF time lines overdubs up with no session
+        // file. The first take of a session fixes the origin.
+        let origin = self.session.manifest().timeline_origin.unwrap_or_else(|| {
+            crate::wav::samples_since_midnight(local_start, rate)
+                .saturating_sub(placement.timeline_start)
+        });
+        let time_reference = origin + placement.timeline_start;
         let family_uid = crate::wav::unique_id();
         let session_name = self.session.name().to_string();
         let total_files = u16::try_from(armed.len()).unwrap_or(u16::MAX);
@@ -453,7 +500,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                 },
             })
             .collect();
-        let record = TakeRecord::begin(
+        let mut record = TakeRecord::begin(
             number,
             started_at,
             self.cfg.device.clone(),
@@ -463,6 +510,10 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             time_reference,
             family_uid,
         );
+        record.kind = placement.kind;
+        record.timeline_start = placement.timeline_start;
+        record.latency = placement.latency;
+        self.session.set_timeline_origin(origin);
         // The journal entry comes first: whenever we die from here on, the manifest lists the
         // take and every file it may have left behind.
         let track_records = self.track_records();

@@ -279,6 +279,11 @@ impl Session {
         self.save()
     }
 
+    /// Sets the song's origin if it has none yet (saved with the next journal entry).
+    pub(crate) fn set_timeline_origin(&mut self, origin: u64) {
+        self.manifest.timeline_origin.get_or_insert(origin);
+    }
+
     /// Journals how the take ended.
     pub(crate) fn finish_take(&mut self, number: u32, end: TakeEnd) -> io::Result<()> {
         self.manifest.updated = end.ended_at;
