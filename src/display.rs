@@ -12,6 +12,11 @@ pub(crate) fn clock(seconds: f64) -> String {
     format!("{}.{}", hms(tenths / 10), tenths % 10)
 }
 
+/// A song position: `clock` of `frames` at `rate`.
+pub(crate) fn song_clock(frames: u64, rate: u32) -> String {
+    clock(frames as f64 / f64::from(rate.max(1)))
+}
+
 /// Hours and minutes, for time left on a disk: `19h22m`.
 pub(crate) fn hours_minutes(secs: u64) -> String {
     format!("{}h{:02}m", secs / 3600, (secs / 60) % 60)

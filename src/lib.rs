@@ -20,6 +20,7 @@ pub mod format;
 pub(crate) mod frontend;
 pub mod session;
 pub(crate) mod signals;
+pub mod song_time;
 pub mod tui;
 pub mod wav;
 

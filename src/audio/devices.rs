@@ -173,3 +173,48 @@ pub fn find_device(
         kind.name()
     )))
 }
+
+/// The output device to play the song on: `id`, or the host's default output. `Ok(None)` when
+/// no id was given and the host has no default output.
+pub fn find_output_device(
+    kind: HostKind,
+    host: &cpal::Host,
+    id: Option<&str>,
+) -> Result<Option<cpal::Device>, Error> {
+    let Some(id) = id else {
+        return Ok(host.default_output_device());
+    };
+    let wanted = match id.split_once(':') {
+        Some((h, _)) if HostKind::parse(h).is_some() || h == "custom" => id.to_string(),
+        _ => format!(
+            "{}:{id}",
+            if kind == HostKind::Demo {
+                "custom"
+            } else {
+                kind.name()
+            }
+        ),
+    };
+    let parsed = cpal::DeviceId::from_str(&wanted).ok();
+    let devices = host
+        .output_devices()
+        .map_err(|e| Error::Runtime(format!("cannot list {} outputs: {e}", kind.name())))?;
+    let mut names = Vec::new();
+    for d in devices {
+        if let Ok(did) = d.id() {
+            if Some(&did) == parsed.as_ref() || did.to_string() == wanted {
+                return Ok(Some(d));
+            }
+            names.push(did.to_string());
+        }
+    }
+    let listed = if names.is_empty() {
+        "it has none".to_string()
+    } else {
+        format!("it has {}", names.join(", "))
+    };
+    Err(Error::usage(format!(
+        "no output device {id:?} on the {} host ({listed}); pass one of those to --output, or --output none",
+        kind.name()
+    )))
+}

@@ -11,7 +11,7 @@ use cpal::traits::DeviceTrait;
 use crate::error::Error;
 
 pub use config::{JACK_MAX_CHANNELS, StreamChoice, StreamRequest, choose_config};
-pub use devices::{DefaultConfig, DeviceInfo, find_device, list_devices};
+pub use devices::{DefaultConfig, DeviceInfo, find_device, find_output_device, list_devices};
 
 /// The hosts tapedeck records from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,10 @@
 
 mod devices;
 mod plan;
+mod play;
 mod record;
 mod recover;
+mod song_output;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +49,28 @@ enum Cmd {
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
+    /// Play a session's song on an output: every track's playing take at its place, through
+    /// the cue (gain, pan, mute, solo as the session keeps them).
+    Play {
+        /// Session name (a folder under --dir) or a path to a session folder.
+        #[arg(value_name = "SESSION")]
+        session: String,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Audio host.
+        #[arg(long, value_enum, default_value_t = AnyHost::Alsa, value_name = "HOST")]
+        host: AnyHost,
+        /// Output device id (default: the host's default output).
+        #[arg(long, value_name = "ID")]
+        output: Option<String>,
+        /// Song position to start from: 1:23, 83s, 3984000f (frames).
+        #[arg(long, value_name = "TIME", value_parser = crate::song_time::parse)]
+        from: Option<crate::song_time::SongTime>,
+        /// Stop after this long (default: at the song's end).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
     /// Repair takes that never finished (killed, crashed, power cut) in a session, or in every
     /// session under --dir.
     Recover {
@@ -178,6 +202,25 @@ struct CommonArgs {
     /// still loses nothing written).
     #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = plan::parse_sync_interval)]
     sync_interval: SyncInterval,
+    /// Output device for playback, as `tapedeck devices --outputs` prints it (default: the
+    /// host's default output; on the screen UI only when one exists). `none` plays nothing.
+    #[arg(long, value_name = "ID")]
+    output: Option<String>,
+    /// Without the screen UI: play the song from --from while recording the armed tracks,
+    /// for --duration or to the song's end, each take placed with the round trip compensated.
+    #[arg(long)]
+    overdub: bool,
+    /// Song position to play and record from: 1:23, 83s, 3984000f (frames). Default: 0.
+    #[arg(long, value_name = "TIME", value_parser = crate::song_time::parse)]
+    from: Option<crate::song_time::SongTime>,
+    /// JACK: connect tapedeck's outputs to these ports (repeat, in order) instead of the
+    /// system playback ports.
+    #[arg(long = "connect-output", value_name = "PORT")]
+    connect_output: Vec<String>,
+    /// Record although the input and the output may run on separate clocks (two devices):
+    /// the parts can drift apart over a long take.
+    #[arg(long)]
+    separate_clocks: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -202,6 +245,21 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
+        Cmd::Play {
+            session,
+            dir,
+            host,
+            output,
+            from,
+            duration,
+        } => play::run(play::PlayArgs {
+            session,
+            dir,
+            host: host.into(),
+            output,
+            from,
+            duration,
+        }),
         Cmd::Record(a) => plan::plan(
             plan::Source::Device {
                 host: a.host.into(),

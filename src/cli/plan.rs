@@ -80,6 +80,23 @@ pub(crate) struct RecordPlan {
     pub(crate) ring_seconds: f64,
     pub(crate) sync_interval: Option<Duration>,
     pub(crate) front: FrontEnd,
+    pub(crate) output: OutputPlan,
+    /// Headless: play the song while recording.
+    pub(crate) overdub: bool,
+    pub(crate) from: Option<crate::song_time::SongTime>,
+    pub(crate) connect_output: Vec<String>,
+    pub(crate) separate_clocks: bool,
+}
+
+/// Which output plays the song.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OutputPlan {
+    /// None: nothing plays.
+    Off,
+    /// The host's default output if it has one (the screen UI), or it must (an overdub).
+    Default { required: bool },
+    /// This device; it must be there.
+    Device(String),
 }
 
 /// The ring between the audio thread and the writer, in frames.
@@ -119,7 +136,36 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             record_now: a.record,
         }
     };
+    if a.overdub && !matches!(front, FrontEnd::Headless { .. }) {
+        return Err(Error::usage(
+            "--overdub is for recording without the screen UI (add --headless); on the screen, press r to overdub",
+        ));
+    }
+    if !a.connect_output.is_empty() && host != HostKind::Jack {
+        return Err(Error::usage(
+            "--connect-output names JACK ports; use it with --host jack",
+        ));
+    }
+    let output = match a.output.as_deref() {
+        Some("none") => {
+            if a.overdub {
+                return Err(Error::usage(
+                    "--overdub plays the song: give it an --output, not none",
+                ));
+            }
+            OutputPlan::Off
+        }
+        Some(id) => OutputPlan::Device(id.to_string()),
+        None if a.overdub => OutputPlan::Default { required: true },
+        None if matches!(front, FrontEnd::Screen { .. }) => OutputPlan::Default { required: false },
+        None => OutputPlan::Off,
+    };
     Ok(RecordPlan {
+        output,
+        overdub: a.overdub,
+        from: a.from,
+        connect_output: a.connect_output,
+        separate_clocks: a.separate_clocks,
         host,
         device,
         demo,

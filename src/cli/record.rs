@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::plan::{FrontEnd, RecordPlan, resolve_tracks, ring_frames};
+use super::song_output;
 use crate::audio::{self, HostKind, demo};
-use crate::engine::{Engine, EngineConfig, RecorderConfig};
+use crate::engine::{Engine, EngineConfig, RecorderConfig, RoundTripFix, SongSetup};
 use crate::error::Error;
 use crate::frontend::Driver;
 use crate::frontend::headless::{self, Printer, StatusStyle};
@@ -62,6 +63,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     // 4. The stream, before anything is created.
     let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
     let opened = crate::capture::open_stream(kind, &device, &choice, ring_frames)?;
+    let output = song_output::find(&plan, kind, &host, &dev_id, choice.sample_rate)?;
 
     // 5. The session.
     let device_record = DeviceRecord {
@@ -101,6 +103,46 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     }
     let session_dir = session.dir().display().to_string();
     let takes_before = session.manifest().takes.len();
+    let from = plan.from.map_or(0, |t| t.frames(choice.sample_rate));
+    let song = crate::session::song::load(session.dir(), session.manifest());
+    let song_frames = crate::playback::song_length(&song.cue);
+    if plan.overdub && from >= song_frames {
+        return Err(if song_frames == 0 {
+            Error::usage(
+                "--overdub plays the song, and this session has nothing to play yet: record or import a take first",
+            )
+        } else {
+            Error::usage(format!(
+                "--from {} is at or past the song's end ({}); start earlier",
+                crate::display::song_clock(from, choice.sample_rate),
+                crate::display::song_clock(song_frames, choice.sample_rate)
+            ))
+        });
+    }
+    let (song_setup, output_stream) = match output {
+        Some(out) => {
+            let (setup, stream) = song_output::start(
+                out,
+                kind,
+                &song,
+                choice.sample_rate,
+                &plan,
+                &dev_id,
+                choice.buffer,
+                from,
+            )?;
+            (setup, Some(stream))
+        }
+        None => (
+            SongSetup {
+                player: None,
+                fix: RoundTripFix::default(),
+                loop_probe: None,
+                from,
+            },
+            None,
+        ),
+    };
 
     // 6. The engine, and a front end to drive it.
     let config = EngineConfig {
@@ -115,18 +157,24 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         ring_frames,
         sync_interval: plan.sync_interval,
         taken,
+        song: song_setup,
     };
+    // Dropped in this order: the capture stream, then the output.
     let engine = Engine::start(
         config,
         session,
         opened.output,
         opened.shared,
-        Box::new(opened.stream),
+        Box::new((opened.stream, output_stream)),
     )?;
     let driver = Driver::start(engine, takes_before)?;
-    let take_frames = plan
+    let mut take_frames = plan
         .duration
         .map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);
+    if plan.overdub && take_frames.is_none() {
+        // To the song's end.
+        take_frames = Some(song_frames - from);
+    }
     match plan.front {
         FrontEnd::Screen { fps, record_now } => tui::run(
             driver,

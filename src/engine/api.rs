@@ -4,7 +4,8 @@ use chrono::{DateTime, FixedOffset};
 
 use super::meter::InputMeter;
 use crate::format::FileFormat;
-use crate::session::manifest::{DeviceRecord, DropoutRecord, EndReason, TakeRecord};
+use crate::session::manifest::{CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord};
+use crate::session::song::SongTrack;
 
 /// A track: one device input recorded into one mono file per take.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,11 +41,23 @@ pub enum Command {
     SetArmed { track: u16, armed: bool },
     /// Arm every track (true) or none (false).
     ArmAll(bool),
-    /// Start a take of the armed tracks at the frame being captured now; it stops by itself
-    /// after `max_frames` if given.
+    /// Start a take of the armed tracks at the song position: with an output open and
+    /// something to play, an overdub (the song plays from there and the take is placed on it
+    /// with the round trip compensated); otherwise from the frame being captured now. It
+    /// stops by itself after `max_frames` if given.
     Record { max_frames: Option<u64> },
-    /// Stop the take at the frame being captured now.
+    /// Stop the take at the frame being captured now, and the song.
     Stop { reason: EndReason },
+    /// Play the song from the song position.
+    Play,
+    /// Stop the song (and any take); the position returns to where it started.
+    StopSong,
+    /// Move the song position.
+    Locate(Locate),
+    /// Change a track's cue settings (kept in the session; never applied to files).
+    SetCue { track: u16, cue: CueRecord },
+    /// Choose the take a track plays (`None`: its newest).
+    ChooseTake { track: u16, take: Option<u32> },
     /// Drop a marker into the current take at the frame being captured now.
     Mark { label: Option<String> },
     /// Rename a track; applies to the next take.
@@ -55,6 +68,38 @@ pub enum Command {
     Note(String),
     /// Finish any take and stop the engine.
     Shutdown { reason: EndReason },
+}
+
+/// Where to move the song position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locate {
+    Start,
+    /// A timeline frame.
+    Frame(u64),
+    /// Frames forward (positive) or back.
+    By(i64),
+    NextMarker,
+    PreviousMarker,
+}
+
+/// The song as front ends show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SongView {
+    /// The timeline frame playing now, or where play and record start.
+    pub position: u64,
+    pub playing: bool,
+    /// The end of the last clip.
+    pub length: u64,
+    pub tracks: Vec<SongTrack>,
+    /// Blocks the output played silence for because the disk was late, and their frames.
+    pub underruns: u64,
+    pub underrun_frames: u64,
+    /// Files that do not play (missing, truncated, ...), each naming the file.
+    pub problems: Vec<String>,
+    /// The output playing the cue; `None` when tapedeck plays nothing.
+    pub output: Option<String>,
+    /// An overdub waits for the output to play its first block.
+    pub starting_overdub: bool,
 }
 
 /// Things that happened, for front ends to show.
@@ -148,4 +193,5 @@ pub struct Snapshot {
     pub disk: Option<DiskSpace>,
     pub last_take: Option<TakeSummary>,
     pub stream_failed: Option<String>,
+    pub song: SongView,
 }

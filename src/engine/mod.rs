@@ -19,6 +19,7 @@ mod roundtrip;
 mod sink;
 mod syncer;
 mod take_files;
+mod transport;
 mod watch;
 mod writer;
 
@@ -32,9 +33,13 @@ use crate::capture::{CaptureOutput, CaptureShared};
 use crate::error::Error;
 use crate::session::Session;
 pub use crate::session::manifest::EndReason;
-pub use api::{Command, DiskSpace, Event, Snapshot, TakeSummary, Track, Transport};
+pub use api::{
+    Command, DiskSpace, Event, Locate, Snapshot, SongView, TakeSummary, Track, Transport,
+};
 pub use meter::{InputMeter, MeterTap, PEAK_HOLD};
 pub(crate) use recorder::RecorderConfig;
+pub(crate) use roundtrip::RoundTripFix;
+pub(crate) use transport::SONG_RING_SECONDS;
 
 /// What the engine needs to run.
 pub(crate) struct EngineConfig {
@@ -46,6 +51,28 @@ pub(crate) struct EngineConfig {
     /// Published with the frames the writer has taken out of the ring, for a source that
     /// paces itself by them (the unpaced demo device).
     pub(crate) taken: Option<Arc<AtomicU64>>,
+    pub(crate) song: SongSetup,
+}
+
+/// Whether the loop from tapedeck's output to its input closes inside JACK, or why that could
+/// not be found out.
+pub(crate) type LoopProbe = Box<dyn FnMut() -> Result<bool, String> + Send>;
+
+/// What the engine plays the song with.
+pub(crate) struct SongSetup {
+    /// The player, its shared state and the output's name; `None` plays nothing.
+    pub(crate) player: Option<(
+        crate::playback::Player,
+        Arc<crate::playback::PlaybackShared>,
+        String,
+    )>,
+    /// What the hosts do not report of the round trip.
+    pub(crate) fix: RoundTripFix,
+    /// Asked as each overdub starts: whether the loop from the output to the input closes
+    /// inside JACK (its ports may have been connected since tapedeck started).
+    pub(crate) loop_probe: Option<LoopProbe>,
+    /// The song position to start from.
+    pub(crate) from: u64,
 }
 
 /// A handle for sending commands from any thread (signal handlers, UI).
@@ -75,7 +102,7 @@ impl Engine {
     /// Starts the writer thread on an already playing stream, whose callback fills `input`
     /// and `shared`; `stream` is whatever keeps it playing (dropped after the last take).
     pub(crate) fn start(
-        config: EngineConfig,
+        mut config: EngineConfig,
         session: Session,
         input: CaptureOutput,
         shared: Arc<CaptureShared>,
@@ -91,7 +118,21 @@ impl Engine {
             Arc::clone(&taps),
             Instant::now(),
         );
-        let w = writer::Writer::new(config, session, input, shared, cmd_rx, ev_tx, meters);
+        let rate = config.recorder.device.sample_rate;
+        let song = std::mem::replace(
+            &mut config.song,
+            SongSetup {
+                player: None,
+                fix: RoundTripFix::default(),
+                loop_probe: None,
+                from: 0,
+            },
+        );
+        let transport =
+            transport::Transport::new(song.player, rate, song.fix, song.loop_probe, song.from);
+        let w = writer::Writer::new(
+            config, session, input, shared, cmd_rx, ev_tx, meters, transport,
+        );
         let snapshot = w.published();
         let handle = std::thread::Builder::new()
             .name("tapedeck-writer".into())

@@ -322,6 +322,18 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             }
             Command::Stop { reason } => self.request_stop(reason, None, live),
             Command::Mark { label } => self.mark(label, live),
+            Command::SetCue { track, cue } => {
+                if let Err(e) = self.session.set_cue(track, cue) {
+                    self.emit(Event::Warning(e));
+                }
+            }
+            Command::ChooseTake { track, take } => {
+                if let Err(e) = self.session.choose_take(track, take) {
+                    self.emit(Event::Warning(e));
+                }
+            }
+            // The song's transport is the writer's (`transport`).
+            Command::Play | Command::StopSong | Command::Locate(_) => {}
             Command::Shutdown { reason } => {
                 self.shutdown = Some(reason);
                 self.request_stop(reason, None, live);
@@ -776,6 +788,30 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
     #[cfg(feature = "fault-injection")]
     pub(crate) fn is_recording(&self) -> bool {
         self.take.is_some()
+    }
+
+    pub(crate) fn take_running(&self) -> bool {
+        self.take.is_some()
+    }
+
+    /// Why a take could not start now, if it could not (checked before an overdub starts the
+    /// song; `start_take` checks again).
+    pub(crate) fn can_start_take(&self) -> Result<(), String> {
+        if self.shutdown.is_some() {
+            return Err("tapedeck is stopping".into());
+        }
+        if let Some(why) = &self.stream_failed {
+            return Err(format!("cannot record: {why}"));
+        }
+        if !self.tracks.iter().any(|t| t.armed) {
+            return Err("no track is armed; arm a track first".into());
+        }
+        Ok(())
+    }
+
+    /// Tells front ends a Record did not start a take.
+    pub(crate) fn refuse(&mut self, why: String) {
+        self.emit(Event::TakeRefused(why));
     }
 
     pub(crate) fn tracks(&self) -> &[Track] {

@@ -8,7 +8,8 @@
 //! output latency and input latency are in the anchors already. Two things are not:
 //! - where the loop closes inside JACK (our output through other clients back into our
 //!   input, no physical port in between), JACK reports that path as our output's playback
-//!   latency and again as our input's capture latency: it is counted once (`counted_once`);
+//!   latency and again as our input's capture latency (`audio::jack_graph` explains why):
+//!   the input's figure alone is the loop's delay, so the output's is taken off;
 //! - what no host reports (converters, an external loop, a plugin's buffering): the
 //!   correction measured by `tapedeck calibrate`.
 
@@ -18,8 +19,8 @@ use crate::session::manifest::LatencyRecord;
 /// What the hosts do not say of the round trip.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub(crate) struct RoundTripFix {
-    /// Frames reported on both sides of a loop inside JACK, taken off once.
-    pub(crate) counted_once: u32,
+    /// The loop closes inside JACK: the output's reported latency is taken off.
+    pub(crate) inside_jack: bool,
     /// The measured correction, added.
     pub(crate) correction: i64,
     /// Where the correction came from, for the manifest ("none" when there is none).
@@ -47,7 +48,7 @@ pub(crate) fn capture_frame_for(
             let after = out.frames_after(cap, rate)?;
             Some(
                 i128::from(cap.position) + i128::from(after) + (t0 as i128 - out.position as i128)
-                    - i128::from(fix.counted_once)
+                    - i128::from(counted_once(out, fix))
                     + i128::from(fix.correction),
             )
         })
@@ -59,15 +60,24 @@ pub(crate) fn capture_frame_for(
     u64::try_from(answers[answers.len() / 2]).ok()
 }
 
+/// The output latency reported on both sides of a loop inside JACK.
+fn counted_once(out: &Anchor, fix: &RoundTripFix) -> u32 {
+    if fix.inside_jack {
+        out.latency_frames
+    } else {
+        0
+    }
+}
+
 /// What the manifest records of the round trip an overdub was compensated by.
 pub(crate) fn latency_record(out: &Anchor, cap: &Anchor, fix: &RoundTripFix) -> LatencyRecord {
     let reported = i64::from(out.latency_frames) + i64::from(cap.latency_frames);
     LatencyRecord {
-        applied_frames: reported - i64::from(fix.counted_once) + fix.correction,
+        applied_frames: reported - i64::from(counted_once(out, fix)) + fix.correction,
         output_frames: out.latency_frames,
         input_frames: cap.latency_frames,
         reported_by: fix.reported_by.clone(),
-        counted_once_frames: fix.counted_once,
+        counted_once_frames: counted_once(out, fix),
         correction_frames: fix.correction,
         correction_source: fix.correction_source.clone(),
     }
@@ -106,7 +116,7 @@ mod tests {
 
     fn fix(counted_once: u32, correction: i64) -> RoundTripFix {
         RoundTripFix {
-            counted_once,
+            inside_jack: counted_once > 0,
             correction,
             correction_source: "none".into(),
             reported_by: "jack port latencies".into(),

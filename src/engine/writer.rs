@@ -13,8 +13,9 @@ use ringbuf::traits::{Consumer, Observer};
 use super::api::{Command, Event, Snapshot};
 use super::clock::SystemClock;
 use super::meter::Meters;
-use super::recorder::{Recorder, step_frames};
+use super::recorder::{Placement, Recorder, step_frames};
 use super::take_files::WavSink;
+use super::transport::{Start, Transport};
 use super::watch::{AudioWatch, realtime_warning};
 use super::{EndReason, EngineConfig};
 use crate::capture::{CaptureOutput, CaptureShared, StreamFault};
@@ -34,6 +35,7 @@ pub(super) struct Writer {
     events: Sender<Event>,
     snapshot: Arc<Mutex<Snapshot>>,
     meters: Meters,
+    song: Transport,
     /// One step of interleaved ring words, taken out of the ring.
     chunk: Vec<u32>,
     channels: usize,
@@ -56,12 +58,16 @@ impl Writer {
         commands: Receiver<Command>,
         events: Sender<Event>,
         meters: Meters,
+        mut song: Transport,
     ) -> Self {
         let now = Instant::now();
         let channels = usize::from(cfg.recorder.device.channels.max(1));
         let sink = WavSink::new(session.dir(), cfg.sync_interval);
-        let core = Recorder::new(cfg.recorder, session, sink, SystemClock);
-        let first = snapshot_of(&core, &meters, &shared, &input, cfg.ring_frames);
+        let mut core = Recorder::new(cfg.recorder, session, sink, SystemClock);
+        for problem in song.reload(core.session().dir(), core.session().manifest()) {
+            core.warn(problem);
+        }
+        let first = snapshot_of(&core, &meters, &shared, &input, cfg.ring_frames, &song);
         Self {
             core,
             input,
@@ -70,6 +76,7 @@ impl Writer {
             events,
             snapshot: Arc::new(Mutex::new(first)),
             meters,
+            song,
             chunk: vec![0; step_frames(channels) * channels],
             channels,
             ring_frames: cfg.ring_frames,
@@ -97,9 +104,15 @@ impl Writer {
             // Before the pump: a stream that resumes with a gap reaching the take's end still
             // has its return reported inside the take.
             self.watch_audio_thread();
-            let progressed = self.pump();
+            self.start_overdub();
+            // While an overdub waits for its first block to be played, the frame it starts at
+            // may already be in the ring: it stays there until that frame is known.
+            let progressed = !self.song.is_pending() && self.pump();
             self.check_stream();
             self.core.tick();
+            if !self.core.take_running() {
+                self.song.tick();
+            }
             #[cfg(feature = "fault-injection")]
             if let Some(stall) = &mut self.stall {
                 stall.maybe(self.core.is_recording());
@@ -143,17 +156,95 @@ impl Writer {
     }
 
     fn handle(&mut self, cmd: Command) {
+        let live = self.live();
         match cmd {
             Command::ClearClips => self.meters.clear_clips(),
-            cmd => {
-                let live = self.live();
+            Command::Record { max_frames } => {
+                if self.core.take_running() || self.song.is_pending() {
+                    self.core.command(cmd, live);
+                } else if self.song.overdubs() {
+                    if let Err(e) = self.core.can_start_take() {
+                        self.core.refuse(e);
+                    } else {
+                        match self.song.begin_overdub(max_frames) {
+                            Ok(None) => {}
+                            Ok(Some(w)) => self.core.warn(w),
+                            Err(e) => self.core.refuse(e),
+                        }
+                    }
+                } else {
+                    let placement = Placement::plain(self.song.position());
+                    self.core.start_take(max_frames, live, placement);
+                }
+            }
+            Command::Stop { .. } | Command::Shutdown { .. } | Command::StopSong => {
+                self.song.stop();
                 self.core.command(cmd, live);
+            }
+            Command::Play => {
+                if self.core.take_running() {
+                    self.core
+                        .warn("the song already plays under the take".into());
+                } else if let Err(e) = self.song.play() {
+                    self.core.warn(e);
+                }
+            }
+            Command::Locate(to) => {
+                if self.core.take_running() || self.song.is_pending() {
+                    self.core
+                        .warn("the position cannot move while recording; stop first".into());
+                } else if let Err(e) = self.song.locate(to) {
+                    self.core.warn(e);
+                }
+            }
+            Command::SetCue { track, cue } => {
+                self.core.command(cmd, live);
+                self.song.set_cue(track, cue);
+            }
+            Command::ChooseTake { .. } => {
+                self.core.command(cmd, live);
+                self.reload_song();
+            }
+            cmd => self.core.command(cmd, live),
+        }
+    }
+
+    /// Reads the song again from the manifest, warning of files that newly do not play.
+    fn reload_song(&mut self) {
+        for problem in self
+            .song
+            .reload(self.core.session().dir(), self.core.session().manifest())
+        {
+            self.core.warn(problem);
+        }
+    }
+
+    /// Starts the take of an overdub once the output has played its first block.
+    fn start_overdub(&mut self) {
+        match self.song.poll_start(&self.shared) {
+            Start::Waiting => {}
+            Start::Failed(why) => self.core.refuse(why),
+            Start::Take {
+                placement,
+                max_frames,
+            } => {
+                let live = self.live();
+                self.core.start_take(max_frames, live, placement);
+                if !self.core.take_running() {
+                    self.song.stop();
+                }
             }
         }
     }
 
     fn forward_events(&mut self) {
-        for e in self.core.take_events() {
+        let events = self.core.take_events();
+        if events.iter().any(|e| matches!(e, Event::TakeFinished(_))) {
+            // The take just recorded plays from now on; the song stops with it.
+            self.song.stop();
+            self.reload_song();
+        }
+        for e in events.into_iter().chain(self.core.take_events()) {
             // Nobody listening is no reason to stop recording.
             let _ = self.events.send(e);
         }
@@ -245,6 +336,7 @@ impl Writer {
             &self.shared,
             &self.input,
             self.ring_frames,
+            &self.song,
         );
         match self.snapshot.lock() {
             Ok(mut s) => *s = snap,
@@ -259,6 +351,7 @@ fn snapshot_of(
     shared: &CaptureShared,
     input: &CaptureOutput,
     ring_frames: usize,
+    song: &Transport,
 ) -> Snapshot {
     let cfg = core.config();
     let channels = usize::from(cfg.device.channels.max(1));
@@ -282,5 +375,6 @@ fn snapshot_of(
         disk: core.disk(),
         last_take: core.last_take().cloned(),
         stream_failed: core.stream_failed().map(str::to_string),
+        song: song.view(),
     }
 }

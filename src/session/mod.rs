@@ -8,6 +8,7 @@ pub(crate) mod lock;
 pub mod manifest;
 pub(crate) mod naming;
 pub(crate) mod recover;
+pub mod song;
 
 use std::fs;
 use std::io;
@@ -277,6 +278,42 @@ impl Session {
         self.manifest.takes.push(record);
         self.manifest.updated = at;
         self.save()
+    }
+
+    /// Changes a track's cue settings and saves them.
+    pub(crate) fn set_cue(&mut self, track: u16, cue: manifest::CueRecord) -> Result<(), String> {
+        let t = self
+            .manifest
+            .tracks
+            .iter_mut()
+            .find(|t| t.number == track)
+            .ok_or_else(|| format!("there is no track {track}"))?;
+        t.cue = cue;
+        self.save()
+            .map_err(|e| format!("could not update session.json: {e}"))
+    }
+
+    /// Chooses the take a track plays (`None`: its newest) and saves it.
+    pub(crate) fn choose_take(&mut self, track: u16, take: Option<u32>) -> Result<(), String> {
+        if let Some(n) = take {
+            let holds = self
+                .manifest
+                .takes
+                .iter()
+                .any(|t| t.number == n && t.tracks.iter().any(|f| f.track == track));
+            if !holds {
+                return Err(format!("take {n} has no track {track}"));
+            }
+        }
+        let t = self
+            .manifest
+            .tracks
+            .iter_mut()
+            .find(|t| t.number == track)
+            .ok_or_else(|| format!("there is no track {track}"))?;
+        t.playing_take = take;
+        self.save()
+            .map_err(|e| format!("could not update session.json: {e}"))
     }
 
     /// Sets the song's origin if it has none yet (saved with the next journal entry).

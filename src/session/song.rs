@@ -1,0 +1,126 @@
+//! The song a session plays: for each track, the take that plays, its file placed on the
+//! timeline, and the track's cue settings, as the manifest says them.
+
+use std::path::Path;
+
+use super::manifest::{CueRecord, Manifest, TakeRecord, TakeState};
+use crate::playback::{Clip, Cue, CueTrack};
+use crate::wav::probe;
+
+/// A track of the song as front ends show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SongTrack {
+    pub number: u16,
+    pub name: String,
+    /// The device input it records from; `None` for an imported track.
+    pub input: Option<u16>,
+    pub cue: CueRecord,
+    /// The take chosen to play (`None`: the newest).
+    pub chosen: Option<u32>,
+    /// The take that plays, if the track has one.
+    pub playing: Option<u32>,
+    /// Every take that holds this track, oldest first.
+    pub takes: Vec<u32>,
+}
+
+/// The song: what plays, what front ends show, and what is wrong with it (a file missing or
+/// shorter than the manifest says: the rest still plays).
+#[derive(Clone, Debug, Default)]
+pub struct Song {
+    pub tracks: Vec<SongTrack>,
+    pub cue: Vec<CueTrack>,
+    pub problems: Vec<String>,
+}
+
+impl Song {
+    /// Whether anything plays.
+    pub fn has_audio(&self) -> bool {
+        self.cue.iter().any(|t| t.clip.is_some())
+    }
+}
+
+fn playable(t: &TakeRecord) -> bool {
+    matches!(t.state, TakeState::Complete | TakeState::Recovered)
+}
+
+/// The cue settings as the player takes them.
+pub fn cue_of(c: &CueRecord) -> Cue {
+    Cue {
+        gain_db: c.gain_db as f32,
+        pan: c.pan as f32,
+        mute: c.mute,
+        solo: c.solo,
+    }
+}
+
+/// Reads the song of the session in `dir` from its manifest, probing each playing file.
+pub fn load(dir: &Path, m: &Manifest) -> Song {
+    let mut song = Song::default();
+    for track in &m.tracks {
+        let takes: Vec<&TakeRecord> = m
+            .takes
+            .iter()
+            .filter(|t| playable(t) && t.tracks.iter().any(|f| f.track == track.number))
+            .collect();
+        let playing = match track.playing_take {
+            Some(n) => match takes.iter().find(|t| t.number == n) {
+                Some(t) => Some(*t),
+                None => {
+                    song.problems.push(format!(
+                        "track {} ({}) is set to play take {n}, which does not hold it; it plays nothing",
+                        track.number, track.name
+                    ));
+                    None
+                }
+            },
+            None => takes.last().copied(),
+        };
+        let clip = playing.and_then(|take| {
+            let file = take.tracks.iter().find(|f| f.track == track.number)?;
+            let path = dir.join(&file.file);
+            match probe::probe(&path) {
+                Ok(info) => {
+                    if info.sample_rate != m.sample_rate {
+                        song.problems.push(format!(
+                            "{} is at {} Hz, the session at {} Hz; it does not play",
+                            path.display(),
+                            info.sample_rate,
+                            m.sample_rate
+                        ));
+                        return None;
+                    }
+                    let clip = Clip::from_probe(path.clone(), take.timeline_start, &info);
+                    if info.frames < file.frames {
+                        song.problems.push(format!(
+                            "{} holds {} of the {} frames the manifest lists; it plays what it has",
+                            path.display(),
+                            info.frames,
+                            file.frames
+                        ));
+                    }
+                    Some(clip)
+                }
+                Err(e) => {
+                    song.problems
+                        .push(format!("{}: {e}; it does not play", path.display()));
+                    None
+                }
+            }
+        });
+        song.cue.push(CueTrack {
+            number: track.number,
+            cue: cue_of(&track.cue),
+            clip,
+        });
+        song.tracks.push(SongTrack {
+            number: track.number,
+            name: track.name.clone(),
+            input: track.input,
+            cue: track.cue,
+            chosen: track.playing_take,
+            playing: playing.map(|t| t.number),
+            takes: takes.iter().map(|t| t.number).collect(),
+        });
+    }
+    song
+}
