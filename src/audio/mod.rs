@@ -5,6 +5,8 @@ mod config;
 pub mod demo;
 pub mod demo_synth;
 mod devices;
+#[cfg(feature = "jack")]
+pub mod jack_graph;
 
 use cpal::traits::DeviceTrait;
 
