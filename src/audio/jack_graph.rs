@@ -197,6 +197,13 @@ pub enum GraphError {
         name: String,
         candidates: Vec<String>,
     },
+    #[error("JACK port {name:?} sends no audio (it is an input or not an audio port); {}", candidates_text(.candidates))]
+    NotAnAudioOutput {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("{sources} ports to record from, but tapedeck records {inputs} inputs")]
+    TooManySources { sources: usize, inputs: usize },
     #[error("{targets} ports to connect to, but tapedeck has only {outputs} outputs")]
     TooManyTargets { targets: usize, outputs: usize },
     #[error("JACK did not connect {from} to {to}: {reason}")]
@@ -305,6 +312,17 @@ impl Graph {
             .iter()
             .filter(|(n, s)| {
                 s.audio && s.direction == Direction::Input && !ours.contains(n.as_str())
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Audio ports that send audio, tapedeck's own excepted: what an input may record.
+    fn audio_outputs_except(&self, ours: &BTreeSet<&str>) -> Vec<String> {
+        self.ports
+            .iter()
+            .filter(|(n, s)| {
+                s.audio && s.direction == Direction::Output && !ours.contains(n.as_str())
             })
             .map(|(n, _)| n.clone())
             .collect()
@@ -490,6 +508,80 @@ pub fn connect_outputs(
     }
     let mut made = Vec::new();
     for (from, to) in outputs.iter().zip(targets) {
+        match client.connect_ports_by_name(from, to) {
+            Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
+                made.push((from.clone(), to.clone()));
+            }
+            Err(e) => {
+                return Err(GraphError::Connect {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(made)
+}
+
+/// Connects tapedeck's input `inputs[i]` from `sources[i]` (`--connect-input latent:output`),
+/// after undoing the connections cpal made on its own from `system:capture_*` to those inputs;
+/// inputs beyond the sources are left connected to nothing. Nothing changes unless every
+/// source exists and sends audio. Returns the connections made.
+pub fn connect_inputs(
+    inputs: &[String],
+    sources: &[String],
+) -> Result<Vec<(String, String)>, GraphError> {
+    if sources.len() > inputs.len() {
+        return Err(GraphError::TooManySources {
+            sources: sources.len(),
+            inputs: inputs.len(),
+        });
+    }
+    let client = open_client()?;
+    let graph = Graph::read_with(&client);
+    let ours: BTreeSet<&str> = inputs.iter().map(String::as_str).collect();
+    for name in inputs {
+        if !graph.ports.contains_key(name) {
+            return Err(GraphError::NoSuchPort {
+                name: name.clone(),
+                candidates: graph.all_names(),
+            });
+        }
+    }
+    for name in sources {
+        let candidates = || graph.audio_outputs_except(&ours);
+        match graph.ports.get(name) {
+            None => {
+                return Err(GraphError::NoSuchPort {
+                    name: name.clone(),
+                    candidates: candidates(),
+                });
+            }
+            Some(s) if !s.audio || s.direction != Direction::Output => {
+                return Err(GraphError::NotAnAudioOutput {
+                    name: name.clone(),
+                    candidates: candidates(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    for name in inputs {
+        for from in &graph.ports[name].connections {
+            if from.starts_with("system:capture_") {
+                client
+                    .disconnect_ports_by_name(from, name)
+                    .map_err(|e| GraphError::Disconnect {
+                        from: from.clone(),
+                        to: name.clone(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
+    }
+    let mut made = Vec::new();
+    for (to, from) in inputs.iter().zip(sources) {
         match client.connect_ports_by_name(from, to) {
             Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
                 made.push((from.clone(), to.clone()));

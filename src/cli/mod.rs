@@ -5,6 +5,7 @@
 //! device, the session and the engine, and hands them to a front end.
 
 mod devices;
+mod import;
 mod plan;
 mod play;
 mod record;
@@ -49,6 +50,25 @@ enum Cmd {
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
+    /// Add WAV/BWF files (mono or stereo: a backing track, the arranger's stems) to a session
+    /// as tracks the song plays, copied unchanged, in one new take.
+    Import {
+        /// The files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Session name (a folder under --dir); made when it does not exist.
+        #[arg(long, value_name = "NAME", value_parser = plan::parse_session_name)]
+        session: String,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Where the files start on the song timeline: 1:23, 83s, 3984000f (frames). Default 0.
+        #[arg(long, value_name = "TIME", value_parser = crate::song_time::parse)]
+        at: Option<crate::song_time::SongTime>,
+        /// Track names, one per file in order (default: the file names).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+    },
     /// Play a session's song on an output: every track's playing take at its place, through
     /// the cue (gain, pan, mute, solo as the session keeps them).
     Play {
@@ -217,6 +237,10 @@ struct CommonArgs {
     /// system playback ports.
     #[arg(long = "connect-output", value_name = "PORT")]
     connect_output: Vec<String>,
+    /// JACK: record tapedeck's inputs from these ports (repeat, in order) instead of the
+    /// system capture ports.
+    #[arg(long = "connect-input", value_name = "PORT")]
+    connect_input: Vec<String>,
     /// Record although the input and the output may run on separate clocks (two devices):
     /// the parts can drift apart over a long take.
     #[arg(long)]
@@ -245,6 +269,19 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
+        Cmd::Import {
+            files,
+            session,
+            dir,
+            at,
+            names,
+        } => import::run(import::ImportArgs {
+            files,
+            session,
+            dir,
+            at,
+            names,
+        }),
         Cmd::Play {
             session,
             dir,

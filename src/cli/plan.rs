@@ -85,6 +85,7 @@ pub(crate) struct RecordPlan {
     pub(crate) overdub: bool,
     pub(crate) from: Option<crate::song_time::SongTime>,
     pub(crate) connect_output: Vec<String>,
+    pub(crate) connect_input: Vec<String>,
     pub(crate) separate_clocks: bool,
 }
 
@@ -141,9 +142,9 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             "--overdub is for recording without the screen UI (add --headless); on the screen, press r to overdub",
         ));
     }
-    if !a.connect_output.is_empty() && host != HostKind::Jack {
+    if (!a.connect_output.is_empty() || !a.connect_input.is_empty()) && host != HostKind::Jack {
         return Err(Error::usage(
-            "--connect-output names JACK ports; use it with --host jack",
+            "--connect-output and --connect-input name JACK ports; use them with --host jack",
         ));
     }
     let output = match a.output.as_deref() {
@@ -165,6 +166,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         overdub: a.overdub,
         from: a.from,
         connect_output: a.connect_output,
+        connect_input: a.connect_input,
         separate_clocks: a.separate_clocks,
         host,
         device,

@@ -79,7 +79,7 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
                 a.host.name()
             ))
         })?;
-    let choice = playback::choose_output(a.host, &device, rate)?;
+    let choice = playback::choose_output(a.host, &device, rate, None)?;
     let ring = super::plan::ring_frames(SONG_RING_SECONDS, rate);
     let (mut player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
     let stream = playback::open_output(a.host, &device, &choice, playout, Arc::clone(&shared))?;

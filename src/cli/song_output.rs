@@ -77,7 +77,7 @@ pub(crate) fn find(
             "the input {input_id} and the output {out_id} may run on separate clocks: an overdub would drift away from the song; use an input and an output of one card, or pass --separate-clocks to record anyway"
         )));
     }
-    let choice = match playback::choose_output(kind, &device, rate) {
+    let choice = match playback::choose_output(kind, &device, rate, plan.request.buffer) {
         Ok(c) => c,
         Err(e) if !required => {
             eprintln!("tapedeck: not playing the song: {e}");
@@ -110,19 +110,9 @@ pub(crate) fn start(
     let (player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
     let opened =
         playback::open_output(kind, &out.device, &out.choice, playout, Arc::clone(&shared))?;
-    let loop_probe = jack_ports::connect_and_probe(kind, &plan.connect_output)?;
-    let (correction, correction_source) =
-        match crate::calibrate::store::lookup(kind.name(), &out.id, input_id, rate, buffer) {
-            Ok(Some(c)) => (
-                c.correction_frames,
-                format!("calibration of {}", c.measured),
-            ),
-            Ok(None) => (0, "none".to_string()),
-            Err(e) => {
-                eprintln!("tapedeck: {e}; no correction applied");
-                (0, "none".to_string())
-            }
-        };
+    let loop_probe = jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
+    let (correction, correction_source) = (0, "none".to_string());
+    let _ = (input_id, buffer);
     let fix = RoundTripFix {
         inside_jack: false,
         correction,
@@ -154,17 +144,24 @@ mod jack_ports {
 
     pub(super) fn connect_and_probe(
         kind: HostKind,
-        connect: &[String],
+        outputs_to: &[String],
+        inputs_from: &[String],
     ) -> Result<Option<LoopProbe>, Error> {
         if kind != HostKind::Jack {
             return Ok(None);
         }
         let pid = std::process::id();
-        if !connect.is_empty() {
+        if !outputs_to.is_empty() || !inputs_from.is_empty() {
             let graph = jack_graph::Graph::read().map_err(|e| Error::Runtime(e.to_string()))?;
             let ours = graph.cpal_ports(pid);
-            jack_graph::connect_outputs(&ours.outputs, connect)
-                .map_err(|e| Error::usage(e.to_string()))?;
+            if !outputs_to.is_empty() {
+                jack_graph::connect_outputs(&ours.outputs, outputs_to)
+                    .map_err(|e| Error::usage(e.to_string()))?;
+            }
+            if !inputs_from.is_empty() {
+                jack_graph::connect_inputs(&ours.inputs, inputs_from)
+                    .map_err(|e| Error::usage(e.to_string()))?;
+            }
         }
         Ok(Some(Box::new(move || {
             let graph = jack_graph::Graph::read().map_err(|e| e.to_string())?;
@@ -183,7 +180,8 @@ mod jack_ports {
 
     pub(super) fn connect_and_probe(
         _kind: HostKind,
-        _connect: &[String],
+        _outputs_to: &[String],
+        _inputs_from: &[String],
     ) -> Result<Option<LoopProbe>, Error> {
         Ok(None)
     }

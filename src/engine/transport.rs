@@ -108,10 +108,6 @@ impl Transport {
             .collect()
     }
 
-    pub(super) fn song(&self) -> &Song {
-        &self.song
-    }
-
     fn length(&self) -> u64 {
         crate::playback::song_length(&self.song.cue)
     }
@@ -140,9 +136,9 @@ impl Transport {
 
     /// Starts playing from the song position. Returns a warning when it cannot.
     pub(super) fn play(&mut self) -> Result<(), String> {
-        let Some((player, _, _)) = &mut self.player else {
+        if self.player.is_none() {
             return Err("no output is open: start tapedeck with --output to play the song".into());
-        };
+        }
         if !self.song.has_audio() {
             return Err("the song has nothing to play yet: record or import a take first".into());
         }
@@ -153,7 +149,9 @@ impl Transport {
                 clock(self.length(), self.rate)
             ));
         }
-        player.play_from(self.position);
+        if let Some((player, _, _)) = &mut self.player {
+            player.play_from(self.position);
+        }
         self.started_from = Some(self.position);
         Ok(())
     }

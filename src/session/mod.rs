@@ -4,6 +4,7 @@
 //! take begins, finishes or is abandoned and when something worth a note happens, and it
 //! journals each of those atomically before anything depends on it.
 
+pub(crate) mod import;
 pub(crate) mod lock;
 pub mod manifest;
 pub(crate) mod naming;
