@@ -84,6 +84,7 @@ fn snapshot(tracks: usize, recording: bool) -> Snapshot {
         disk: disk((0..tracks).filter(|i| i % 3 != 2).count()),
         last_take: None,
         stream_failed: None,
+        song: Default::default(),
     }
 }
 

@@ -570,13 +570,13 @@ pub fn connect_inputs(
     for name in inputs {
         for from in &graph.ports[name].connections {
             if from.starts_with("system:capture_") {
-                client
-                    .disconnect_ports_by_name(from, name)
-                    .map_err(|e| GraphError::Disconnect {
+                client.disconnect_ports_by_name(from, name).map_err(|e| {
+                    GraphError::Disconnect {
                         from: from.clone(),
                         to: name.clone(),
                         reason: e.to_string(),
-                    })?;
+                    }
+                })?;
             }
         }
     }

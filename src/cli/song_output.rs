@@ -110,7 +110,8 @@ pub(crate) fn start(
     let (player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
     let opened =
         playback::open_output(kind, &out.device, &out.choice, playout, Arc::clone(&shared))?;
-    let loop_probe = jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
+    let loop_probe =
+        jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
     let (correction, correction_source) = (0, "none".to_string());
     let _ = (input_id, buffer);
     let fix = RoundTripFix {
@@ -162,6 +163,8 @@ mod jack_ports {
                 jack_graph::connect_inputs(&ours.inputs, inputs_from)
                     .map_err(|e| Error::usage(e.to_string()))?;
             }
+            // JACK orders its clients anew after a connection, a few cycles later.
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
         Ok(Some(Box::new(move || {
             let graph = jack_graph::Graph::read().map_err(|e| e.to_string())?;

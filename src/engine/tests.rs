@@ -63,6 +63,12 @@ fn the_engine_records_what_the_callback_stored_and_meters_it() {
         ring_frames: RING,
         sync_interval: None,
         taken: Some(Arc::clone(&taken)),
+        song: super::SongSetup {
+            player: None,
+            fix: super::RoundTripFix::default(),
+            loop_probe: None,
+            from: 0,
+        },
     };
     let engine =
         Engine::start(config, session, output, shared, Box::new(())).expect("engine starts");

@@ -50,6 +50,7 @@ pub(super) struct Writer {
 }
 
 impl Writer {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         cfg: EngineConfig,
         session: Session,

@@ -259,7 +259,10 @@ mod tests {
         assert!((g.left - 0.501_187_2).abs() < 1e-6, "{g:?}");
         assert_eq!(g.left, g.right);
         let g = Gains::of(&cue(20.0, -0.5));
-        assert!((g.left - 10.0).abs() < 1e-5 && (g.right - 5.0).abs() < 1e-5, "{g:?}");
+        assert!(
+            (g.left - 10.0).abs() < 1e-5 && (g.right - 5.0).abs() < 1e-5,
+            "{g:?}"
+        );
         assert!(Gains::of(&cue(f32::NEG_INFINITY, 0.0)).is_silent());
         assert!(Gains::of(&cue(f32::NAN, 0.0)).is_silent());
     }
@@ -286,7 +289,11 @@ mod tests {
         assert_eq!(audible(&[plain, muted, plain]), [true, false, true]);
         assert_eq!(audible(&[plain, solo, muted]), [false, true, false]);
         assert_eq!(audible(&[solo, solo, plain]), [true, true, false]);
-        assert_eq!(audible(&[both, plain]), [false, true], "a muted solo is no solo");
+        assert_eq!(
+            audible(&[both, plain]),
+            [false, true],
+            "a muted solo is no solo"
+        );
         assert_eq!(audible(&[both, solo]), [false, true]);
         assert_eq!(audible(&[]), Vec::<bool>::new());
     }

@@ -84,6 +84,9 @@ pub struct Playout {
     owed: u64,
     /// Stereo frames popped per step.
     scratch: Box<[f32]>,
+    /// The JACK frame counter the next block should come at: cycles the server ran without
+    /// calling us (an xrun) are frames of the song that went by unheard.
+    next_cycle: Option<u32>,
 }
 
 impl Playout {
@@ -96,6 +99,7 @@ impl Playout {
             pos: 0,
             owed: 0,
             scratch: vec![0.0; 2 * 1024].into_boxed_slice(),
+            next_cycle: None,
         }
     }
 
@@ -124,8 +128,26 @@ impl Playout {
                 self.owed = 0;
                 self.shared.set_state(PlayState::Playing);
             }
-            PlayState::Playing if self.run == asked => {}
+            PlayState::Playing if self.run == asked => {
+                if let (OutStamp::JackCycle { frame, .. }, Some(expected)) =
+                    (stamp, self.next_cycle)
+                {
+                    let missed = frame.wrapping_sub(expected);
+                    // Cycles the server ran without us: the song went on without being heard.
+                    if missed > 0 && missed < u32::MAX / 2 {
+                        self.owed += u64::from(missed);
+                        self.pos += u64::from(missed);
+                        self.shared.underruns.fetch_add(1, Ordering::Relaxed);
+                        self.shared
+                            .underrun_frames
+                            .fetch_add(u64::from(missed), Ordering::Relaxed);
+                    }
+                }
+            }
             _ => return,
+        }
+        if let OutStamp::JackCycle { frame, .. } = stamp {
+            self.next_cycle = Some(frame.wrapping_add(frames as u32));
         }
         self.publish_anchor(stamp);
         let end = self.shared.end_frame.load(Ordering::Acquire);
@@ -166,7 +188,9 @@ impl Playout {
                 .fetch_add(missing, Ordering::Relaxed);
         }
         self.pos += frames as u64;
-        self.shared.position.store(self.pos.min(end), Ordering::Release);
+        self.shared
+            .position
+            .store(self.pos.min(end), Ordering::Release);
         if self.pos >= end {
             self.shared.set_state(PlayState::Ended);
         }

@@ -21,7 +21,10 @@ pub(crate) const BLOCK_FRAMES: usize = 4096;
 /// What the control side asks of the reader.
 pub(crate) enum Request {
     /// Fill the ring for play `run` from timeline frame `from`.
-    Play { run: u64, from: u64 },
+    Play {
+        run: u64,
+        from: u64,
+    },
     /// The tracks (and clips) to play from the next play on.
     Tracks(Vec<CueTrack>),
     Quit,
@@ -205,11 +208,10 @@ fn mix_clip(c: &OpenClip, from: u64, n: usize, g: Gains, bytes: &mut [u8], mix: 
 fn sample(b: &[u8], f: ClipFormat) -> f32 {
     match f {
         ClipFormat::I16 => f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
-        ClipFormat::I24 => {
-            (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0
+        ClipFormat::I24 => (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0,
+        ClipFormat::I32 => {
+            (f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) / 2_147_483_648.0) as f32
         }
-        ClipFormat::I32 => (f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            / 2_147_483_648.0) as f32,
         ClipFormat::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
     }
 }
@@ -227,7 +229,10 @@ mod tests {
     fn samples_decode_exactly() {
         assert_eq!(sample(&[0x00, 0x80], ClipFormat::I16), -1.0);
         assert_eq!(sample(&[0x01, 0x00], ClipFormat::I16), 1.0 / 32_768.0);
-        assert_eq!(sample(&[0xff, 0xff, 0x7f], ClipFormat::I24), 8_388_607.0 / 8_388_608.0);
+        assert_eq!(
+            sample(&[0xff, 0xff, 0x7f], ClipFormat::I24),
+            8_388_607.0 / 8_388_608.0
+        );
         assert_eq!(sample(&[0x00, 0x00, 0x80], ClipFormat::I24), -1.0);
         assert_eq!(sample(&[0x01, 0, 0], ClipFormat::I24), 1.0 / 8_388_608.0);
         assert_eq!(sample(&0.25f32.to_le_bytes(), ClipFormat::F32), 0.25);

@@ -85,7 +85,7 @@ pub fn choose_output(
         _ => DeviceFormat::I16,
     };
     Ok(OutputChoice {
-        channels: best.channels().min(2).max(1),
+        channels: best.channels().clamp(1, 2),
         sample_rate: rate,
         format,
         buffer: if kind == HostKind::Jack { None } else { buffer },

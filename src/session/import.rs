@@ -55,9 +55,10 @@ pub(crate) fn check(files: &[PathBuf], names: &[String]) -> Result<Vec<Incoming>
         }
         let name = match names.get(i) {
             Some(n) => n.clone(),
-            None => path
-                .file_stem()
-                .map_or_else(|| format!("Import {}", i + 1), |s| s.to_string_lossy().into_owned()),
+            None => path.file_stem().map_or_else(
+                || format!("Import {}", i + 1),
+                |s| s.to_string_lossy().into_owned(),
+            ),
         };
         naming::check_track_name(&name)
             .map_err(|e| Error::usage(format!("--name {name:?}: {e}")))?;
@@ -115,7 +116,10 @@ impl Session {
     /// Imports `files` as new tracks of one new take at timeline frame `at`. Returns the take
     /// number. On failure the take's folder and entry go again; nothing else changes.
     pub(crate) fn import(&mut self, files: &[Incoming], at: u64) -> Result<u32, Error> {
-        if let Some(f) = files.iter().find(|f| f.info.sample_rate != self.manifest.sample_rate) {
+        if let Some(f) = files
+            .iter()
+            .find(|f| f.info.sample_rate != self.manifest.sample_rate)
+        {
             return Err(Error::usage(format!(
                 "{} is at {} Hz; the session {:?} is at {} Hz; convert it first, e.g. sox {} -r {} out.wav",
                 f.path.display(),
@@ -126,10 +130,20 @@ impl Session {
                 self.manifest.sample_rate
             )));
         }
-        let folder = self
-            .new_take_folder()
-            .map_err(|e| Error::io(format!("cannot make a take folder in {}", self.dir.display()), e))?;
-        let first_number = self.manifest.tracks.iter().map(|t| t.number).max().unwrap_or(0) + 1;
+        let folder = self.new_take_folder().map_err(|e| {
+            Error::io(
+                format!("cannot make a take folder in {}", self.dir.display()),
+                e,
+            )
+        })?;
+        let first_number = self
+            .manifest
+            .tracks
+            .iter()
+            .map(|t| t.number)
+            .max()
+            .unwrap_or(0)
+            + 1;
         let format = self.manifest.format.clone();
         let mut tracks = Vec::new();
         let mut records = Vec::new();
@@ -198,8 +212,15 @@ impl Session {
         self.manifest.tracks.extend(records);
         self.manifest.takes.push(take);
         self.manifest.updated = now;
-        self.save()
-            .map_err(|e| Error::io(format!("cannot write {}", self.dir.join(super::manifest::FILE_NAME).display()), e))?;
+        self.save().map_err(|e| {
+            Error::io(
+                format!(
+                    "cannot write {}",
+                    self.dir.join(super::manifest::FILE_NAME).display()
+                ),
+                e,
+            )
+        })?;
         Ok(number)
     }
 }

@@ -170,9 +170,7 @@ impl Walk<'_> {
             match id {
                 b"ds64" => {
                     let b = self.need(body, 16, "ds64 chunk")?;
-                    ds64_data = Some(u64::from_le_bytes(
-                        b[8..16].try_into().unwrap_or([0; 8]),
-                    ));
+                    ds64_data = Some(u64::from_le_bytes(b[8..16].try_into().unwrap_or([0; 8])));
                 }
                 b"fmt " => fmt = Some(self.fmt(body, size)?),
                 b"data" => {

@@ -207,15 +207,16 @@ fn refuses_what_it_cannot_play_with_a_message_naming_the_file() {
     bad_align[8 + 12] = 3;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", vec![], "is not a WAV file"),
-        ("text", b"hello, this is not audio".to_vec(), "is not a WAV file"),
+        (
+            "text",
+            b"hello, this is not audio".to_vec(),
+            "is not a WAV file",
+        ),
         ("aiff", aiff, "not WAVE"),
         ("8-bit", riff(&[pcm(8), data.clone()]), "8-bit PCM"),
         (
             "mp3",
-            riff(&[
-                chunk(b"fmt ", &fmt_body(0x55, 1, 48_000, 16)),
-                data.clone(),
-            ]),
+            riff(&[chunk(b"fmt ", &fmt_body(0x55, 1, 48_000, 16)), data.clone()]),
             "format tag 0x0055",
         ),
         (
@@ -235,10 +236,18 @@ fn refuses_what_it_cannot_play_with_a_message_naming_the_file() {
             "6 channels",
         ),
         ("align", riff(&[bad_align, data.clone()]), "block align 3"),
-        ("data first", riff(&[data.clone(), pcm(16)]), "before its fmt"),
+        (
+            "data first",
+            riff(&[data.clone(), pcm(16)]),
+            "before its fmt",
+        ),
         ("no data", riff(&[pcm(16)]), "no data chunk"),
         ("no fmt", riff(&[chunk(b"JUNK", &[0; 4])]), "no fmt chunk"),
-        ("cut fmt", riff(&[pcm(16)])[..30].to_vec(), "ends inside its fmt"),
+        (
+            "cut fmt",
+            riff(&[pcm(16)])[..30].to_vec(),
+            "ends inside its fmt",
+        ),
     ];
     for (name, bytes, says) in cases {
         let p = write(dir.path(), &format!("{name}.wav"), &bytes);
