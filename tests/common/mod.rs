@@ -3,6 +3,9 @@
 // Each test binary uses part of it, through `mod common;`.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "jack")]
+pub mod jack_cable;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
