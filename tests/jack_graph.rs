@@ -244,6 +244,8 @@ fn a_loop_through_the_system_ports_is_external_and_adds_both_sides() {
     bay.connect(&hidden.output(), "system:playback_1");
     bay.wait_connections(&me.out(0), &[hidden.input().as_str()]);
     bay.wait_connections("system:playback_1", &[hidden.output().as_str()]);
+    // JACK recomputes the latencies after the connections show.
+    bay.wait_latency(&me.out(0), 0, 2 * PERIOD);
     let report = inspect(&server, &me);
     assert_eq!(report.path, LoopPath::External);
     assert_eq!(report.outputs[0].latency.max, 2 * PERIOD);

@@ -454,6 +454,8 @@ pub fn inspect(ours: &OwnPorts) -> Result<LoopReport, GraphError> {
 /// after undoing the connections cpal made on its own from those outputs to
 /// `system:playback_*`; outputs beyond the targets are left connected to nothing. Nothing
 /// changes unless every target exists and receives audio. Returns the connections made.
+/// JACK2 shows a change of connections to its clients (and recomputes latencies) from the
+/// server's next cycle on: a [`Graph::read`] right after this may still see the old graph.
 pub fn connect_outputs(
     outputs: &[String],
     targets: &[String],
