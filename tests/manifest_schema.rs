@@ -9,8 +9,8 @@ use chrono::DateTime;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
-    CueRecord, DeviceRecord, DropoutRecord, EndReason, Manifest, MarkerRecord, NoteRecord, Program,
-    SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack, TrackRecord,
+    CueRecord, DeviceRecord, DropoutRecord, EndReason, LatencyRecord, Manifest, MarkerRecord,
+    NoteRecord, Program, SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack, TrackRecord,
 };
 
 fn read_json(path: &Path) -> Value {
@@ -185,7 +185,9 @@ fn manifest_of_a_take_cut_short_matches_the_schema() {
 }
 
 /// A manifest built from the program's own types, with every optional part present somewhere:
-/// a complete take with dropouts and markers, and a take still recording.
+/// a complete take with dropouts and markers, a take still recording, an overdub with its
+/// latency, and an imported stereo file on a track of its own; tracks with a cue and a chosen
+/// take.
 fn built_manifest() -> Value {
     let time = |s: &str| DateTime::parse_from_rfc3339(s).expect("a valid RFC 3339 time");
     let device = DeviceRecord {
@@ -274,6 +276,58 @@ fn built_manifest() -> Value {
         markers: Vec::new(),
         ..complete.clone()
     };
+    let overdub = TakeRecord {
+        number: 3,
+        folder: "take-003".into(),
+        kind: TakeKind::Overdub,
+        timeline_start: 48_000,
+        latency: Some(LatencyRecord {
+            applied_frames: 1376,
+            output_frames: 512,
+            input_frames: 768,
+            reported_by: "alsa buffer".into(),
+            counted_once_frames: 0,
+            correction_frames: 96,
+            correction_source: "calibration of 2026-11-25T06:30:12+00:00".into(),
+        }),
+        tracks: vec![track(2, "Bass DI", Some("di"), 3)],
+        dropouts: Vec::new(),
+        dropout_frames: 0,
+        markers: Vec::new(),
+        ..complete.clone()
+    };
+    let imported = TakeRecord {
+        number: 4,
+        folder: "take-004".into(),
+        end_reason: Some(EndReason::Stopped),
+        end_detail: None,
+        device: DeviceRecord {
+            host: "none".into(),
+            id: "import".into(),
+            name: "tapedeck import".into(),
+            sample_format: "i16".into(),
+            buffer_frames: None,
+            ..device.clone()
+        },
+        format: "s16".into(),
+        kind: TakeKind::Imported,
+        timeline_start: 96_000,
+        start_frame: 0,
+        tracks: vec![TakeTrack {
+            input: None,
+            channels: 2,
+            imported_from: Some("/home/ana/stems/backing.wav".into()),
+            peak_dbfs: None,
+            file: "take-004/03_Backing_T004.wav".into(),
+            ..track(3, "Backing", None, 4)
+        }],
+        dropouts: Vec::new(),
+        dropout_frames: 0,
+        markers: Vec::new(),
+        time_reference: None,
+        family_uid: None,
+        ..complete.clone()
+    };
     let manifest = Manifest {
         schema: SCHEMA.into(),
         program: Program::this(),
@@ -283,7 +337,7 @@ fn built_manifest() -> Value {
         sample_rate: 48_000,
         format: "s24".into(),
         device,
-        timeline_origin: None,
+        timeline_origin: Some(20 * 3600 * 48_000 + 15 * 60 * 48_000 + 3 * 48_000 + 5760),
         tracks: vec![
             TrackRecord {
                 number: 1,
@@ -291,8 +345,13 @@ fn built_manifest() -> Value {
                 input: Some(1),
                 role: None,
                 format: "s24".into(),
-                playing_take: None,
-                cue: CueRecord::default(),
+                playing_take: Some(1),
+                cue: CueRecord {
+                    gain_db: -3.5,
+                    pan: -0.25,
+                    mute: true,
+                    solo: false,
+                },
             },
             TrackRecord {
                 number: 2,
@@ -303,8 +362,20 @@ fn built_manifest() -> Value {
                 playing_take: None,
                 cue: CueRecord::default(),
             },
+            TrackRecord {
+                number: 3,
+                name: "Backing".into(),
+                input: None,
+                role: None,
+                format: "s16".into(),
+                playing_take: None,
+                cue: CueRecord {
+                    solo: true,
+                    ..CueRecord::default()
+                },
+            },
         ],
-        takes: vec![complete, recording],
+        takes: vec![complete, recording, overdub, imported],
         notes: vec![NoteRecord {
             at: DateTime::parse_from_rfc3339("2026-11-25T21:40:00+01:00").expect("time"),
             take: Some(2),
@@ -316,7 +387,63 @@ fn built_manifest() -> Value {
 
 #[test]
 fn manifest_built_from_the_program_types_matches_the_schema() {
-    assert_valid(&validator(), &built_manifest(), "the built manifest");
+    let m = built_manifest();
+    assert_valid(&validator(), &m, "the built manifest");
+    // Every field of version 2 is exercised, so the schema has seen each of them.
+    for pointer in [
+        "/timeline_origin",
+        "/tracks/0/playing_take",
+        "/tracks/0/cue/gain_db",
+        "/tracks/2/input",
+        "/takes/2/kind",
+        "/takes/2/timeline_start",
+        "/takes/2/latency/applied_frames",
+        "/takes/2/latency/counted_once_frames",
+        "/takes/3/tracks/0/channels",
+        "/takes/3/tracks/0/imported_from",
+    ] {
+        assert!(
+            m.pointer(pointer).is_some(),
+            "the built manifest has {pointer}"
+        );
+    }
+    assert_eq!(m["takes"][3]["tracks"][0]["input"], Value::Null);
+    assert_eq!(m["takes"][3]["tracks"][0]["channels"], 2);
+    assert_eq!(m["takes"][3]["kind"], "imported");
+    assert_eq!(m["takes"][2]["kind"], "overdub");
+    assert_eq!(m["takes"][0]["kind"], "recorded");
+    // What is absent when it has no value is absent, not null.
+    assert!(m["takes"][0].get("latency").is_none());
+    assert!(m["takes"][0]["tracks"][0].get("imported_from").is_none());
+}
+
+/// The example in docs/manifest.md is a manifest this version writes.
+#[test]
+fn the_documented_example_matches_the_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest.md");
+    let doc = std::fs::read_to_string(&path).expect("read docs/manifest.md");
+    let from = doc
+        .find("## Example")
+        .expect("docs/manifest.md has an example");
+    let start = doc[from..]
+        .find("```json\n")
+        .expect("the example is a json block")
+        + from
+        + 8;
+    let end = doc[start..].find("```").expect("the json block ends") + start;
+    let example: Value = serde_json::from_str(&doc[start..end])
+        .unwrap_or_else(|e| panic!("the example in docs/manifest.md is not JSON: {e}"));
+    assert_valid(&validator(), &example, "the example in docs/manifest.md");
+    let kinds: Vec<&Value> = example["takes"]
+        .as_array()
+        .expect("takes")
+        .iter()
+        .map(|t| &t["kind"])
+        .collect();
+    assert_eq!(kinds, ["recorded", "imported", "overdub"]);
+    // It reads as the program's own manifest, too.
+    let m: Manifest = serde_json::from_value(example).expect("the example reads as a Manifest");
+    assert_eq!(m.takes[1].tracks[0].channels, 2);
 }
 
 /// Replaces the value at a JSON pointer.
@@ -361,8 +488,98 @@ fn schema_rejects_what_the_program_would_not_write() {
         ),
         (
             "another schema version",
-            |m| set(m, "/schema", json!("tapedeck.session/2")),
+            |m| set(m, "/schema", json!("tapedeck.session/3")),
             "/schema",
+        ),
+        (
+            "version 1, which tapedeck reads but no longer writes",
+            |m| set(m, "/schema", json!("tapedeck.session/1")),
+            "/schema",
+        ),
+        (
+            "an unknown take kind",
+            |m| set(m, "/takes/0/kind", json!("bounced")),
+            "/takes/0/kind",
+        ),
+        (
+            "a take without a timeline start",
+            |m| {
+                m["takes"][0]
+                    .as_object_mut()
+                    .expect("take is an object")
+                    .remove("timeline_start");
+            },
+            "/takes/0",
+        ),
+        (
+            "a latency on a take that is no overdub",
+            |m| m["takes"][0]["latency"] = m["takes"][2]["latency"].clone(),
+            "/takes/0",
+        ),
+        (
+            "an overdub without its latency",
+            |m| {
+                m["takes"][2]
+                    .as_object_mut()
+                    .expect("take is an object")
+                    .remove("latency");
+            },
+            "/takes/2",
+        ),
+        (
+            "a latency with an unknown field",
+            |m| m["takes"][2]["latency"]["jitter"] = json!(3),
+            "/takes/2/latency",
+        ),
+        (
+            "an imported file with a device input",
+            |m| set(m, "/takes/3/tracks/0/input", json!(1)),
+            "/takes/3/tracks/0/input",
+        ),
+        (
+            "an imported file that does not say where it came from",
+            |m| {
+                m["takes"][3]["tracks"][0]
+                    .as_object_mut()
+                    .expect("file is an object")
+                    .remove("imported_from");
+            },
+            "/takes/3/tracks/0",
+        ),
+        (
+            "a recorded file without an input",
+            |m| set(m, "/takes/0/tracks/0/input", Value::Null),
+            "/takes/0/tracks/0/input",
+        ),
+        (
+            "a recorded file in stereo",
+            |m| set(m, "/takes/0/tracks/0/channels", json!(2)),
+            "/takes/0/tracks/0/channels",
+        ),
+        (
+            "a file of 4 channels",
+            |m| set(m, "/takes/3/tracks/0/channels", json!(4)),
+            "/takes/3/tracks/0/channels",
+        ),
+        (
+            "a pan beyond full right",
+            |m| set(m, "/tracks/0/cue/pan", json!(1.5)),
+            "/tracks/0/cue/pan",
+        ),
+        (
+            "a track without its cue",
+            |m| {
+                m["tracks"][0]
+                    .as_object_mut()
+                    .expect("track is an object")
+                    .remove("cue");
+            },
+            "/tracks/0",
+        ),
+        (
+            "a playing take 0",
+            |m| set(m, "/tracks/0/playing_take", json!(0)),
+            "/tracks/0/playing_take",
         ),
         (
             "a time without a UTC offset",
@@ -439,4 +656,121 @@ fn schema_rejects_what_the_program_would_not_write() {
             errs.join("\n  ")
         );
     }
+}
+
+/// A manifest as tapedeck wrote it before the song timeline (schema version 1, checked against
+/// the version-1 schema when it was made): two takes, each with the time stamp its files carry.
+const V1_MANIFEST: &str = r#"{
+  "schema": "tapedeck.session/1",
+  "program": {"name": "tapedeck", "version": "0.1.0"},
+  "session": "s",
+  "created": "2026-11-25T06:41:30.919493286Z",
+  "updated": "2026-11-25T06:52:03.001002003Z",
+  "sample_rate": 48000,
+  "format": "s24",
+  "device": {"host": "demo", "id": "custom:demo", "name": "tapedeck demo input", "sample_rate": 48000,
+             "sample_format": "i32", "channels": 8, "buffer_frames": null},
+  "tracks": [
+    {"number": 1, "name": "Kick", "input": 1, "role": null, "format": "s24"},
+    {"number": 2, "name": "Bass DI", "input": 2, "role": "di", "format": "s24"}
+  ],
+  "takes": [
+    {
+      "number": 1, "folder": "take-001", "state": "complete",
+      "started_at": "2026-11-25T06:41:30.920646427Z", "ended_at": "2026-11-25T06:41:32.929702394Z",
+      "end_reason": "duration", "end_detail": null,
+      "device": {"host": "demo", "id": "custom:demo", "name": "tapedeck demo input", "sample_rate": 48000,
+                 "sample_format": "i32", "channels": 8, "buffer_frames": null},
+      "sample_rate": 48000, "format": "s24", "start_frame": 0, "length_frames": 96000, "length_seconds": 2.0,
+      "tracks": [
+        {"track": 1, "name": "Kick", "input": 1, "role": null, "file": "take-001/01_Kick_T001.wav",
+         "frames": 96000, "peak_dbfs": -6.36, "clipped_samples": 0},
+        {"track": 2, "name": "Bass DI", "input": 2, "role": "di", "file": "take-001/02_Bass-DI_T001.wav",
+         "frames": 96000, "peak_dbfs": -10.21, "clipped_samples": 0}
+      ],
+      "dropouts": [], "dropout_frames": 0, "markers": [],
+      "time_reference": 1156364191, "family_uid": "6F1C0D2A9B3E4F5061728394A5B6C7D8"
+    },
+    {
+      "number": 2, "folder": "take-002", "state": "complete",
+      "started_at": "2026-11-25T06:52:01.000000000Z", "ended_at": "2026-11-25T06:52:03.001002003Z",
+      "end_reason": "duration", "end_detail": null,
+      "device": {"host": "demo", "id": "custom:demo", "name": "tapedeck demo input", "sample_rate": 48000,
+                 "sample_format": "i32", "channels": 8, "buffer_frames": null},
+      "sample_rate": 48000, "format": "s24", "start_frame": 0, "length_frames": 96000, "length_seconds": 2.0,
+      "tracks": [
+        {"track": 2, "name": "Bass DI", "input": 2, "role": "di", "file": "take-002/02_Bass-DI_T002.wav",
+         "frames": 96000, "peak_dbfs": -9.5, "clipped_samples": 0}
+      ],
+      "dropouts": [], "dropout_frames": 0, "markers": [],
+      "time_reference": 1186416000, "family_uid": "0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+    }
+  ],
+  "notes": []
+}"#;
+
+/// The time stamp of take 1 in `V1_MANIFEST`: its files' bext TimeReference.
+const V1_FIRST_TIME_REFERENCE: u64 = 1_156_364_191;
+
+#[test]
+fn a_version_1_manifest_loads_with_every_take_at_0() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let path = tmp.path().join("session.json");
+    std::fs::write(&path, V1_MANIFEST).expect("write the manifest");
+    let m = Manifest::load(&path).expect("a version-1 manifest loads");
+    assert_eq!(m.schema, SCHEMA, "read as the current version");
+    assert_eq!(
+        m.timeline_origin,
+        Some(V1_FIRST_TIME_REFERENCE),
+        "the origin is the first take's time"
+    );
+    assert_eq!(m.takes.len(), 2);
+    for t in &m.takes {
+        assert_eq!(t.timeline_start, 0, "take {}", t.number);
+        assert_eq!(t.kind, TakeKind::Recorded, "take {}", t.number);
+        assert_eq!(t.latency, None, "take {}", t.number);
+        for f in &t.tracks {
+            assert_eq!(f.channels, 1, "{}", f.file);
+            assert_eq!(f.imported_from, None, "{}", f.file);
+            assert!(f.input.is_some(), "{}", f.file);
+        }
+    }
+    // The files keep the time they were written with.
+    assert_eq!(m.takes[1].time_reference, Some(1_186_416_000));
+    for t in &m.tracks {
+        assert_eq!(t.playing_take, None, "track {}", t.number);
+        assert_eq!(t.cue, CueRecord::default(), "track {}", t.number);
+    }
+    assert_eq!(m.tracks[1].input, Some(2));
+    // Reading touches nothing.
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read back"),
+        V1_MANIFEST
+    );
+    // Written back, it is a manifest of this version.
+    let written = serde_json::to_value(&m).expect("the manifest serializes");
+    assert_valid(&validator(), &written, "a version-1 manifest written back");
+}
+
+/// A version-1 session takes a new take, and is then written as version 2 with its old takes
+/// where version 1 had them.
+#[test]
+fn recording_into_a_version_1_session_writes_it_back_as_version_2() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let session_dir = tmp.path().join("s");
+    std::fs::create_dir(&session_dir).expect("mkdir");
+    std::fs::write(session_dir.join("session.json"), V1_MANIFEST).expect("write the manifest");
+    record_demo_take(tmp.path());
+    let manifest = read_json(&session_dir.join("session.json"));
+    assert_valid(&validator(), &manifest, "a version-1 session recorded into");
+    assert_eq!(manifest["schema"], SCHEMA);
+    assert_eq!(manifest["timeline_origin"], V1_FIRST_TIME_REFERENCE);
+    let takes = manifest["takes"].as_array().expect("takes");
+    assert_eq!(takes.len(), 3);
+    assert_eq!(takes[2]["number"], 3);
+    for t in &takes[..2] {
+        assert_eq!(t["timeline_start"], 0);
+        assert_eq!(t["kind"], "recorded");
+    }
+    assert_eq!(takes[1]["time_reference"], 1_186_416_000u64);
 }

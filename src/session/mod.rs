@@ -361,11 +361,18 @@ impl Session {
 }
 
 /// Updates the session's track list with this run's tracks, keeping tracks of earlier runs that
-/// this run does not use.
+/// this run does not use. A track the run declares again takes the run's name, input and role
+/// but keeps the take it plays and its cue: the run's declaration knows nothing of those.
 fn merge_tracks(tracks: &mut Vec<TrackRecord>, new: Vec<TrackRecord>) {
     for t in new {
         match tracks.iter_mut().find(|x| x.number == t.number) {
-            Some(x) => *x = t,
+            Some(x) => {
+                *x = TrackRecord {
+                    playing_take: x.playing_take,
+                    cue: x.cue,
+                    ..t
+                }
+            }
             None => tracks.push(t),
         }
     }
@@ -457,6 +464,42 @@ mod tests {
         assert!(!folder.path.exists());
         let on_disk = Manifest::load(&s.dir().join("session.json")).expect("load");
         assert!(on_disk.takes.is_empty());
+    }
+
+    #[test]
+    fn a_track_declared_again_keeps_its_cue_and_the_take_it_plays() {
+        let cue = manifest::CueRecord {
+            gain_db: -6.0,
+            pan: 0.5,
+            mute: true,
+            solo: true,
+        };
+        let mut tracks = vec![
+            TrackRecord {
+                playing_take: Some(2),
+                cue,
+                ..TrackRecord::new(1, "Kick", 1, None, "s24")
+            },
+            TrackRecord::new(3, "Keys", 3, None, "s24"),
+        ];
+        merge_tracks(
+            &mut tracks,
+            vec![
+                TrackRecord::new(2, "Snare", 2, None, "s24"),
+                TrackRecord::new(1, "Kick In", 1, Some("mic"), "s24"),
+            ],
+        );
+        let numbers: Vec<u16> = tracks.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        // The run's settings win...
+        assert_eq!(tracks[0].name, "Kick In");
+        assert_eq!(tracks[0].role.as_deref(), Some("mic"));
+        // ...but not over what the run does not know.
+        assert_eq!(tracks[0].playing_take, Some(2));
+        assert_eq!(tracks[0].cue, cue);
+        assert_eq!(tracks[1].cue, manifest::CueRecord::default());
+        assert_eq!(tracks[1].playing_take, None);
+        assert_eq!(tracks[2].name, "Keys");
     }
 
     #[test]
