@@ -69,7 +69,8 @@ fn reads_plain_riff_files_of_every_encoding() {
             ]);
             let p = write(dir.path(), &format!("{bits}-{tag}-{channels}.wav"), &bytes);
             let info = probe(&p).expect("probe");
-            let data_offset = 12 + 8 + 16 + 8 + 14 + 8;
+            // The LIST body is 17 bytes, padded to 18.
+            let data_offset = 12 + 8 + 16 + 8 + 18 + 8;
             assert_eq!(
                 info,
                 WavInfo {
