@@ -126,12 +126,24 @@ fn every_file_carries_bext_and_ixml_that_other_tools_read() {
     let local = started.with_timezone(&Local);
     let family = take["family_uid"].as_str().expect("family_uid").to_string();
     let time_reference = take["time_reference"].as_u64().expect("time_reference");
-    // TimeReference is the take start in samples since local midnight.
-    let since_midnight =
-        f64::from(local.num_seconds_from_midnight()) + f64::from(local.nanosecond()) / 1e9;
+    // TimeReference is the song's origin plus the take's place on the timeline: both takes
+    // start at 0, so take 2's files carry take 1's start, in samples since local midnight.
+    assert_eq!(take["timeline_start"], 0);
+    let origin = manifest["timeline_origin"]
+        .as_u64()
+        .expect("timeline_origin");
+    assert_eq!(time_reference, origin);
+    let first = &manifest["takes"][0];
+    assert_eq!(first["time_reference"].as_u64(), Some(origin));
+    let first_started: DateTime<chrono::FixedOffset> =
+        DateTime::parse_from_rfc3339(first["started_at"].as_str().expect("started_at"))
+            .expect("iso 8601");
+    let first_local = first_started.with_timezone(&Local);
+    let since_midnight = f64::from(first_local.num_seconds_from_midnight())
+        + f64::from(first_local.nanosecond()) / 1e9;
     assert!(
-        (time_reference as f64 / 48_000.0 - since_midnight).abs() < 0.001,
-        "{time_reference} vs {since_midnight}s"
+        (origin as f64 / 48_000.0 - since_midnight).abs() < 0.001,
+        "{origin} vs {since_midnight}s"
     );
     let names = ["Kick", "Bass DI", "Gtr <&> \"Amp\""];
     let mut file_uids = HashSet::new();
