@@ -1627,8 +1627,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         drop(s);
-        let v = lock(&got).clone();
-        v
+        lock(&got).clone()
     }
 
     #[test]
@@ -1742,7 +1741,7 @@ mod tests {
         drop(o);
         drop(input);
         // With nothing left the worker stopped: a new stream may choose its rate again.
-        output(config(2, 44_100, 64)).expect("a fresh clock");
+        drop(output(config(2, 44_100, 64)).expect("a fresh clock"));
     }
 
     #[test]
