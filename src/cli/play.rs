@@ -63,7 +63,8 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
             "session {name:?} has nothing to play: record or import a take first"
         )));
     }
-    let from = a.from.map_or(0, |t| t.frames(rate));
+    // A time past 2^64 frames is past any song's end, and is refused as such.
+    let from = a.from.map_or(0, |t| t.frames(rate).unwrap_or(u64::MAX));
     if from >= length {
         return Err(Error::usage(format!(
             "--from {} is at or past the song's end ({}); start earlier",

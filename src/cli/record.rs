@@ -38,7 +38,8 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     let host = audio::open_host(kind, demo_options)?;
     // When the demo plays the song, its input is the one with the loopback cable from its
     // output (the band's inputs, then two that hear what tapedeck plays).
-    let loopback = kind == HostKind::Demo && plan.device.is_none() && plan.output != OutputPlan::Off;
+    let loopback =
+        kind == HostKind::Demo && plan.device.is_none() && plan.output != OutputPlan::Off;
     let mut request = plan.request.clone();
     let device_id = if loopback {
         request.channels = request.channels.map(|c| c + demo::LOOPBACK_CHANNELS);
@@ -123,7 +124,10 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     }
     let session_dir = session.dir().display().to_string();
     let takes_before = session.manifest().takes.len();
-    let from = plan.from.map_or(0, |t| t.frames(choice.sample_rate));
+    // A time past 2^64 frames is past any song's end, and is refused as such.
+    let from = plan
+        .from
+        .map_or(0, |t| t.frames(choice.sample_rate).unwrap_or(u64::MAX));
     let song = crate::session::song::load(session.dir(), session.manifest());
     let song_frames = crate::playback::song_length(&song.cue);
     if plan.overdub && from >= song_frames {
