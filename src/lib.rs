@@ -8,6 +8,7 @@
 //! through commands and snapshots; `cli` turns the command line into a plan and runs it.
 
 pub mod audio;
+pub mod calibrate;
 pub mod capture;
 pub mod cli;
 pub mod disk;
