@@ -6,18 +6,22 @@
 //! - [`signal`]: what is played (an MLS at −12 dBFS, silence around it).
 //! - [`correlate`]: FFT cross-correlation over a window of lags, the peak to the sample.
 //! - [`verdict`]: what N repeats add up to, and what to tell the user.
+//! - [`store`]: the corrections in the user's config folder.
 //!
 //! A calibration, as the command runs it: `let signal = TestSignal::new(rate)`; play
 //! `signal.samples()` N times (3 is plenty), each time capturing the input the cable reaches
 //! placed on the timeline with the reported round trip compensated (captured frame k belongs
-//! where played frame k was); [`analyse`] the captures.
+//! where played frame k was); [`analyse`] the captures; on a correction, save it with
+//! [`store::Store::save`].
 
 pub mod correlate;
 pub mod signal;
+pub mod store;
 pub mod verdict;
 
 pub use correlate::{Correlation, Correlator};
 pub use signal::{LagWindow, TestSignal};
+pub use store::{DeviceKey, Store, StoreError, StoredCorrection};
 pub use verdict::{Outcome, Verdict};
 
 /// How many times the command plays the signal.
