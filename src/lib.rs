@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub(crate) mod frontend;
+pub mod playback;
 pub mod session;
 pub(crate) mod signals;
 pub mod tui;

@@ -47,15 +47,15 @@ fn refuse(msg: impl std::fmt::Display) -> io::Error {
     )
 }
 
-fn id_text(id: &[u8]) -> String {
+pub(super) fn id_text(id: &[u8]) -> String {
     format!("\"{}\"", id.escape_ascii())
 }
 
-fn u16_at(b: &[u8], i: usize) -> u16 {
+pub(super) fn u16_at(b: &[u8], i: usize) -> u16 {
     u16::from_le_bytes([b[i], b[i + 1]])
 }
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
