@@ -10,8 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-#[cfg(test)]
-use ringbuf::traits::Observer;
 use ringbuf::traits::{Consumer, Producer};
 
 use super::anchor::{Anchor, ClockStamp};
