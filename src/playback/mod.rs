@@ -21,6 +21,7 @@ mod reader;
 mod sample;
 mod shared;
 mod source;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -32,3 +33,4 @@ pub use playout::{OutStamp, Playout};
 pub use sample::OutputSample;
 pub use shared::{PlayState, PlaybackShared, Underruns};
 pub use source::Problem;
+pub use stream::{OpenOutput, OutputChoice, OutputRequest, choose_output, open_output};

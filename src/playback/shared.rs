@@ -1,8 +1,6 @@
 //! What the output callback shares with the rest of the program: atomics only.
 
-#[cfg(any(test, feature = "fault-injection"))]
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::anchor::{Anchor, AnchorCell};
 
@@ -61,6 +59,10 @@ pub struct PlaybackShared {
     ready_run: AtomicU32,
     pub(crate) underrun_events: AtomicU64,
     pub(crate) underrun_frames: AtomicU64,
+    /// Xruns the host reported (underruns of the device's own buffer).
+    device_xruns: AtomicU64,
+    /// The stream ended for good (device lost, server gone).
+    ended: AtomicBool,
     /// The last block played.
     anchor: AnchorCell,
     /// The first block of the current run.
@@ -137,6 +139,29 @@ impl PlaybackShared {
         Underruns {
             events: self.underrun_events.load(Ordering::Relaxed),
             frames: self.underrun_frames.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Xruns the host reported on the output stream.
+    pub fn device_xruns(&self) -> u64 {
+        self.device_xruns.load(Ordering::Relaxed)
+    }
+
+    /// Whether the output stream ended for good (device lost, server gone).
+    pub fn stream_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Called from cpal's error callback (audio or notification thread): atomics only.
+    pub(crate) fn on_stream_error(&self, kind: cpal::ErrorKind) {
+        match kind {
+            cpal::ErrorKind::Xrun => {
+                self.device_xruns.fetch_add(1, Ordering::Relaxed);
+            }
+            cpal::ErrorKind::DeviceNotAvailable
+            | cpal::ErrorKind::StreamInvalidated
+            | cpal::ErrorKind::BackendError => self.ended.store(true, Ordering::Release),
+            _ => {}
         }
     }
 
