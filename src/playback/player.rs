@@ -81,7 +81,8 @@ impl Player {
     /// Plays from timeline frame `frame`: the files are opened (those missing or short are
     /// listed in `problems`; the rest plays), the reader fills its read-ahead, and the
     /// callback starts at its next block. The anchor of that block (`first_anchor`) has
-    /// `position == frame`.
+    /// `position == frame`. At the song's end the state is `Ended` at once; past it, an
+    /// error says where the song ends.
     pub fn play_from(&mut self, frame: u64) -> Result<(), Error> {
         let length = self.length();
         if frame > length {
@@ -110,6 +111,11 @@ impl Player {
         self.run = self.run.wrapping_add(1).max(1);
         self.from = frame;
         self.shared.set_length(length);
+        if frame == length {
+            // Nothing left to play: at the end already.
+            self.shared.set_control(self.run, PlayState::Ended);
+            return Ok(());
+        }
         self.shared.set_control(self.run, PlayState::Starting);
         self.commands
             .send(Command::Play {
@@ -168,8 +174,11 @@ impl Player {
     /// The timeline frame playback has reached: the next frame the callback plays (the play's
     /// first frame while it starts).
     pub fn position(&self) -> u64 {
-        if self.state() == PlayState::Starting {
-            return self.from;
+        match self.shared.control() {
+            (_, PlayState::Starting) => return self.from,
+            // Played to its end, or asked to play from there.
+            (run, PlayState::Ended) if run == self.run => return self.shared.length(),
+            _ => {}
         }
         match self.shared.anchor() {
             Some(a) if a.run != 0 => a.position + u64::from(a.frames),

@@ -525,6 +525,10 @@ fn stop_silences_and_a_new_play_starts_exactly_where_asked() {
         Some(ClockStamp::JackFrame((rig.clock - period as u64) as u32))
     );
     assert_eq!(out[0], s[20_000] as f32 / 8_388_608.0);
+    // At the end: ended at once.
+    rig.player.play_from(30_000).expect("play at the end");
+    assert_eq!(rig.player.state(), PlayState::Ended);
+    assert_eq!(rig.player.position(), 30_000);
     // Past the end: refused, with the song's end in the message.
     let e = rig.player.play_from(30_001).expect_err("past the end");
     assert!(e.to_string().contains("the song ends at 0.625 s"), "{e}");
