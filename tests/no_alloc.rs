@@ -235,7 +235,7 @@ fn takes(dir: &std::path::Path) -> Vec<CueTrack> {
 
 /// Calls the output callback once and returns the allocations it made.
 fn out_block<T: OutputSample>(p: &mut Playout, out: &mut [T], channels: usize, i: u64) -> u64 {
-    let stamp = if i % 2 == 0 {
+    let stamp = if i.is_multiple_of(2) {
         OutStamp::JackCycle {
             frame: (i * 256) as u32,
             latency: 512,
