@@ -550,3 +550,34 @@ fn host_stamps_give_the_latency_in_frames() {
     assert_eq!(a.clock, Some(ClockStamp::Nanos(1_000_000)));
     assert_eq!((a.latency_frames, a.frames, a.run), (480, 32, 0));
 }
+
+#[test]
+fn a_file_cut_short_while_playing_is_reported_and_goes_silent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = counter24(40_000, 4);
+    let clip = wav(dir.path(), "t.wav", spec(1, 24, false), &s, 0);
+    let mut rig = Rig::new(vec![track(1, Cue::default(), Some(clip.clone()))]);
+    rig.player.play_from(0).expect("play");
+    // Cut after the play opened it: the read-ahead (8192 frames) already holds the start.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&clip.path)
+        .expect("open");
+    file.set_len(clip.data_offset + 20_000 * 3).expect("cut");
+    let mut out: Vec<f32> = Vec::new();
+    while rig.player.state() != PlayState::Ended {
+        out.extend(rig.block::<f32>(512, 2, true));
+    }
+    let problems = rig.player.problems();
+    assert!(
+        matches!(&problems[..], [Problem::ReadFailed { path, .. }] if *path == clip.path),
+        "{problems:?}"
+    );
+    assert!(problems[0].to_string().contains("t.wav"));
+    let lead = lead_in(&out, 2, 512, &rig.shared);
+    assert_eq!(out[lead * 2], s[0] as f32 / 8_388_608.0);
+    // Silent from some point before the cut to the end, and still on time: no underrun.
+    assert!(out[(lead + 20_000) * 2..].iter().all(|&x| x == 0.0));
+    assert_eq!(rig.player.underruns(), Underruns::default());
+    assert_eq!(rig.player.position(), 40_000);
+}
