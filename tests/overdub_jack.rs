@@ -40,9 +40,12 @@ fn write_counter(path: &Path) {
     w.finalize().unwrap();
 }
 
-fn tapedeck(jack: &JackServer, args: &[&str]) -> (bool, String) {
+/// Runs tapedeck on the server, with `config` as the user's config folder (where `calibrate`
+/// keeps its corrections).
+fn tapedeck(jack: &JackServer, config: &Path, args: &[&str]) -> (bool, String) {
     let mut cmd = Command::new(bin());
     cmd.args(args)
+        .env("XDG_CONFIG_HOME", config)
         .env("JACK_DEFAULT_SERVER", &jack.name)
         .env("JACK_NO_START_SERVER", "1");
     let out = output_within(&mut cmd, Duration::from_secs(60)).expect("tapedeck ran too long");
@@ -123,11 +126,19 @@ fn xruns(jack: &JackServer) -> usize {
 }
 
 /// Records one overdub of one input through `cable_in` -> `cable_out`.
-fn overdub(jack: &JackServer, dir: &Path, period: u32, cable_in: &str, cable_out: &str) -> Overdub {
+fn overdub(
+    jack: &JackServer,
+    config: &Path,
+    dir: &Path,
+    period: u32,
+    cable_in: &str,
+    cable_out: &str,
+) -> Overdub {
     let session = dir.join("song");
     let before = xruns(jack);
     let (ok, text) = tapedeck(
         jack,
+        config,
         &[
             "record",
             "--host",
@@ -196,15 +207,24 @@ fn an_overdub_through_a_declared_cable_lands_on_the_played_take() {
             // one cannot start while the last is still leaving.
             let jack = JackServer::start(RATE, period, 2);
             let dir = tempfile::tempdir().unwrap();
+            let config = tempfile::tempdir().unwrap();
             counter_session(dir.path());
             // jack_latent_client cannot delay by 0: a cable of 0 is a plain pass-through.
             let o = if n == 0 {
                 let cable = HiddenCable::start(&jack, "straight", 0);
-                overdub(&jack, dir.path(), period, &cable.input(), &cable.output())
+                overdub(
+                    &jack,
+                    config.path(),
+                    dir.path(),
+                    period,
+                    &cable.input(),
+                    &cable.output(),
+                )
             } else {
                 let _cable = LatentCable::start(&jack, n);
                 overdub(
                     &jack,
+                    config.path(),
                     dir.path(),
                     period,
                     LatentCable::INPUT,
@@ -241,9 +261,54 @@ fn a_cable_that_hides_its_latency_is_off_by_exactly_that_until_calibrated() {
     let dir = tempfile::tempdir().unwrap();
     counter_session(dir.path());
     let cable = HiddenCable::start(&jack, "hidden", hidden);
-    let o = overdub(&jack, dir.path(), period, &cable.input(), &cable.output());
+    let o = overdub(
+        &jack,
+        config.path(),
+        dir.path(),
+        period,
+        &cable.input(),
+        &cable.output(),
+    );
     assert_eq!(o.start_offset(), hidden as i64, "before calibration");
     o.check_shifts(period);
     assert_eq!(o.take["latency"]["applied_frames"], 0);
-    drop(config);
+
+    let (ok, text) = tapedeck(
+        &jack,
+        config.path(),
+        &[
+            "calibrate",
+            "--host",
+            "jack",
+            "--channels",
+            "1",
+            "--buffer",
+            &period.to_string(),
+            "--connect-output",
+            &cable.input(),
+            "--connect-input",
+            &cable.output(),
+        ],
+    );
+    assert!(ok, "calibrate failed:\n{text}");
+    assert!(text.contains(&format!("+ {hidden} measured")), "{text}");
+
+    let again = tempfile::tempdir().unwrap();
+    counter_session(again.path());
+    let o = overdub(
+        &jack,
+        config.path(),
+        again.path(),
+        period,
+        &cable.input(),
+        &cable.output(),
+    );
+    assert_eq!(
+        o.start_offset(),
+        0,
+        "after calibration: {:#}",
+        o.take["latency"]
+    );
+    o.check_shifts(period);
+    assert_eq!(o.take["latency"]["correction_frames"], hidden);
 }
