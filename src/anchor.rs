@@ -12,7 +12,28 @@
 //! `AnchorCell` is a seqlock of atomics: the callback writes without waiting; a reader retries
 //! the rare read that a write overlapped.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::Instant;
+
+/// The clock both streams of a host that gives no common one are stamped with (ALSA): ns
+/// since the first call, from the system's monotonic clock. cpal's ALSA timestamps of two
+/// streams may have different origins (a device without hardware timestamps counts from its
+/// stream's creation), so only their differences within one stream are used: the latency.
+/// Call `process_clock_ns` once before the streams start; in a callback it only reads the
+/// clock (vDSO: no lock, no allocation, no system call).
+pub fn process_clock_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A stream instant's distance from another, in ns (0 when it is earlier).
+pub fn ns_between(earlier: cpal::StreamInstant, later: cpal::StreamInstant) -> u64 {
+    later
+        .checked_duration_since(earlier)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
 
 /// The clock an anchor's `at` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

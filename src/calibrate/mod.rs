@@ -53,6 +53,20 @@ pub fn analyse_uncompensated<C: AsRef<[f32]>>(
     )
 }
 
+/// `analyse` with the spread the repeats may have and still agree (`verdict::judge_within`).
+pub fn analyse_within<C: AsRef<[f32]>>(
+    signal: &TestSignal,
+    captures: impl IntoIterator<Item = C>,
+    max_spread: u64,
+) -> Verdict {
+    let correlator = Correlator::new(signal.probe(), signal.window(), signal.rate());
+    let repeats = captures
+        .into_iter()
+        .map(|c| correlator.run(c.as_ref(), signal.start() as i64))
+        .collect();
+    verdict::judge_within(signal.rate(), repeats, max_spread)
+}
+
 fn analyse_at<C: AsRef<[f32]>>(
     signal: &TestSignal,
     captures: impl IntoIterator<Item = C>,

@@ -93,8 +93,15 @@ impl Verdict {
 
 /// Decides from the repeats of one measurement (at `rate`, for the messages).
 pub fn judge(rate: u32, repeats: Vec<Correlation>) -> Verdict {
+    judge_within(rate, repeats, MAX_SPREAD_FRAMES)
+}
+
+/// `judge` with the spread the repeats may have and still agree: one frame where the host
+/// stamps its streams to the frame (JACK, the demo), more where its timestamps are
+/// approximate (ALSA).
+pub fn judge_within(rate: u32, repeats: Vec<Correlation>, max_spread: u64) -> Verdict {
     let heard: Vec<Heard> = repeats.iter().map(classify).collect();
-    let outcome = decide(&repeats, &heard);
+    let outcome = decide(&repeats, &heard, max_spread);
     Verdict {
         rate,
         repeats,
@@ -102,7 +109,7 @@ pub fn judge(rate: u32, repeats: Vec<Correlation>) -> Verdict {
     }
 }
 
-fn decide(repeats: &[Correlation], heard: &[Heard]) -> Outcome {
+fn decide(repeats: &[Correlation], heard: &[Heard], max_spread: u64) -> Outcome {
     let loudest_dbfs = repeats
         .iter()
         .map(|c| c.captured_peak_dbfs)
@@ -130,7 +137,7 @@ fn decide(repeats: &[Correlation], heard: &[Heard]) -> Outcome {
             needed_dbfs: MIN_LEVEL_DBFS,
         };
     }
-    if found.len() < repeats.len() || spread > MAX_SPREAD_FRAMES {
+    if found.len() < repeats.len() || spread > max_spread {
         let lags = repeats
             .iter()
             .zip(heard)

@@ -145,6 +145,8 @@ fn build<T: CaptureSample>(
     let scheduling = Arc::clone(shared);
     let mut scheduled = false;
     let started = Instant::now();
+    // Started before the stream: the callback only reads it.
+    crate::anchor::process_clock_ns();
     let rate = u64::from(config.sample_rate).max(1);
     device.build_input_stream::<T, _, _>(
         *config,
@@ -175,6 +177,19 @@ fn build<T: CaptureSample>(
                     read_end,
                     latency,
                 },
+                None if kind == HostKind::Alsa => {
+                    // As for the output (playback/stream.rs): our own clock, and cpal's
+                    // distance from the ADC to the callback.
+                    let stamp = info.timestamp();
+                    let now = crate::anchor::process_clock_ns();
+                    Stamp::Host {
+                        capture_ns: Some(now.saturating_sub(crate::anchor::ns_between(
+                            stamp.capture,
+                            stamp.callback,
+                        ))),
+                        callback_ns: Some(now),
+                    }
+                }
                 None => {
                     let stamp = info.timestamp();
                     Stamp::Host {

@@ -197,7 +197,18 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         latency = take.latency.clone();
         captures.push(read_take(&session_dir.join(&take.tracks[0].file))?);
     }
-    let verdict = calibrate::analyse(&signal, &captures);
+    // ALSA stamps its streams through the system clock: repeats agree to a few frames, not
+    // to one (0.2 ms is allowed, and said).
+    let max_spread = match a.host {
+        HostKind::Alsa => u64::from(rate) / 5000,
+        HostKind::Jack | HostKind::Demo => calibrate::verdict::MAX_SPREAD_FRAMES,
+    };
+    let verdict = calibrate::analyse_within(&signal, &captures, max_spread);
+    let lags: Vec<String> = verdict
+        .repeats
+        .iter()
+        .map(|c| format!("{:+}", c.lag))
+        .collect();
     let Some(applied) = latency else {
         return Err(Error::Runtime(
             "the takes were not placed as overdubs; nothing to calibrate".into(),
@@ -218,6 +229,12 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
                 if frames < 0 { "-" } else { "+" },
                 frames.unsigned_abs()
             );
+            if a.host == HostKind::Alsa {
+                println!(
+                    "the repeats measured {} frames: ALSA's timestamps are approximate, so overdubs on ALSA land within about that spread",
+                    lags.join(", ")
+                );
+            }
             if a.dry_run {
                 println!("not kept (--dry-run)");
                 return Ok(0);

@@ -13,7 +13,7 @@
 //! - what no host reports (converters, an external loop, a plugin's buffering): the
 //!   correction measured by `tapedeck calibrate`.
 
-use crate::anchor::Anchor;
+use crate::anchor::{Anchor, ConverterClock};
 use crate::session::manifest::LatencyRecord;
 
 /// What the hosts do not say of the round trip.
@@ -29,35 +29,49 @@ pub(crate) struct RoundTripFix {
     pub(crate) reported_by: String,
 }
 
-/// The stream frame holding timeline frame `t0`, from an anchor of the output (`out`: a
-/// timeline frame and when it sounds) and anchors of the capture stream (`captured`: stream
-/// positions and when they were sampled) on the same clock. With several capture anchors
-/// (host clocks with jittery stamps) the median of their answers is taken. `None` when the
-/// anchors are on different clocks or there are none.
+/// One stream's anchors as one: the first, moved by the median of where the others put the
+/// stream's origin relative to it. On a frame-exact clock (JACK, the demo) every anchor agrees;
+/// host timestamps (ALSA) jitter by up to a period, and a stream's first blocks may be stamped
+/// while its buffer is still being filled.
+fn settled(anchors: &[Anchor], rate: u32) -> Option<Anchor> {
+    let first = *anchors.first()?;
+    let mut moves: Vec<i64> = anchors
+        .iter()
+        .filter_map(|a| {
+            let later = a.frames_after(&first, rate)?;
+            Some(later - (a.position as i64 - first.position as i64))
+        })
+        .collect();
+    moves.sort_unstable();
+    let m = moves[moves.len() / 2];
+    let at = match first.clock {
+        ConverterClock::JackFrames => u64::from((first.at as u32).wrapping_add(m as u32)),
+        ConverterClock::Nanos => {
+            (first.at as i128 + i128::from(m) * 1_000_000_000 / i128::from(rate.max(1))) as u64
+        }
+    };
+    Some(Anchor { at, ..first })
+}
+
+/// The stream frame holding timeline frame `t0`, from anchors of the output (`played`:
+/// timeline frames and when they sound) and of the capture stream (`captured`: stream
+/// positions and when they were sampled) on the same clock. `None` when the anchors are on
+/// different clocks or either list is empty.
 pub(crate) fn capture_frame_for(
     t0: u64,
-    out: &Anchor,
+    played: &[Anchor],
     captured: &[Anchor],
     rate: u32,
     fix: &RoundTripFix,
 ) -> Option<u64> {
-    let mut answers: Vec<i128> = captured
-        .iter()
-        .filter_map(|cap| {
-            // How long after `cap.position` was sampled `out.position` sounds, in frames.
-            let after = out.frames_after(cap, rate)?;
-            Some(
-                i128::from(cap.position) + i128::from(after) + (t0 as i128 - out.position as i128)
-                    - i128::from(counted_once(out, fix))
-                    + i128::from(fix.correction),
-            )
-        })
-        .collect();
-    if answers.is_empty() {
-        return None;
-    }
-    answers.sort_unstable();
-    u64::try_from(answers[answers.len() / 2]).ok()
+    let out = settled(played, rate)?;
+    let cap = settled(captured, rate)?;
+    // How long after `cap.position` was sampled `out.position` sounds, in frames.
+    let after = out.frames_after(&cap, rate)?;
+    let s = i128::from(cap.position) + i128::from(after) + (t0 as i128 - out.position as i128)
+        - i128::from(counted_once(&out, fix))
+        + i128::from(fix.correction);
+    u64::try_from(s).ok()
 }
 
 /// The output latency reported on both sides of a loop inside JACK.
@@ -86,7 +100,6 @@ pub(crate) fn latency_record(out: &Anchor, cap: &Anchor, fix: &RoundTripFix) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anchor::ConverterClock;
 
     const RATE: u32 = 48_000;
 
@@ -131,7 +144,7 @@ mod tests {
         let out = out_at(10_000, 0, 512);
         let cap = in_at(9_000, 100_000, 256);
         assert_eq!(
-            capture_frame_for(0, &out, &[cap], RATE, &fix(0, 0)),
+            capture_frame_for(0, &[out], &[cap], RATE, &fix(0, 0)),
             Some(101_768)
         );
         let rec = latency_record(&out, &cap, &fix(0, 0));
@@ -145,7 +158,7 @@ mod tests {
         let out = out_at(50_000, 48_000, 1000);
         let cap = in_at(50_000, 7_000, 1000);
         assert_eq!(
-            capture_frame_for(48_000, &out, &[cap], RATE, &fix(1000, 0)),
+            capture_frame_for(48_000, &[out], &[cap], RATE, &fix(1000, 0)),
             Some(8_000)
         );
         assert_eq!(
@@ -154,7 +167,7 @@ mod tests {
         );
         // Counted twice it would land 1000 frames late.
         assert_eq!(
-            capture_frame_for(48_000, &out, &[cap], RATE, &fix(0, 0)),
+            capture_frame_for(48_000, &[out], &[cap], RATE, &fix(0, 0)),
             Some(9_000)
         );
     }
@@ -166,7 +179,7 @@ mod tests {
         // Cycle MAX-100 is 301 frames before cycle 200 (across the wrap): stream 199 holds
         // timeline 1_000; timeline 1_010 is at 209; a hidden cable of 37 frames moves it on.
         assert_eq!(
-            capture_frame_for(1_010, &out, &[cap], RATE, &fix(0, 37)),
+            capture_frame_for(1_010, &[out], &[cap], RATE, &fix(0, 37)),
             Some(246)
         );
     }
@@ -191,13 +204,29 @@ mod tests {
         // Stream frame s was sampled at time s: timeline 0 sounds at 96_000.
         let anchors = [cap(10_000, 0), cap(11_000, 300_000), cap(12_000, -2_000)];
         assert_eq!(
-            capture_frame_for(0, &out, &anchors, RATE, &fix(0, 0)),
+            capture_frame_for(0, &[out], &anchors, RATE, &fix(0, 0)),
             Some(96_000)
         );
         let other = Anchor {
             clock: ConverterClock::JackFrames,
             ..anchors[0]
         };
-        assert_eq!(capture_frame_for(0, &out, &[other], RATE, &fix(0, 0)), None);
+        assert_eq!(
+            capture_frame_for(0, &[out], &[other], RATE, &fix(0, 0)),
+            None
+        );
+        // The output's first block stamped 2000 frames early (its buffer was being filled),
+        // the next ones right: the median of where each puts the origin wins.
+        let played: Vec<Anchor> = (0..5u64)
+            .map(|i| Anchor {
+                position: i * 512,
+                at: ns(96_000 + i * 512) - if i == 0 { ns(2000) } else { 0 },
+                ..out
+            })
+            .collect();
+        assert_eq!(
+            capture_frame_for(0, &played, &anchors, RATE, &fix(0, 0)),
+            Some(96_000)
+        );
     }
 }

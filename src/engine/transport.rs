@@ -24,9 +24,11 @@ pub(crate) const SONG_RING_SECONDS: f64 = 2.0;
 
 /// How long the output may take to play the first block of an overdub.
 const START_TIMEOUT: Duration = Duration::from_secs(3);
-/// Capture anchors looked at before an overdub's start is fixed (their median is used: host
-/// stamps jitter).
-const CAPTURE_ANCHORS: usize = 5;
+/// Anchors of each stream looked at before an overdub's start is fixed (the median of what
+/// they say is used: host stamps jitter, and an output's first blocks may be stamped while
+/// its buffer fills).
+const CAPTURE_ANCHORS: usize = 16;
+const OUTPUT_ANCHORS: usize = 16;
 
 /// An overdub waiting for its first block to be played.
 struct Pending {
@@ -35,6 +37,7 @@ struct Pending {
     max_frames: Option<u64>,
     deadline: Instant,
     captured: Vec<Anchor>,
+    played: Vec<Anchor>,
 }
 
 /// What an overdub waiting to start has come to.
@@ -241,6 +244,7 @@ impl Transport {
             max_frames,
             deadline: Instant::now() + START_TIMEOUT,
             captured: Vec::new(),
+            played: Vec::new(),
         });
         Ok(warning)
     }
@@ -258,17 +262,31 @@ impl Transport {
         {
             p.captured.push(a);
         }
-        let out = shared
-            .first_anchor()
-            .filter(|a| a.run == p.run)
-            .and_then(|a| converter_anchor(&a, self.rate));
-        let ready = p.captured.len() >= CAPTURE_ANCHORS
-            || (p.captured.last().is_some() && Instant::now() + START_TIMEOUT / 2 > p.deadline);
-        match out {
+        if p.played.is_empty()
+            && let Some(a) = shared
+                .first_anchor()
+                .filter(|a| a.run == p.run)
+                .and_then(|a| converter_anchor(&a, self.rate))
+        {
+            p.played.push(a);
+        }
+        if !p.played.is_empty()
+            && let Some(a) = shared
+                .anchor()
+                .filter(|a| a.run == p.run)
+                .and_then(|a| converter_anchor(&a, self.rate))
+            && p.played.last().is_some_and(|l| l.position != a.position)
+        {
+            p.played.push(a);
+        }
+        let late = Instant::now() + START_TIMEOUT / 2 > p.deadline;
+        let ready = (p.captured.len() >= CAPTURE_ANCHORS && p.played.len() >= OUTPUT_ANCHORS)
+            || (late && !p.captured.is_empty());
+        match p.played.first().copied() {
             Some(out) if ready => {
                 let p = self.pending.take().expect("checked above");
                 let Some(stream_start) =
-                    capture_frame_for(p.t0, &out, &p.captured, self.rate, &self.fix)
+                    capture_frame_for(p.t0, &p.played, &p.captured, self.rate, &self.fix)
                 else {
                     self.stop();
                     return Start::Failed(

@@ -217,6 +217,8 @@ fn build<T: OutputSample>(
     let errors = Arc::clone(shared);
     let channels = usize::from(config.channels);
     let mut scheduled = kind != HostKind::Alsa;
+    // Started before the stream: the callback only reads it.
+    crate::anchor::process_clock_ns();
     device.build_output_stream::<T, _, _>(
         *config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
@@ -226,6 +228,18 @@ fn build<T: OutputSample>(
             }
             let stamp = match jack_cycle() {
                 Some((frame, latency)) => OutStamp::JackCycle { frame, latency },
+                None if kind == HostKind::Alsa => {
+                    // cpal's ALSA instants of two streams may not share an origin: our own
+                    // clock, and cpal's distance from the callback to the DAC.
+                    let t = info.timestamp();
+                    let now = crate::anchor::process_clock_ns();
+                    OutStamp::Host {
+                        callback_ns: Some(now),
+                        playback_ns: Some(
+                            now.saturating_add(crate::anchor::ns_between(t.callback, t.playback)),
+                        ),
+                    }
+                }
                 None => {
                     let t = info.timestamp();
                     OutStamp::Host {
