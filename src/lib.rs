@@ -9,6 +9,7 @@
 
 pub mod anchor;
 pub mod audio;
+pub mod calibrate;
 pub mod capture;
 pub mod cli;
 pub mod disk;

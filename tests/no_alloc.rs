@@ -1,13 +1,18 @@
 //! The capture callback never allocates: a counting global allocator watches every allocation
 //! made on this thread while the callback runs, through normal blocks, every sample format,
-//! device xruns with measured gaps, ring overflow, and a full gap queue.
+//! device xruns with measured gaps, ring overflow, and a full gap queue. The output callback
+//! neither: through every device format and channel count, starting, playing, underruns,
+//! cue changes, stop, a new play and the song's end.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
+use std::time::{Duration, Instant};
+
 use ringbuf::traits::Consumer;
 use tapedeck::capture::{Capture, CaptureSample, Stamp, TimestampTrust};
+use tapedeck::playback::{Clip, Cue, CueTrack, OutStamp, OutputSample, PlayState, Player, Playout};
 
 struct Counting;
 
@@ -195,6 +200,130 @@ fn the_capture_callback_never_allocates() {
         TimestampTrust::OnXrunOnly,
         cpal::I24::new_unchecked(8_388_607),
     );
+}
+
+/// A mono 24-bit take and a stereo 16-bit one, the second starting later.
+fn takes(dir: &std::path::Path) -> Vec<CueTrack> {
+    let mut tracks = Vec::new();
+    for (i, (channels, bits, start)) in [(1u16, 24u16, 0u64), (2, 16, 3000)].into_iter().enumerate()
+    {
+        let path = dir.join(format!("t{i}.wav"));
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 48_000,
+            bits_per_sample: bits,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).expect("create");
+        for k in 0..48_000 * i32::from(channels) {
+            let v = (k * 7919) % 30_000 - 15_000;
+            if bits == 16 {
+                w.write_sample(v as i16).expect("sample");
+            } else {
+                w.write_sample(v * 256).expect("sample");
+            }
+        }
+        w.finalize().expect("finalize");
+        let info = tapedeck::wav::probe::probe(&path).expect("probe");
+        tracks.push(CueTrack {
+            number: i as u16 + 1,
+            cue: Cue::default(),
+            clip: Some(Clip::from_probe(path, start, &info)),
+        });
+    }
+    tracks
+}
+
+/// Calls the output callback once and returns the allocations it made.
+fn out_block<T: OutputSample>(p: &mut Playout, out: &mut [T], channels: usize, i: u64) -> u64 {
+    let stamp = if i.is_multiple_of(2) {
+        OutStamp::JackCycle {
+            frame: (i * 256) as u32,
+            latency: 512,
+        }
+    } else {
+        OutStamp::Host {
+            callback_ns: Some(i * 5_333_333),
+            playback_ns: Some(i * 5_333_333 + 10_000_000),
+        }
+    };
+    allocations_in(|| p.on_block(out, channels, stamp))
+}
+
+fn exercise_output<T: OutputSample>(channels: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut player, mut playout, _shared) =
+        Player::new(takes(dir.path()), 48_000, 8192).expect("player");
+    let mut out = vec![T::SILENCE; 256 * channels];
+    let mut n = 0;
+    let mut i = 0u64;
+    // Stopped.
+    for _ in 0..4 {
+        n += out_block(&mut playout, &mut out, channels, i);
+        i += 1;
+    }
+    player.play_from(1000).expect("play");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while player.state() != PlayState::Playing {
+        assert!(Instant::now() < deadline, "never started");
+        n += out_block(&mut playout, &mut out, channels, i);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for k in 0..400 {
+        // Paced now and then, as fast as it goes otherwise: underruns.
+        if k % 3 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if k == 100 {
+            player
+                .set_cue(
+                    2,
+                    Cue {
+                        solo: true,
+                        pan: 0.5,
+                        gain_db: -3.0,
+                        mute: false,
+                    },
+                )
+                .expect("cue");
+        }
+        #[cfg(feature = "fault-injection")]
+        _shared.stall_reader((150..200).contains(&k));
+        n += out_block(&mut playout, &mut out, channels, i);
+        i += 1;
+    }
+    // The stall makes them certain; without it the reader may keep up.
+    #[cfg(feature = "fault-injection")]
+    assert!(player.underruns().frames > 0, "underruns were exercised");
+    // Stop, then a play that runs to the song's end.
+    player.stop();
+    for _ in 0..4 {
+        n += out_block(&mut playout, &mut out, channels, i);
+        i += 1;
+    }
+    player.play_from(player.length() - 5000).expect("play");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while player.state() != PlayState::Ended {
+        assert!(
+            Instant::now() < deadline,
+            "never ended: {:?}",
+            player.state()
+        );
+        n += out_block(&mut playout, &mut out, channels, i);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    n += out_block(&mut playout, &mut out, channels, i);
+    assert_eq!(n, 0, "the output callback allocated {n} times");
+}
+
+#[test]
+fn the_output_callback_never_allocates() {
+    exercise_output::<f32>(2);
+    exercise_output::<i16>(1);
+    exercise_output::<i32>(4);
+    exercise_output::<cpal::I24>(2);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The command line: `tapedeck devices | record | demo | recover`.
+//! The command line: `tapedeck devices | record | demo | recover | import`.
 //!
 //! Arguments are parsed once into typed values (clap value enums and value parsers); `plan`
 //! turns them into a validated `RecordPlan` without touching anything; `record` then opens the
@@ -50,25 +50,6 @@ enum Cmd {
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
-    /// Add WAV/BWF files (mono or stereo: a backing track, the arranger's stems) to a session
-    /// as tracks the song plays, copied unchanged, in one new take.
-    Import {
-        /// The files.
-        #[arg(value_name = "FILE", required = true)]
-        files: Vec<PathBuf>,
-        /// Session name (a folder under --dir); made when it does not exist.
-        #[arg(long, value_name = "NAME", value_parser = plan::parse_session_name)]
-        session: String,
-        /// Folder that holds sessions.
-        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
-        dir: PathBuf,
-        /// Where the files start on the song timeline: 1:23, 83s, 3984000f (frames). Default 0.
-        #[arg(long, value_name = "TIME", value_parser = crate::song_time::parse)]
-        at: Option<crate::song_time::SongTime>,
-        /// Track names, one per file in order (default: the file names).
-        #[arg(long = "name", value_name = "NAME")]
-        names: Vec<String>,
-    },
     /// Play a session's song on an output: every track's playing take at its place, through
     /// the cue (gain, pan, mute, solo as the session keeps them).
     Play {
@@ -101,6 +82,9 @@ enum Cmd {
         #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
         dir: PathBuf,
     },
+    /// Add WAV/BWF files (mono or stereo) as new tracks the song plays, copied into the session
+    /// unchanged.
+    Import(import::ImportArgs),
 }
 
 /// The hosts `record` records from.
@@ -269,19 +253,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
-        Cmd::Import {
-            files,
-            session,
-            dir,
-            at,
-            names,
-        } => import::run(import::ImportArgs {
-            files,
-            session,
-            dir,
-            at,
-            names,
-        }),
+        Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
         Cmd::Play {
             session,
             dir,

@@ -63,7 +63,8 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
             "session {name:?} has nothing to play: record or import a take first"
         )));
     }
-    let from = a.from.map_or(0, |t| t.frames(rate));
+    // A time past 2^64 frames is past any song's end, and is refused as such.
+    let from = a.from.map_or(0, |t| t.frames(rate).unwrap_or(u64::MAX));
     if from >= length {
         return Err(Error::usage(format!(
             "--from {} is at or past the song's end ({}); start earlier",
@@ -79,10 +80,19 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
                 a.host.name()
             ))
         })?;
-    let choice = playback::choose_output(a.host, &device, rate, None)?;
+    let choice = playback::choose_output(
+        a.host,
+        &device,
+        &playback::OutputRequest {
+            sample_rate: rate,
+            channels: None,
+            format: None,
+            buffer: None,
+        },
+    )?;
     let ring = super::plan::ring_frames(SONG_RING_SECONDS, rate);
     let (mut player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
-    let stream = playback::open_output(a.host, &device, &choice, playout, Arc::clone(&shared))?;
+    let opened = playback::open_output(a.host, &device, &choice, playout, &shared)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
@@ -98,7 +108,7 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
         song_clock(from, rate),
         song_clock(end, rate)
     );
-    player.play_from(from);
+    player.play_from(from)?;
     let started = Instant::now();
     let mut next_line = started;
     loop {
@@ -120,8 +130,8 @@ pub(crate) fn run(a: PlayArgs) -> Result<i32, Error> {
         }
     }
     player.stop();
-    drop(stream);
-    let (events, frames) = shared.underruns();
+    drop(opened);
+    let crate::playback::Underruns { events, frames } = shared.underruns();
     if events > 0 {
         eprintln!("tapedeck: the disk was late {events} times: {frames} frames played as silence");
     }

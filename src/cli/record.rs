@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use super::plan::{FrontEnd, RecordPlan, resolve_tracks, ring_frames};
+use super::plan::{FrontEnd, OutputPlan, RecordPlan, resolve_tracks, ring_frames};
 use super::song_output;
 use crate::audio::{self, HostKind, demo};
 use crate::engine::{Engine, EngineConfig, RecorderConfig, RoundTripFix, SongSetup};
@@ -36,15 +36,36 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         taken
     });
     let host = audio::open_host(kind, demo_options)?;
-    let device = audio::find_device(kind, &host, plan.device.as_deref())?;
-    let choice = audio::choose_config(kind, &device, &plan.request, plan.file_format)?;
+    // When the demo plays the song, its input is the one with the loopback cable from its
+    // output (the band's inputs, then two that hear what tapedeck plays).
+    let loopback =
+        kind == HostKind::Demo && plan.device.is_none() && plan.output != OutputPlan::Off;
+    let mut request = plan.request.clone();
+    let device_id = if loopback {
+        request.channels = request.channels.map(|c| c + demo::LOOPBACK_CHANNELS);
+        Some(demo::LOOPBACK_DEVICE_ID)
+    } else {
+        plan.device.as_deref()
+    };
+    let device = audio::find_device(kind, &host, device_id)?;
+    let choice = audio::choose_config(kind, &device, &request, plan.file_format)?;
     let dev_name = audio::name_of(&device);
     let dev_id = audio::id_of(&device);
     let mut tracks = resolve_tracks(&plan.tracks, choice.channels, &dev_id)?;
     if kind == HostKind::Demo && plan.tracks.is_empty() {
-        // The demo's inputs are named after what they play.
+        // The demo's inputs are named after what they play; the loopback's are not armed.
         let voices = audio::demo_synth::VOICE_NAMES;
+        let band = if loopback {
+            choice.channels.saturating_sub(demo::LOOPBACK_CHANNELS)
+        } else {
+            choice.channels
+        };
         for t in &mut tracks {
+            if t.input > band {
+                t.name = demo::LOOPBACK_NAMES[usize::from(t.input - band - 1) % 2].to_string();
+                t.armed = false;
+                continue;
+            }
             let voice = voices[usize::from(t.input - 1) % voices.len()];
             t.name = if usize::from(t.input) > voices.len() {
                 format!("{voice} {}", t.input)
@@ -103,7 +124,10 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     }
     let session_dir = session.dir().display().to_string();
     let takes_before = session.manifest().takes.len();
-    let from = plan.from.map_or(0, |t| t.frames(choice.sample_rate));
+    // A time past 2^64 frames is past any song's end, and is refused as such.
+    let from = plan
+        .from
+        .map_or(0, |t| t.frames(choice.sample_rate).unwrap_or(u64::MAX));
     let song = crate::session::song::load(session.dir(), session.manifest());
     let song_frames = crate::playback::song_length(&song.cue);
     if plan.overdub && from >= song_frames {

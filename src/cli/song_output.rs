@@ -1,13 +1,11 @@
 //! The output the song plays on: found and checked before anything is created, started once
 //! the session is open.
 
-use std::sync::Arc;
-
 use super::plan::{OutputPlan, RecordPlan};
 use crate::audio::{self, HostKind};
 use crate::engine::{RoundTripFix, SONG_RING_SECONDS, SongSetup};
 use crate::error::Error;
-use crate::playback::{self, OutputChoice, Player};
+use crate::playback::{self, OutputChoice, OutputRequest, Player};
 use crate::session::song::Song;
 
 /// An output device chosen for the song.
@@ -77,7 +75,16 @@ pub(crate) fn find(
             "the input {input_id} and the output {out_id} may run on separate clocks: an overdub would drift away from the song; use an input and an output of one card, or pass --separate-clocks to record anyway"
         )));
     }
-    let choice = match playback::choose_output(kind, &device, rate, plan.request.buffer) {
+    let choice = match playback::choose_output(
+        kind,
+        &device,
+        &OutputRequest {
+            sample_rate: rate,
+            channels: None,
+            format: None,
+            buffer: plan.request.buffer,
+        },
+    ) {
         Ok(c) => c,
         Err(e) if !required => {
             eprintln!("tapedeck: not playing the song: {e}");
@@ -108,8 +115,7 @@ pub(crate) fn start(
 ) -> Result<(SongSetup, Box<dyn Send>), Error> {
     let ring = super::plan::ring_frames(SONG_RING_SECONDS, rate);
     let (player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
-    let opened =
-        playback::open_output(kind, &out.device, &out.choice, playout, Arc::clone(&shared))?;
+    let opened = playback::open_output(kind, &out.device, &out.choice, playout, &shared)?;
     let loop_probe =
         jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
     let (correction, correction_source) = (0, "none".to_string());
@@ -131,7 +137,7 @@ pub(crate) fn start(
         loop_probe,
         from,
     };
-    Ok((setup, Box::new(opened)))
+    Ok((setup, Box::new(opened.stream)))
 }
 
 /// tapedeck's JACK ports: the outputs connected where the user said, and the question whether

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use super::api::{Locate, SongView};
 use super::recorder::Placement;
 use super::roundtrip::{RoundTripFix, capture_frame_for, latency_record};
-use crate::anchor::Anchor;
+use crate::anchor::{Anchor, ConverterClock};
 use crate::capture::CaptureShared;
 use crate::display::song_clock as clock;
-use crate::playback::{PlayState, PlaybackShared, Player};
+use crate::playback::{ClockStamp, PlayState, PlaybackShared, Player};
 use crate::session::manifest::{Manifest, TakeKind};
 use crate::session::song::{self, Song};
 
@@ -30,7 +30,7 @@ const CAPTURE_ANCHORS: usize = 5;
 
 /// An overdub waiting for its first block to be played.
 struct Pending {
-    run: u64,
+    run: u32,
     t0: u64,
     max_frames: Option<u64>,
     deadline: Instant,
@@ -150,7 +150,7 @@ impl Transport {
             ));
         }
         if let Some((player, _, _)) = &mut self.player {
-            player.play_from(self.position);
+            player.play_from(self.position).map_err(|e| e.to_string())?;
         }
         self.started_from = Some(self.position);
         Ok(())
@@ -201,7 +201,7 @@ impl Transport {
         if self.is_playing() {
             self.started_from = Some(target);
             if let Some((p, _, _)) = &mut self.player {
-                p.play_from(target);
+                p.play_from(target).map_err(|e| e.to_string())?;
             }
         }
         Ok(())
@@ -232,7 +232,8 @@ impl Transport {
             return Err("no output is open".into());
         };
         let t0 = self.position;
-        let run = player.play_from(t0);
+        player.play_from(t0).map_err(|e| e.to_string())?;
+        let run = player.run();
         self.started_from = Some(t0);
         self.pending = Some(Pending {
             run,
@@ -257,7 +258,10 @@ impl Transport {
         {
             p.captured.push(a);
         }
-        let out = shared.anchor.read().filter(|a| a.run == p.run);
+        let out = shared
+            .first_anchor()
+            .filter(|a| a.run == p.run)
+            .and_then(|a| converter_anchor(&a, self.rate));
         let ready = p.captured.len() >= CAPTURE_ANCHORS
             || (p.captured.last().is_some() && Instant::now() + START_TIMEOUT / 2 > p.deadline);
         match out {
@@ -306,7 +310,8 @@ impl Transport {
 
     pub(super) fn set_cue(&mut self, track: u16, cue: crate::session::manifest::CueRecord) {
         if let Some((p, _, _)) = &mut self.player {
-            p.set_cue(track, song::cue_of(&cue));
+            // A track the player does not know has nothing to play yet.
+            let _ = p.set_cue(track, song::cue_of(&cue));
         }
     }
 
@@ -314,11 +319,20 @@ impl Transport {
     pub(super) fn view(&self) -> SongView {
         let (underruns, underrun_frames, output) = match &self.player {
             Some((_, shared, name)) => {
-                let (events, frames) = shared.underruns();
-                (events, frames, Some(name.clone()))
+                let u = shared.underruns();
+                (u.events, u.frames, Some(name.clone()))
             }
             None => (0, 0, None),
         };
+        let mut problems = self.song.problems.clone();
+        if let Some((p, _, _)) = &self.player {
+            for problem in p.problems() {
+                let text = problem.to_string();
+                if !problems.contains(&text) {
+                    problems.push(text);
+                }
+            }
+        }
         SongView {
             position: self.position(),
             playing: self.is_playing(),
@@ -326,9 +340,31 @@ impl Transport {
             tracks: self.song.tracks.clone(),
             underruns,
             underrun_frames,
-            problems: self.song.problems.clone(),
+            problems,
             output,
             starting_overdub: self.pending.is_some(),
         }
     }
+}
+
+/// The output's anchor on the converter's clock (`crate::anchor`): when the block's first
+/// frame is heard.
+fn converter_anchor(a: &crate::playback::Anchor, rate: u32) -> Option<Anchor> {
+    let (clock, at) = match a.clock? {
+        ClockStamp::JackFrame(f) => (
+            ConverterClock::JackFrames,
+            u64::from(f.wrapping_add(a.latency_frames)),
+        ),
+        ClockStamp::Nanos(ns) => (
+            ConverterClock::Nanos,
+            ns + u64::from(a.latency_frames) * 1_000_000_000 / u64::from(rate.max(1)),
+        ),
+    };
+    Some(Anchor {
+        run: u64::from(a.run),
+        position: a.position,
+        clock,
+        at,
+        latency_frames: a.latency_frames,
+    })
 }

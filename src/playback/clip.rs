@@ -26,6 +26,7 @@
 //! plays, soloed or not.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a clip's samples are stored: little-endian, as in the WAV data chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -185,6 +186,31 @@ pub fn cue_gains<'a>(cues: impl IntoIterator<Item = &'a Cue> + Clone) -> Vec<Gai
         .collect()
 }
 
+/// Each track's gains, shared between the control side (which changes them) and the reader
+/// (which mixes with them, a block at a time): one word per track, so a change never needs
+/// anything reallocated.
+#[derive(Debug)]
+pub(crate) struct GainTable(Box<[AtomicU64]>);
+
+impl GainTable {
+    pub(crate) fn new(gains: &[Gains]) -> Self {
+        Self(gains.iter().map(|g| AtomicU64::new(g.to_bits())).collect())
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> Gains {
+        self.0.get(slot).map_or(Gains::SILENT, |g| {
+            Gains::from_bits(g.load(Ordering::Relaxed))
+        })
+    }
+
+    /// Stores every track's gains (a solo changes the others' too).
+    pub(crate) fn set_all(&self, gains: &[Gains]) {
+        for (cell, g) in self.0.iter().zip(gains) {
+            cell.store(g.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
 /// The song's end: the end of its last clip (muted ones too: muting does not shorten the song).
 pub fn song_length(tracks: &[CueTrack]) -> u64 {
     tracks
@@ -296,6 +322,19 @@ mod tests {
         );
         assert_eq!(audible(&[both, solo]), [false, true]);
         assert_eq!(audible(&[]), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn a_gain_table_changes_every_track_at_once() {
+        let t = GainTable::new(&cue_gains(&[Cue::default(), Cue::default()]));
+        assert_eq!(t.get(1), Gains::of(&Cue::default()));
+        let solo = Cue {
+            solo: true,
+            ..Cue::default()
+        };
+        t.set_all(&cue_gains(&[solo, Cue::default()]));
+        assert!(!t.get(0).is_silent() && t.get(1).is_silent());
+        assert!(t.get(7).is_silent(), "no such track");
     }
 
     #[test]

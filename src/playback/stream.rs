@@ -1,116 +1,168 @@
-//! Choosing the output's settings and building the cpal output stream whose data callback is
-//! `Playout::on_block`.
+//! Choosing an output configuration, and building and starting the cpal output stream whose
+//! data callback is `Playout::on_block`, with what the host says of each block.
 
 use std::sync::Arc;
 
 use cpal::traits::{DeviceTrait, StreamTrait};
-use cpal::{BufferSize, SampleFormat};
+use cpal::{BufferSize, SupportedBufferSize, SupportedStreamConfigRange};
 
-use super::playout::{OutStamp, OutputSample, Playout};
-use super::shared::PlaybackShared;
+use super::{OutStamp, OutputSample, PlaybackShared, Playout};
 use crate::audio::{self, HostKind};
 use crate::error::Error;
 use crate::format::DeviceFormat;
 
-/// How the output is opened.
+/// The output stream's settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputChoice {
     pub channels: u16,
     pub sample_rate: u32,
     pub format: DeviceFormat,
-    /// Frames per callback when fixed (JACK's is the server's).
     pub buffer: Option<u32>,
 }
 
-/// Chooses the output's settings: the session's `rate` (or a clear refusal), two channels
-/// where it has them, the most precise sample format it offers.
+/// What the output must be: the session's rate; the rest the device's best unless asked.
+#[derive(Clone, Debug, Default)]
+pub struct OutputRequest {
+    pub sample_rate: u32,
+    pub channels: Option<u16>,
+    pub format: Option<DeviceFormat>,
+    pub buffer: Option<u32>,
+}
+
+/// Device formats best first: JACK's own float; elsewhere 32-bit integers, which carry a
+/// 24-bit take exactly and leave the device's converter nothing to round.
+fn preferred(kind: HostKind) -> [DeviceFormat; 4] {
+    use DeviceFormat::*;
+    match kind {
+        HostKind::Jack => [F32, I32, I24, I16],
+        _ => [I32, F32, I24, I16],
+    }
+}
+
+/// Picks channels (2 where the device has them: the cue is stereo), format and buffer for
+/// playing at the session's rate, or says what the device supports.
 pub fn choose_output(
     kind: HostKind,
     device: &cpal::Device,
-    rate: u32,
-    buffer: Option<u32>,
+    req: &OutputRequest,
 ) -> Result<OutputChoice, Error> {
     let name = audio::name_of(device);
-    let ranges: Vec<_> = device
+    let configs: Vec<SupportedStreamConfigRange> = device
         .supported_output_configs()
-        .map_err(|e| Error::Runtime(format!("cannot ask {name} what it plays: {e}")))?
+        .map_err(|e| Error::Runtime(format!("cannot ask {name} what it can play: {e}")))?
         .collect();
-    if ranges.is_empty() {
+    if configs.is_empty() {
         return Err(Error::usage(format!(
-            "{name} has no output; choose another --output"
+            "{name} has no output; choose another device with --output"
         )));
     }
-    let at_rate: Vec<_> = ranges
+    let rate = req.sample_rate;
+    let with_rate: Vec<&SupportedStreamConfigRange> = configs
         .iter()
-        .filter(|r| r.min_sample_rate() <= rate && rate <= r.max_sample_rate())
+        .filter(|c| (c.min_sample_rate()..=c.max_sample_rate()).contains(&rate))
         .collect();
-    if at_rate.is_empty() {
-        let mut rates: Vec<String> = ranges
+    if with_rate.is_empty() {
+        let rates: std::collections::BTreeSet<String> = configs
             .iter()
-            .map(|r| {
-                if r.min_sample_rate() == r.max_sample_rate() {
-                    r.min_sample_rate().to_string()
+            .map(|c| {
+                if c.min_sample_rate() == c.max_sample_rate() {
+                    c.min_sample_rate().to_string()
                 } else {
-                    format!("{}-{}", r.min_sample_rate(), r.max_sample_rate())
+                    format!("{}-{}", c.min_sample_rate(), c.max_sample_rate())
                 }
             })
             .collect();
-        rates.sort();
-        rates.dedup();
         return Err(Error::usage(format!(
-            "the output {name} cannot play at {rate} Hz, the rate of the input and the session (it plays {} Hz); choose an output that runs at {rate} Hz",
-            rates.join(", ")
+            "{name} cannot play at {rate} Hz (the session's rate); it plays at {} Hz",
+            rates.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    let rank = |f: SampleFormat| match f {
-        SampleFormat::F32 => 4,
-        SampleFormat::I32 => 3,
-        SampleFormat::I24 => 2,
-        SampleFormat::I16 => 1,
-        _ => 0,
+    let offered = |c: &&&SupportedStreamConfigRange| DeviceFormat::from_cpal(c.sample_format());
+    let channels = match req.channels {
+        Some(ch) => ch,
+        None => {
+            let all: Vec<u16> = with_rate.iter().map(|c| c.channels()).collect();
+            if all.contains(&2) {
+                2
+            } else {
+                all.iter().copied().filter(|&c| c > 2).min().unwrap_or(1)
+            }
+        }
     };
-    let best = at_rate
+    let fits: Vec<&&SupportedStreamConfigRange> = with_rate
         .iter()
-        .filter(|r| rank(r.sample_format()) > 0)
-        .max_by_key(|r| (u8::from(r.channels() >= 2), rank(r.sample_format())))
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "the output {name} offers no sample format tapedeck plays (f32, i32, i24, i16)"
-            ))
-        })?;
-    let format = match best.sample_format() {
-        SampleFormat::F32 => DeviceFormat::F32,
-        SampleFormat::I32 => DeviceFormat::I32,
-        SampleFormat::I24 => DeviceFormat::I24,
-        _ => DeviceFormat::I16,
+        .filter(|c| c.channels() == channels && offered(c).is_some())
+        .collect();
+    if fits.is_empty() {
+        return Err(Error::usage(format!(
+            "{name} cannot play {channels} channels at {rate} Hz in a format tapedeck writes \
+             (i16, i24, i32, f32)"
+        )));
+    }
+    let formats: Vec<DeviceFormat> = fits.iter().filter_map(offered).collect();
+    let format = match req.format {
+        Some(f) if formats.contains(&f) => f,
+        Some(f) => {
+            return Err(Error::usage(format!(
+                "{name} does not play {f} at {rate} Hz with {channels} channels; it plays {}",
+                formats
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        None => preferred(kind)
+            .into_iter()
+            .find(|f| formats.contains(f))
+            .unwrap_or(formats[0]),
     };
+    if let Some(b) = req.buffer {
+        let range = fits
+            .iter()
+            .find(|c| offered(c) == Some(format))
+            .map(|c| *c.buffer_size());
+        if let Some(SupportedBufferSize::Range { min, max }) = range
+            && !(min..=max).contains(&b)
+        {
+            return Err(Error::usage(format!(
+                "{name} plays buffers of {min} to {max} frames, not {b}"
+            )));
+        }
+    }
     Ok(OutputChoice {
-        channels: best.channels().clamp(1, 2),
+        channels,
         sample_rate: rate,
         format,
-        buffer: if kind == HostKind::Jack { None } else { buffer },
+        buffer: req.buffer,
     })
 }
 
-/// Builds and starts the output stream.
+/// A playing output stream. Dropping it stops the output.
+pub struct OpenOutput {
+    pub stream: cpal::Stream,
+    pub shared: Arc<PlaybackShared>,
+}
+
+/// Builds and starts the output stream around `playout` (from `Player::new`, which gave
+/// `shared` too).
 pub fn open_output(
     kind: HostKind,
     device: &cpal::Device,
     choice: &OutputChoice,
     playout: Playout,
-    shared: Arc<PlaybackShared>,
-) -> Result<cpal::Stream, Error> {
+    shared: &Arc<PlaybackShared>,
+) -> Result<OpenOutput, Error> {
     let config = cpal::StreamConfig {
         channels: choice.channels,
         sample_rate: choice.sample_rate,
         buffer_size: choice.buffer.map_or(BufferSize::Default, BufferSize::Fixed),
     };
-    let _ = (kind, shared);
     let stream = match choice.format {
-        DeviceFormat::I16 => build::<i16>(device, &config, playout),
-        DeviceFormat::I24 => build::<cpal::I24>(device, &config, playout),
-        DeviceFormat::I32 => build::<i32>(device, &config, playout),
-        DeviceFormat::F32 => build::<f32>(device, &config, playout),
+        DeviceFormat::I16 => build::<i16>(kind, device, &config, playout, shared),
+        DeviceFormat::I24 => build::<cpal::I24>(kind, device, &config, playout, shared),
+        DeviceFormat::I32 => build::<i32>(kind, device, &config, playout, shared),
+        DeviceFormat::F32 => build::<f32>(kind, device, &config, playout, shared),
     }
     .map_err(|e| {
         Error::Runtime(format!(
@@ -124,10 +176,14 @@ pub fn open_output(
     stream
         .play()
         .map_err(|e| Error::Runtime(format!("cannot start {}: {e}", audio::name_of(device))))?;
-    Ok(stream)
+    Ok(OpenOutput {
+        stream,
+        shared: Arc::clone(shared),
+    })
 }
 
-/// What JACK says of the cycle being played (none on other hosts).
+/// JACK's frame counter for the cycle being played and the ports' playback latency (none on
+/// other hosts).
 #[cfg(feature = "jack")]
 fn jack_cycle() -> Option<(u32, u32)> {
     cpal::platform::jack_cycle().map(|c| (c.frames, c.latency))
@@ -138,15 +194,36 @@ fn jack_cycle() -> Option<(u32, u32)> {
     None
 }
 
-fn build<T: OutputSample + cpal::SizedSample>(
+/// Asks for SCHED_FIFO on the calling thread (ALSA's audio thread, which cpal does not hand
+/// out otherwise), at the priority the capture callback asks for; refused quietly without an
+/// rtprio allowance.
+fn ask_for_realtime() {
+    // SAFETY: a scheduling call on the calling thread with an initialised argument; failure
+    // is reported in its return value only.
+    unsafe {
+        let mut param: libc::sched_param = std::mem::zeroed();
+        param.sched_priority = 70;
+        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param);
+    }
+}
+
+fn build<T: OutputSample>(
+    kind: HostKind,
     device: &cpal::Device,
     config: &cpal::StreamConfig,
     mut playout: Playout,
+    shared: &Arc<PlaybackShared>,
 ) -> Result<cpal::Stream, cpal::Error> {
+    let errors = Arc::clone(shared);
     let channels = usize::from(config.channels);
+    let mut scheduled = kind != HostKind::Alsa;
     device.build_output_stream::<T, _, _>(
         *config,
-        move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
+        move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
+            if !scheduled {
+                scheduled = true;
+                ask_for_realtime();
+            }
             let stamp = match jack_cycle() {
                 Some((frame, latency)) => OutStamp::JackCycle { frame, latency },
                 None => {
@@ -157,11 +234,9 @@ fn build<T: OutputSample + cpal::SizedSample>(
                     }
                 }
             };
-            playout.on_block(out, channels, stamp);
+            playout.on_block(data, channels, stamp);
         },
-        // Output errors (an underrun of the device) cost the performer a click, never audio
-        // that reached the recorder: nothing to do here.
-        |_e: cpal::Error| {},
+        move |e: cpal::Error| errors.on_stream_error(e.kind()),
         None,
     )
 }
