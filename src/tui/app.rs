@@ -314,10 +314,12 @@ impl App {
             Mode::Goto { mut text } => match edit_line(&mut text, key, ctrl_c) {
                 Edit::Done => {
                     self.mode = Mode::Normal;
-                    match crate::song_time::parse(&text) {
-                        Ok(t) => vec![Command::Locate(Locate::Frame(
-                            t.frames(self.snap.sample_rate),
-                        ))],
+                    let time = crate::song_time::parse(&text).and_then(|t| {
+                        t.frames(self.snap.sample_rate)
+                            .ok_or_else(|| format!("{} is too far", text.trim()))
+                    });
+                    match time {
+                        Ok(frame) => vec![Command::Locate(Locate::Frame(frame))],
                         Err(e) => {
                             self.say(e, Severity::Warning);
                             Vec::new()
