@@ -789,3 +789,26 @@ fn the_song_keys_are_in_the_help() {
         assert!(screen.contains(part), "{part:?} missing:\n{screen}");
     }
 }
+
+#[test]
+fn every_row_fits_80_columns_with_its_clip_mark() {
+    let mut a = song_app(false);
+    a.snap.tracks[0].name = "Synth (clips)".into();
+    a.snap.song.tracks[0].name = "Synth (clips)".into();
+    a.snap.inputs[0].clips = 3;
+    let screen = render(&a, 80, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("01 Synth (clips)"))
+        .expect("row");
+    assert!(row.ends_with(" CLIP"), "{row:?}");
+    // The meters of tracks with and without a take start in the same column.
+    let starts: Vec<usize> = screen
+        .lines()
+        .filter_map(|l| l.chars().position(|c| c == '█'))
+        .collect();
+    assert!(
+        starts.len() >= 4 && starts.iter().all(|&s| s == starts[0]),
+        "{screen}"
+    );
+}

@@ -412,7 +412,10 @@ fn pan_text(pan: f64) -> String {
     }
 }
 
-/// The compact cue: mute, solo, gain and pan, 11 columns.
+/// Columns of the compact cue.
+const CUE_WIDTH: usize = 12;
+
+/// The compact cue: mute, solo, gain and pan, `CUE_WIDTH` columns.
 fn cue_spans(cue: &CueRecord, st: &Styles) -> Vec<Span<'static>> {
     vec![
         if cue.mute {
@@ -459,7 +462,7 @@ fn take_span(app: &App, row: &Row, st: &Styles) -> Span<'static> {
 fn draw_list(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) {
     const NAME: usize = 13;
     // "› " "● " "01 " name " in1  " "▶T3  " "MS +3 L25  " meter " -12.3" " CLIP"
-    let fixed = 2 + 2 + 3 + NAME + 6 + 5 + 11 + 7 + 5;
+    let fixed = 2 + 2 + 3 + NAME + 6 + 5 + CUE_WIDTH + 7 + 5;
     let width = usize::from(area.width).saturating_sub(fixed).max(8);
     let mut lines = Vec::with_capacity(rows.len() + 1);
     lines.push(Line::from(vec![
@@ -513,7 +516,7 @@ fn draw_list(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) {
         spans.push(take_span(app, row, st));
         match row.song {
             Some(s) => spans.extend(cue_spans(&s.cue, st)),
-            None => spans.push(Span::raw(" ".repeat(11))),
+            None => spans.push(Span::raw(" ".repeat(CUE_WIDTH))),
         }
         match meter_for(app, row) {
             Some(m) => {
