@@ -116,7 +116,12 @@ fn arm_two_tracks_record_stop_quit() {
     assert!(s.contains("next take 1"), "{s}");
     assert!(line_with(&s, "01 Kick+Snare").contains('●'), "{s}");
 
-    // Disarm all, then arm tracks 1 and 2 with their number keys.
+    // Disarm all (the loopback inputs start disarmed: `a` first arms all, then none), then
+    // arm tracks 1 and 2 with their number keys.
+    t.keys(&["a"]);
+    t.wait_for("all tracks armed", 5, |s| {
+        line_with(s, "10 Loopback R").contains('●')
+    });
     t.keys(&["a"]);
     t.wait_for("all tracks disarmed", 5, |s| {
         line_with(s, "01 Kick+Snare").contains('○')
