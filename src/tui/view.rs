@@ -436,9 +436,15 @@ fn cue_spans(cue: &CueRecord, st: &Styles) -> Vec<Span<'static>> {
     ]
 }
 
-/// Whether a track is heard in the cue: not muted, and soloed when any track is.
+/// Whether a track is heard in the cue: not muted, and soloed when any track heard is (as
+/// the player mixes).
 fn audible(app: &App, cue: &CueRecord) -> bool {
-    let any_solo = app.snap.song.tracks.iter().any(|t| t.cue.solo);
+    let any_solo = app
+        .snap
+        .song
+        .tracks
+        .iter()
+        .any(|t| t.cue.solo && !t.cue.mute);
     !cue.mute && (cue.solo || !any_solo)
 }
 
