@@ -812,3 +812,40 @@ fn every_row_fits_80_columns_with_its_clip_mark() {
         "{screen}"
     );
 }
+
+/// The foreground colour of the first cell of `needle` on the screen.
+fn color_of(app: &App, needle: &str) -> Option<ratatui::style::Color> {
+    let (w, h) = (80u16, 24u16);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| view::draw(f, app, Instant::now()))
+        .expect("draw");
+    let buf = t.backend().buffer().clone();
+    let first = needle.chars().next()?;
+    for y in 0..h {
+        let line: Vec<&str> = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        let text: String = line.concat();
+        if let Some(at) = text.find(needle) {
+            let col = text[..at].chars().count() as u16;
+            let cell = &buf[(col, y)];
+            assert_eq!(cell.symbol().chars().next(), Some(first));
+            return cell.fg.into();
+        }
+    }
+    None
+}
+
+#[test]
+fn the_takes_heard_are_lit_while_the_song_plays() {
+    use ratatui::style::Color;
+    // Track 2 is soloed: it is heard (green); track 1 is muted and the backing is not soloed.
+    let mut a = song_app(false);
+    assert_eq!(color_of(&a, "▶T1  ·S"), Some(Color::Green));
+    assert_eq!(color_of(&a, "▶T2  M·"), Some(Color::DarkGray));
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::DarkGray));
+    // A muted solo does not silence the others, as the player mixes.
+    a.snap.song.tracks[1].cue.mute = true;
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::Green));
+    // Stopped: nothing is lit.
+    a.snap.song.playing = false;
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::Reset));
+}
