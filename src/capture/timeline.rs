@@ -105,9 +105,10 @@ impl Timeline {
     /// one period per cycle the server runs (jackd adjusts it only at its own overruns).
     /// JACK's microsecond cycle times come from a filter that jackd resets at every xrun and
     /// that then runs fast or slow for seconds, so they are used for nothing here.
-    /// `ns` as whole frames at the stream's rate (rounded down), saturating.
+    /// `ns` as frames at the stream's rate, to the nearest, saturating.
     pub(crate) fn frames_in(&self, ns: u64) -> u32 {
-        u32::try_from(u128::from(ns) * u128::from(self.rate) / 1_000_000_000).unwrap_or(u32::MAX)
+        u32::try_from((u128::from(ns) * u128::from(self.rate) + 500_000_000) / 1_000_000_000)
+            .unwrap_or(u32::MAX)
     }
 
     pub(crate) fn cycle_stamp(&mut self, frame: u32, clock_ns: Option<u64>) -> u64 {

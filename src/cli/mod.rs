@@ -4,6 +4,7 @@
 //! turns them into a validated `RecordPlan` without touching anything; `record` then opens the
 //! device, the session and the engine, and hands them to a front end.
 
+mod calibrate;
 mod devices;
 mod import;
 mod plan;
@@ -50,6 +51,47 @@ enum Cmd {
     Record(RecordArgs),
     /// Record from the built-in demo input (8 inputs of a little band, real time).
     Demo(DemoArgs),
+    /// Measure the round trip the host does not report, with a cable from an output to an
+    /// input, and keep the correction for overdubs on that pair of devices (in the user's
+    /// config folder).
+    Calibrate {
+        /// Audio host.
+        #[arg(long, value_enum, default_value_t = AnyHost::Alsa, value_name = "HOST")]
+        host: AnyHost,
+        /// Input device id (default: the host's default input; the demo's loopback on demo).
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+        /// Output device id (default: the host's default output).
+        #[arg(long, value_name = "ID")]
+        output: Option<String>,
+        /// The input the cable reaches (1-based).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        input: u16,
+        /// Input channels to open (default: the device's).
+        #[arg(long, value_name = "N")]
+        channels: Option<u16>,
+        /// Sample rate in Hz (a correction holds for one rate).
+        #[arg(long, value_name = "HZ")]
+        rate: Option<u32>,
+        /// Frames per callback (a correction holds for one buffer size).
+        #[arg(long, value_name = "FRAMES")]
+        buffer: Option<u32>,
+        /// Sample format to ask the input for.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        device_format: Option<DeviceFormat>,
+        /// JACK: connect tapedeck's outputs to these ports (repeat, in order).
+        #[arg(long = "connect-output", value_name = "PORT")]
+        connect_output: Vec<String>,
+        /// JACK: record tapedeck's inputs from these ports (repeat, in order).
+        #[arg(long = "connect-input", value_name = "PORT")]
+        connect_input: Vec<String>,
+        /// Measure although input and output may run on separate clocks.
+        #[arg(long)]
+        separate_clocks: bool,
+        /// Measure and say, keep nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Play a session's song on an output: every track's playing take at its place, through
     /// the cue (gain, pan, mute, solo as the session keeps them).
     Play {
@@ -254,6 +296,33 @@ pub fn main() -> i32 {
         Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
+        Cmd::Calibrate {
+            host,
+            device,
+            output,
+            input,
+            channels,
+            rate,
+            buffer,
+            device_format,
+            connect_output,
+            connect_input,
+            separate_clocks,
+            dry_run,
+        } => calibrate::run(calibrate::CalibrateArgs {
+            host: host.into(),
+            device,
+            output,
+            input,
+            channels,
+            rate,
+            buffer,
+            device_format,
+            connect_output,
+            connect_input,
+            separate_clocks,
+            dry_run,
+        }),
         Cmd::Play {
             session,
             dir,

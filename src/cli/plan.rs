@@ -59,6 +59,8 @@ pub(crate) enum FrontEnd {
     Screen { fps: u32, record_now: bool },
     /// One take with a status line per second, as text or JSON lines.
     Headless { json: bool },
+    /// One take, only warnings said (for `calibrate`).
+    Quiet,
 }
 
 /// Everything `record` and `demo` will do, checked.
@@ -87,6 +89,8 @@ pub(crate) struct RecordPlan {
     pub(crate) connect_output: Vec<String>,
     pub(crate) connect_input: Vec<String>,
     pub(crate) separate_clocks: bool,
+    /// `calibrate` measures the round trip: no stored correction is applied.
+    pub(crate) calibrating: bool,
 }
 
 /// Which output plays the song.
@@ -167,6 +171,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         from: a.from,
         connect_output: a.connect_output,
         connect_input: a.connect_input,
+        calibrating: false,
         separate_clocks: a.separate_clocks,
         host,
         device,

@@ -224,5 +224,12 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             ));
             headless::run(driver, take_frames, &printer)
         }
+        FrontEnd::Quiet => {
+            let printer = Printer {
+                style: StatusStyle::Quiet,
+                session_dir: session_dir.clone(),
+            };
+            headless::run(driver, take_frames, &printer)
+        }
     }
 }

@@ -118,8 +118,11 @@ pub(crate) fn start(
     let opened = playback::open_output(kind, &out.device, &out.choice, playout, &shared)?;
     let loop_probe =
         jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
-    let (correction, correction_source) = (0, "none".to_string());
-    let _ = (input_id, buffer);
+    let (correction, correction_source) = if plan.calibrating {
+        (0, "none (calibrating)".to_string())
+    } else {
+        stored_correction(kind, &out.id, input_id, rate, buffer)
+    };
     let fix = RoundTripFix {
         inside_jack: false,
         correction,
@@ -138,6 +141,37 @@ pub(crate) fn start(
         from,
     };
     Ok((setup, Box::new(opened.stream)))
+}
+
+/// The correction `tapedeck calibrate` kept for this pair of devices, and where it came from.
+fn stored_correction(
+    kind: HostKind,
+    output: &str,
+    input: &str,
+    rate: u32,
+    buffer: Option<u32>,
+) -> (i64, String) {
+    let key = crate::calibrate::DeviceKey {
+        host: kind.name().to_string(),
+        output: output.to_string(),
+        input: input.to_string(),
+        sample_rate: rate,
+        buffer_frames: buffer,
+    };
+    match crate::calibrate::Store::from_env().and_then(|s| s.load(&key)) {
+        Ok(Some(c)) => (
+            c.correction_frames,
+            format!(
+                "calibration of {}",
+                c.measured_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
+        Ok(None) => (0, "none".to_string()),
+        Err(e) => {
+            eprintln!("tapedeck: {e}; no measured correction applied");
+            (0, "none".to_string())
+        }
+    }
 }
 
 /// tapedeck's JACK ports: the outputs connected where the user said, and the question whether

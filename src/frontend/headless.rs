@@ -17,6 +17,8 @@ use crate::format::{dbfs_rounded, round_hundredths};
 pub(crate) enum StatusStyle {
     Text,
     Json,
+    /// Warnings only (on stderr).
+    Quiet,
 }
 
 /// One status report, as printed by `--json-status` (field names are a stable interface,
@@ -163,6 +165,7 @@ impl Printer {
                     self.out(&s);
                 }
             }
+            StatusStyle::Quiet => {}
         }
     }
 
@@ -202,6 +205,14 @@ impl Printer {
             StatusStyle::Json => {
                 if let Ok(s) = serde_json::to_string(&JsonEvent { kind, body }) {
                     self.out(&s);
+                }
+            }
+            StatusStyle::Quiet => {
+                if matches!(
+                    e,
+                    Event::Warning(_) | Event::TakeRefused(_) | Event::StreamFailed(_)
+                ) {
+                    self.note(&text);
                 }
             }
         }

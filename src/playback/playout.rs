@@ -46,6 +46,8 @@ pub struct Playout {
     length: u64,
     /// The last block was short of audio (an underrun goes on).
     short: bool,
+    /// The JACK frame counter the next block should come at.
+    next_cycle: Option<u32>,
 }
 
 impl Playout {
@@ -60,6 +62,7 @@ impl Playout {
             position: 0,
             length: 0,
             short: false,
+            next_cycle: None,
         }
     }
 
@@ -69,6 +72,21 @@ impl Playout {
     pub fn on_block<T: OutputSample>(&mut self, out: &mut [T], channels: usize, stamp: OutStamp) {
         let channels = channels.max(1);
         let frames = out.len() / channels;
+        let cycle = match stamp {
+            OutStamp::JackCycle { frame, .. } => Some(frame),
+            OutStamp::Host { .. } => None,
+        };
+        self.on_block_inner(out, channels, frames, stamp);
+        self.next_cycle = cycle.map(|f| f.wrapping_add(frames as u32));
+    }
+
+    fn on_block_inner<T: OutputSample>(
+        &mut self,
+        out: &mut [T],
+        channels: usize,
+        frames: usize,
+        stamp: OutStamp,
+    ) {
         let (clock, latency_frames) = self.clock(stamp);
         let first = self.follow_control();
         if self.run == 0 {
@@ -82,6 +100,9 @@ impl Playout {
             };
             self.shared.publish(&a, false);
             return;
+        }
+        if let OutStamp::JackCycle { frame, .. } = stamp {
+            self.catch_up_with_the_server(frame, first);
         }
         let start = self.position;
         self.play(out, channels, frames);
@@ -98,6 +119,24 @@ impl Playout {
                 .advance(self.run, PlayState::Playing, PlayState::Ended);
             self.run = 0;
             self.recycle();
+        }
+    }
+
+    /// Cycles the JACK server ran without calling us (an xrun of this client): the song went
+    /// on unheard for those frames, so the timeline moves on by as many, counted as an
+    /// underrun, and what follows stays where it belongs.
+    fn catch_up_with_the_server(&mut self, frame: u32, first: bool) {
+        if let Some(expected) = self.next_cycle
+            && !first
+        {
+            let missed = frame.wrapping_sub(expected);
+            if missed > 0 && missed < u32::MAX / 2 {
+                self.position += u64::from(missed);
+                self.shared.underrun_events.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .underrun_frames
+                    .fetch_add(u64::from(missed), Ordering::Relaxed);
+            }
         }
     }
 

@@ -201,6 +201,12 @@ impl JackServer {
         server
     }
 
+    /// What the server has logged so far (its xruns among it).
+    #[allow(dead_code)]
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The server's process id (to stop and continue it).
     #[allow(dead_code)]
     pub fn pid(&self) -> u32 {

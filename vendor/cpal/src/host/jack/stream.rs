@@ -1,6 +1,6 @@
 use std::cell::Cell;
 use std::sync::{
-    atomic::{AtomicU8, Ordering},
+    atomic::{AtomicBool, AtomicU8, Ordering},
     Arc, Mutex,
 };
 
@@ -125,11 +125,13 @@ impl Stream {
             error_callback_ptr.clone(),
         );
 
-        let notification_handler = JackNotificationHandler::new(
+        let mut notification_handler = JackNotificationHandler::new(
             error_callback_ptr,
             state.clone(),
             client.sample_rate() as jack::Frames,
         );
+        // tapedeck patch: graph changes reach the process handler.
+        notification_handler.graph_changed = input_process_handler.graph_changed.clone();
 
         let async_client = client
             .activate_async(notification_handler, input_process_handler)
@@ -181,11 +183,13 @@ impl Stream {
             error_callback_ptr.clone(),
         );
 
-        let notification_handler = JackNotificationHandler::new(
+        let mut notification_handler = JackNotificationHandler::new(
             error_callback_ptr,
             state.clone(),
             client.sample_rate() as jack::Frames,
         );
+        // tapedeck patch: graph changes reach the process handler.
+        notification_handler.graph_changed = output_process_handler.graph_changed.clone();
 
         let async_client = client
             .activate_async(notification_handler, output_process_handler)
@@ -310,7 +314,15 @@ struct LocalProcessHandler {
     capture_latency: Option<FrameCount>,
     playback_latency: Option<FrameCount>,
     latency_age: u32,
+    /// tapedeck patch: set by the notification thread when ports are connected or the graph
+    /// is reordered; the latencies are then looked up every cycle for `LATENCY_SETTLE_CYCLES`
+    /// cycles (JACK recomputes them a cycle or so after the change).
+    graph_changed: Arc<AtomicBool>,
+    latency_settling: u32,
 }
+
+/// tapedeck patch: cycles the latencies are looked up every cycle after a graph change.
+const LATENCY_SETTLE_CYCLES: u32 = 16;
 
 /// tapedeck patch: how many cycles a looked-up port latency is used for.
 const LATENCY_REFRESH_CYCLES: u32 = 64;
@@ -371,6 +383,8 @@ impl LocalProcessHandler {
             capture_latency: None,
             playback_latency: None,
             latency_age: 0,
+            graph_changed: Arc::new(AtomicBool::new(false)),
+            latency_settling: 0,
         }
     }
 }
@@ -482,8 +496,13 @@ impl jack::ProcessHandler for LocalProcessHandler {
                 (client.time(), None)
             }
         };
-        // tapedeck patch: the ports' latencies, looked up again now and then.
-        if self.latency_age == 0 {
+        // tapedeck patch: the ports' latencies, looked up again now and then, and every cycle
+        // for a while after the graph changed.
+        if self.graph_changed.swap(false, Ordering::AcqRel) {
+            self.latency_settling = LATENCY_SETTLE_CYCLES;
+        }
+        if self.latency_age == 0 || self.latency_settling > 0 {
+            self.latency_settling = self.latency_settling.saturating_sub(1);
             self.capture_latency =
                 hardware_latency_frames(&self.in_ports, jack::LatencyType::Capture);
             self.playback_latency =
@@ -650,6 +669,8 @@ struct JackNotificationHandler {
     error_callback_ptr: ErrorCallbackArc,
     state: Arc<AtomicU8>,
     configured_sample_rate: jack::Frames,
+    /// tapedeck patch: shared with the process handler (see `graph_changed` there).
+    graph_changed: Arc<AtomicBool>,
 }
 
 impl JackNotificationHandler {
@@ -662,6 +683,7 @@ impl JackNotificationHandler {
             error_callback_ptr,
             state,
             configured_sample_rate,
+            graph_changed: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -695,6 +717,21 @@ impl jack::NotificationHandler for JackNotificationHandler {
             );
         }
         jack::Control::Quit
+    }
+
+    fn ports_connected(
+        &mut self,
+        _: &jack::Client,
+        _port_id_a: jack::PortId,
+        _port_id_b: jack::PortId,
+        _are_connected: bool,
+    ) {
+        self.graph_changed.store(true, Ordering::Release);
+    }
+
+    fn graph_reorder(&mut self, _: &jack::Client) -> jack::Control {
+        self.graph_changed.store(true, Ordering::Release);
+        jack::Control::Continue
     }
 
     fn xrun(&mut self, _: &jack::Client) -> jack::Control {
