@@ -282,13 +282,14 @@ fn session_json(dir: &Path) -> serde_json::Value {
 #[test]
 fn overdub_choose_takes_play_back() {
     // The demo's loopback cable hides this delay from the host: an uncompensated overdub is
-    // late by exactly this much (calibrate would measure it).
+    // late by exactly this much (no correction is stored in its own config folder).
     const HIDDEN: usize = 300;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let t = Tmux::new("overdub");
     t.start(&format!(
-        "TAPEDECK_DEMO_LOOPBACK_DELAY={HIDDEN} {} demo --dir {} --session od; echo EXIT=$?; sleep 60",
+        "XDG_CONFIG_HOME={}/config TAPEDECK_DEMO_LOOPBACK_DELAY={HIDDEN} {} demo --dir {} --session od; echo EXIT=$?; sleep 60",
+        dir.display(),
         common::bin(),
         dir.display()
     ));
