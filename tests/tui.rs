@@ -7,9 +7,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use tapedeck::engine::{Command, DiskSpace, EndReason, InputMeter, Snapshot, Track, Transport};
+use tapedeck::engine::{
+    Command, DiskSpace, EndReason, InputMeter, Locate, Snapshot, SongView, Track, Transport,
+};
 use tapedeck::format::FileFormat;
-use tapedeck::session::manifest::DeviceRecord;
+use tapedeck::session::manifest::{CueRecord, DeviceRecord};
+use tapedeck::session::song::SongTrack;
 use tapedeck::tui::app::{App, Mode};
 use tapedeck::tui::view;
 
@@ -199,11 +202,11 @@ fn arming_keys() {
         }]
     );
     assert!(a.snap.tracks[2].armed);
-    // Arrows and space toggle the selected track.
+    // Arrows select, Enter toggles the selected track (space is the song's transport).
     a.on_key(key(KeyCode::Up));
     assert_eq!(a.selected, 1);
     assert_eq!(
-        a.on_key(key(KeyCode::Char(' '))),
+        a.on_key(key(KeyCode::Enter)),
         vec![Command::SetArmed {
             track: 2,
             armed: false
@@ -399,4 +402,450 @@ fn the_status_line_fits_80_columns_in_a_timed_take_with_dropouts() {
     // With room to spare, the full form.
     let wide = render(&a, 140, 24);
     assert!(wide.contains(" trk) │ dropouts 0 │ ring 2%"), "{wide}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The song.
+
+fn song_track(number: u16, name: &str, input: Option<u16>, takes: &[u32]) -> SongTrack {
+    SongTrack {
+        number,
+        name: name.into(),
+        input,
+        cue: CueRecord::default(),
+        chosen: None,
+        playing: takes.last().copied(),
+        takes: takes.to_vec(),
+    }
+}
+
+/// Four inputs, of which 1 and 2 have takes (track 1 muted, track 2 soloed at +3 dB right of
+/// centre playing its older take), track 3 and 4 nothing yet, and an imported backing track
+/// (track 5) at -6 dB left; the song plays at 0:00:12.3 of 0:03:10.0 with underruns and a
+/// file that does not play.
+fn song_app(recording: bool) -> App {
+    let mut snap = snapshot(4, recording);
+    let mut kick = song_track(1, "Kick", Some(1), &[1, 2]);
+    kick.cue.mute = true;
+    let mut snare = song_track(2, "Snare", Some(2), &[1, 2]);
+    snare.cue = CueRecord {
+        gain_db: 3.0,
+        pan: 0.25,
+        mute: false,
+        solo: true,
+    };
+    snare.chosen = Some(1);
+    snare.playing = Some(1);
+    let mut backing = song_track(5, "Backing", None, &[3]);
+    backing.cue.gain_db = -6.0;
+    backing.cue.pan = -0.5;
+    snap.song = SongView {
+        position: 48_000 * 12 + 14_400,
+        playing: true,
+        length: 48_000 * 190,
+        tracks: vec![kick, snare, backing],
+        underruns: 3,
+        underrun_frames: 4_800,
+        problems: vec![
+            "sessions/Song 1/take-002/01_Kick_T002.wav: not a WAV file; it does not play".into(),
+        ],
+        output: Some("tapedeck demo output".into()),
+        starting_overdub: false,
+    };
+    App::new(snap, true, None)
+}
+
+#[test]
+fn the_song_on_screen() {
+    let screen = render(&song_app(false), 80, 24);
+    let line = |needle: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}:\n{screen}"))
+            .to_string()
+    };
+    // The transport: position / length, playing, underruns loud, the problem; at 80
+    // columns the output's name gives way, then the words.
+    let transport = line("♪");
+    for part in [
+        "0:00:12.3 / 0:03:10.0",
+        "▶ playing",
+        "out tapedeck demo… │ UNDERRUNS 3 │ ⚠ 1 file",
+    ] {
+        assert!(transport.contains(part), "{part:?} missing: {transport:?}");
+    }
+    let wide = render(&song_app(false), 120, 24);
+    let wide = wide.lines().nth(2).expect("transport line");
+    assert!(
+        wide.contains(
+            "▶ playing │ out tapedeck demo output │ UNDERRUNS 3 (4800 frames) │ ⚠ 1 file not playing"
+        ),
+        "{wide}"
+    );
+    // Each track: its take, its cue; the imported one plays, has no meter and no arm mark.
+    assert!(line("01 Kick").contains("▶T2  M·   0 C"), "{screen}");
+    assert!(line("02 Snare").contains("▶T1  ·S  +3 R25"), "{screen}");
+    assert!(line("03 Bass DI").contains(" -  "), "{screen}");
+    let backing = line("05 Backing");
+    assert!(
+        backing.starts_with("    05 Backing"),
+        "no arm mark: {backing:?}"
+    );
+    assert!(backing.contains("file ▶T3  ··  -6 L50"), "{backing:?}");
+    assert!(
+        backing.contains("imported") && !backing.contains('█'),
+        "{backing:?}"
+    );
+    // The selected track's takes, the one playing marked; the problem in the message line.
+    assert!(
+        line("01 Kick:").contains("takes 1 ▶2  (newest)"),
+        "{screen}"
+    );
+    assert!(
+        line("not a WAV file").contains("01_Kick_T002.wav"),
+        "{screen}"
+    );
+    // The footer offers what works while the song plays.
+    assert!(line("space stop").contains("r overdub"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn the_song_overdubbing_and_stopped_without_output() {
+    let mut a = song_app(true);
+    a.snap.song.underruns = 0;
+    a.snap.song.problems.clear();
+    let screen = render(&a, 80, 24);
+    let transport = screen.lines().nth(2).expect("transport line");
+    assert!(
+        transport.contains("● overdub │ out tapedeck demo output"),
+        "{transport}"
+    );
+    assert!(
+        !transport.contains("UNDERRUNS") && !transport.contains('⚠'),
+        "{transport}"
+    );
+    a.snap.song.starting_overdub = true;
+    a.snap.song.playing = false;
+    a.snap.transport = Transport::Stopped;
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("◌ overdub starting"), "{screen}");
+    let mut idle = app(4, false);
+    idle.snap.song.output = None;
+    let screen = render(&idle, 80, 24);
+    let transport = screen.lines().nth(2).expect("transport line");
+    assert!(
+        transport.contains("0:00:00.0 / 0:00:00.0  ■ stopped │ out none"),
+        "{transport}"
+    );
+    // The selected track's takes follow the selection.
+    let mut a = song_app(false);
+    a.on_key(key(KeyCode::Down));
+    let screen = render(&a, 80, 24);
+    assert!(
+        screen.contains("02 Snare: takes ▶1 2  (chosen) │ +3 dB R25 solo"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn many_takes_show_around_the_one_playing() {
+    let mut a = song_app(false);
+    let takes: Vec<u32> = (1..=60).collect();
+    a.snap.song.tracks[0].takes = takes;
+    a.snap.song.tracks[0].playing = Some(7);
+    let screen = render(&a, 80, 24);
+    let detail = screen
+        .lines()
+        .find(|l| l.contains("01 Kick:"))
+        .expect("detail");
+    assert!(detail.contains("▶7") && detail.contains('…'), "{detail}");
+    assert!(detail.chars().count() <= 80, "{detail}");
+}
+
+#[test]
+fn imported_tracks_cannot_be_armed() {
+    let mut a = song_app(false);
+    // Row 5 is the imported track: its number key and Enter arm nothing, and say why.
+    assert!(a.on_key(key(KeyCode::Char('5'))).is_empty());
+    assert_eq!(a.selected, 4);
+    let said = a.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.contains("imported"), "{said}");
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    // Recording tracks still arm by number, in list order.
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('3'))),
+        vec![Command::SetArmed {
+            track: 3,
+            armed: true
+        }]
+    );
+}
+
+#[test]
+fn transport_keys() {
+    let stop = vec![Command::Stop {
+        reason: EndReason::Stopped,
+    }];
+    // Stopped: space plays; s does nothing.
+    let mut a = app(4, false);
+    assert_eq!(a.on_key(key(KeyCode::Char(' '))), vec![Command::Play]);
+    assert!(a.on_key(key(KeyCode::Char('s'))).is_empty());
+    // Playing: space and s stop the song.
+    let mut p = song_app(false);
+    assert_eq!(p.on_key(key(KeyCode::Char(' '))), vec![Command::StopSong]);
+    assert_eq!(p.on_key(key(KeyCode::Char('s'))), vec![Command::StopSong]);
+    // r overdubs (the engine decides; the screen sends Record).
+    assert_eq!(
+        p.on_key(key(KeyCode::Char('r'))),
+        vec![Command::Record { max_frames: None }]
+    );
+    // Recording, or an overdub about to start: space and s stop the take.
+    let mut r = song_app(true);
+    assert_eq!(r.on_key(key(KeyCode::Char(' '))), stop);
+    assert_eq!(r.on_key(key(KeyCode::Char('s'))), stop);
+    let mut starting = app(4, false);
+    starting.snap.song.starting_overdub = true;
+    assert_eq!(starting.on_key(key(KeyCode::Char(' '))), stop);
+    assert!(starting.on_key(key(KeyCode::Char('r'))).is_empty());
+    // Locate: Home and 0 to the start, arrows by 5 s, brackets by marker.
+    for k in [KeyCode::Home, KeyCode::Char('0')] {
+        assert_eq!(a.on_key(key(k)), vec![Command::Locate(Locate::Start)]);
+    }
+    assert_eq!(
+        a.on_key(key(KeyCode::Left)),
+        vec![Command::Locate(Locate::By(-5 * 48_000))]
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Right)),
+        vec![Command::Locate(Locate::By(5 * 48_000))]
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('['))),
+        vec![Command::Locate(Locate::PreviousMarker)]
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char(']'))),
+        vec![Command::Locate(Locate::NextMarker)]
+    );
+}
+
+#[test]
+fn go_to_a_typed_time() {
+    let mut a = app(4, false);
+    assert!(a.on_key(key(KeyCode::Char('g'))).is_empty());
+    for c in "1:2x".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    a.on_key(key(KeyCode::Backspace));
+    a.on_key(key(KeyCode::Char('3')));
+    assert_eq!(
+        a.mode,
+        Mode::Goto {
+            text: "1:23".into()
+        }
+    );
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("go to: 1:23▏"), "{screen}");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Locate(Locate::Frame(83 * 48_000))]
+    );
+    assert_eq!(a.mode, Mode::Normal);
+    // Frames are exact; nonsense says how to write a time and goes nowhere; Esc cancels.
+    a.on_key(key(KeyCode::Char('g')));
+    for c in "3984001f".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Locate(Locate::Frame(3_984_001))]
+    );
+    a.on_key(key(KeyCode::Char('g')));
+    a.on_key(key(KeyCode::Char('x')));
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    let said = a.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.contains("m:ss"), "{said}");
+    a.on_key(key(KeyCode::Char('g')));
+    a.on_key(key(KeyCode::Char('9')));
+    assert!(a.on_key(key(KeyCode::Esc)).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn cue_keys_change_the_selected_track() {
+    let mut a = song_app(false);
+    let stale = a.snap.clone();
+    let cue = |gain_db, pan, mute, solo| CueRecord {
+        gain_db,
+        pan,
+        mute,
+        solo,
+    };
+    let set = |cue| vec![Command::SetCue { track: 1, cue }];
+    // Track 1 is muted at 0 dB, centre.
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('M'))),
+        set(cue(0.0, 0.0, false, false))
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('S'))),
+        set(cue(0.0, 0.0, false, true))
+    );
+    // Repeated keys step from what was sent, even before the engine shows it.
+    a.on_key(key(KeyCode::Char('+')));
+    a.set_snapshot(stale.clone());
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('+'))),
+        set(cue(2.0, 0.0, false, true))
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('-'))),
+        set(cue(1.0, 0.0, false, true))
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('<'))),
+        set(cue(1.0, -0.25, false, true))
+    );
+    a.on_key(key(KeyCode::Char('>')));
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('>'))),
+        set(cue(1.0, 0.25, false, true))
+    );
+    // Shown at once.
+    assert!(
+        render(&a, 80, 24).contains("▶T2  ·S  +1 R25"),
+        "{}",
+        render(&a, 80, 24)
+    );
+    // Pan stops at full right; gain at +12 dB.
+    for _ in 0..12 {
+        a.on_key(key(KeyCode::Char('>')));
+        a.on_key(key(KeyCode::Char('+')));
+    }
+    assert!(a.on_key(key(KeyCode::Char('>'))).is_empty());
+    assert_eq!(a.snap.song.tracks[0].cue.pan, 1.0);
+    assert_eq!(a.snap.song.tracks[0].cue.gain_db, 12.0);
+    // A track with nothing in the song yet has no cue: nothing is sent, the user is told.
+    a.on_key(key(KeyCode::Char('3')));
+    a.on_key(key(KeyCode::Char('3')));
+    assert!(a.on_key(key(KeyCode::Char('M'))).is_empty());
+    let said = a.message.clone().map(|m| m.0).unwrap_or_default();
+    assert!(said.contains("track 3 has nothing"), "{said}");
+    // The imported track has one.
+    a.on_key(key(KeyCode::End));
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('M'))),
+        vec![Command::SetCue {
+            track: 5,
+            cue: cue(-6.0, -0.5, true, false)
+        }]
+    );
+}
+
+#[test]
+fn take_keys_choose_what_plays() {
+    let mut a = song_app(false);
+    let stale = a.snap.clone();
+    let choose = |track, take| vec![Command::ChooseTake { track, take }];
+    // Track 1 plays its newest (2) of 1 and 2: t goes round to 1, then 2 again.
+    assert_eq!(a.on_key(key(KeyCode::Char('t'))), choose(1, Some(1)));
+    assert!(render(&a, 80, 24).contains("01 Kick: takes ▶1 2  (chosen)"));
+    // A stale snapshot does not undo the choice on screen.
+    a.set_snapshot(stale);
+    assert_eq!(a.snap.song.tracks[0].playing, Some(1));
+    assert_eq!(a.on_key(key(KeyCode::Char('t'))), choose(1, Some(2)));
+    // T: back to the newest.
+    assert_eq!(a.on_key(key(KeyCode::Char('T'))), choose(1, None));
+    assert!(a.on_key(key(KeyCode::Char('T'))).is_empty());
+    // Track 2 chose take 1: T gives it back its newest.
+    a.on_key(key(KeyCode::Down));
+    assert_eq!(a.on_key(key(KeyCode::Char('T'))), choose(2, None));
+    assert_eq!(a.snap.song.tracks[1].playing, Some(2));
+    // The imported track has one take: t keeps it.
+    a.on_key(key(KeyCode::End));
+    assert_eq!(a.on_key(key(KeyCode::Char('t'))), choose(5, Some(3)));
+}
+
+#[test]
+fn the_song_keys_are_in_the_help() {
+    let mut a = song_app(false);
+    a.on_key(key(KeyCode::Char('?')));
+    let screen = render(&a, 80, 24);
+    for part in [
+        "play / stop the song",
+        "Home, 0",
+        "back / on 5 seconds",
+        "previous / next marker",
+        "go to a time",
+        "mute / solo",
+        "gain up / down 1 dB",
+        "pan left / right",
+        "play its next take",
+        "play its newest take",
+        "q, Ctrl-C",
+    ] {
+        assert!(screen.contains(part), "{part:?} missing:\n{screen}");
+    }
+}
+
+#[test]
+fn every_row_fits_80_columns_with_its_clip_mark() {
+    let mut a = song_app(false);
+    a.snap.tracks[0].name = "Synth (clips)".into();
+    a.snap.song.tracks[0].name = "Synth (clips)".into();
+    a.snap.inputs[0].clips = 3;
+    let screen = render(&a, 80, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("01 Synth (clips)"))
+        .expect("row");
+    assert!(row.ends_with(" CLIP"), "{row:?}");
+    // The meters of tracks with and without a take start in the same column.
+    let starts: Vec<usize> = screen
+        .lines()
+        .filter_map(|l| l.chars().position(|c| c == '█'))
+        .collect();
+    assert!(
+        starts.len() >= 4 && starts.iter().all(|&s| s == starts[0]),
+        "{screen}"
+    );
+}
+
+/// The foreground colour of the first cell of `needle` on the screen.
+fn color_of(app: &App, needle: &str) -> Option<ratatui::style::Color> {
+    let (w, h) = (80u16, 24u16);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| view::draw(f, app, Instant::now()))
+        .expect("draw");
+    let buf = t.backend().buffer().clone();
+    let first = needle.chars().next()?;
+    for y in 0..h {
+        let line: Vec<&str> = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        let text: String = line.concat();
+        if let Some(at) = text.find(needle) {
+            let col = text[..at].chars().count() as u16;
+            let cell = &buf[(col, y)];
+            assert_eq!(cell.symbol().chars().next(), Some(first));
+            return cell.fg.into();
+        }
+    }
+    None
+}
+
+#[test]
+fn the_takes_heard_are_lit_while_the_song_plays() {
+    use ratatui::style::Color;
+    // Track 2 is soloed: it is heard (green); track 1 is muted and the backing is not soloed.
+    let mut a = song_app(false);
+    assert_eq!(color_of(&a, "▶T1  ·S"), Some(Color::Green));
+    assert_eq!(color_of(&a, "▶T2  M·"), Some(Color::DarkGray));
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::DarkGray));
+    // A muted solo does not silence the others, as the player mixes.
+    a.snap.song.tracks[1].cue.mute = true;
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::Green));
+    // Stopped: nothing is lit.
+    a.snap.song.playing = false;
+    assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::Reset));
 }

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::engine::{Command, EndReason, Event, Snapshot, Transport};
+use crate::engine::{Command, EndReason, Event, Locate, Snapshot, Track, Transport};
 use crate::frontend::words::describe_take;
+use crate::session::manifest::CueRecord;
+use crate::session::song::SongTrack;
 
 /// How long a message stays in the message line.
 const MESSAGE_TIME: Duration = Duration::from_secs(6);
@@ -22,7 +24,48 @@ pub enum Mode {
     },
     /// `q` while recording: stop and quit?
     ConfirmQuit,
+    /// Typing a song position to go to.
+    Goto {
+        text: String,
+    },
 }
+
+/// One row of the track list: a track the device records, the song's track of the same
+/// number, or both. Tracks the song plays but that record nothing here (imported files,
+/// tracks of inputs not opened now) have no `track`: no meter, and they cannot be armed.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    pub track: Option<&'a Track>,
+    pub song: Option<&'a SongTrack>,
+}
+
+impl Row<'_> {
+    pub fn number(&self) -> u16 {
+        self.track
+            .map(|t| t.number)
+            .or(self.song.map(|s| s.number))
+            .unwrap_or(0)
+    }
+
+    pub fn name(&self) -> &str {
+        self.track
+            .map(|t| t.name.as_str())
+            .or(self.song.map(|s| s.name.as_str()))
+            .unwrap_or("")
+    }
+
+    pub fn imported(&self) -> bool {
+        self.song.is_some_and(|s| s.input.is_none())
+    }
+}
+
+/// Gain steps and limits of the cue (dB), and pan steps (-1 left .. 1 right).
+const GAIN_STEP: f64 = 1.0;
+const GAIN_MIN: f64 = -40.0;
+const GAIN_MAX: f64 = 12.0;
+const PAN_STEP: f64 = 0.25;
+/// How far ← and → move the song position.
+const NUDGE_SECONDS: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -44,6 +87,12 @@ pub struct App {
     /// Arm changes sent but not yet seen in a snapshot: shown at once, and kept over stale
     /// snapshots until the engine confirms them.
     pending_arm: Vec<(u16, bool, Instant)>,
+    /// Cue changes sent: shown at once and kept until a snapshot shows them (the engine
+    /// applies a cue at once but shows it only when it next reads the song), so that
+    /// repeated keys step from the value last sent.
+    pending_cue: Vec<(u16, CueRecord)>,
+    /// Take choices sent but not yet seen in a snapshot: (track, chosen, playing, sent at).
+    pending_take: Vec<(u16, Option<u32>, Option<u32>, Instant)>,
 }
 
 /// How long an unconfirmed arm change wins over the engine's snapshots.
@@ -60,7 +109,39 @@ impl App {
             take_frames,
             quit: false,
             pending_arm: Vec::new(),
+            pending_cue: Vec::new(),
+            pending_take: Vec::new(),
         }
+    }
+
+    /// The rows of the track list: the tracks the device records, in their order, then the
+    /// song's other tracks (imported, or of inputs not opened now).
+    pub fn rows(&self) -> Vec<Row<'_>> {
+        let song = &self.snap.song.tracks;
+        let recorded = |s: &SongTrack, t: &Track| s.number == t.number && s.input.is_some();
+        let mut rows: Vec<Row<'_>> = self
+            .snap
+            .tracks
+            .iter()
+            .map(|t| Row {
+                track: Some(t),
+                song: song.iter().find(|s| recorded(s, t)),
+            })
+            .collect();
+        rows.extend(
+            song.iter()
+                .filter(|s| !self.snap.tracks.iter().any(|t| recorded(s, t)))
+                .map(|s| Row {
+                    track: None,
+                    song: Some(s),
+                }),
+        );
+        rows
+    }
+
+    /// Whether the song is playing or an overdub is starting (and no take records yet).
+    pub fn song_busy(&self) -> bool {
+        self.snap.song.playing || self.snap.song.starting_overdub
     }
 
     pub fn recording(&self) -> bool {
@@ -79,8 +160,28 @@ impl App {
             t.armed = *armed;
             true
         });
+        self.pending_cue.retain(|(track, cue)| {
+            match snap.song.tracks.iter_mut().find(|t| t.number == *track) {
+                Some(t) if t.cue != *cue => {
+                    t.cue = *cue;
+                    true
+                }
+                _ => false,
+            }
+        });
+        self.pending_take.retain(|(track, chosen, playing, at)| {
+            let Some(t) = snap.song.tracks.iter_mut().find(|t| t.number == *track) else {
+                return false;
+            };
+            if t.chosen == *chosen || now.duration_since(*at) > PENDING_TIME {
+                return false;
+            }
+            t.chosen = *chosen;
+            t.playing = *playing;
+            true
+        });
         self.snap = snap;
-        self.selected = self.selected.min(self.snap.tracks.len().saturating_sub(1));
+        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
     }
 
     pub fn say(&mut self, text: impl Into<String>, severity: Severity) {
@@ -119,8 +220,22 @@ impl App {
         }
     }
 
+    /// Arms or disarms the track of row `index`.
     fn toggle_arm(&mut self, index: usize) -> Vec<Command> {
-        let Some(t) = self.snap.tracks.get_mut(index) else {
+        let Some(row) = self.rows().get(index).copied() else {
+            return Vec::new();
+        };
+        let number = row.number();
+        if row.track.is_none() {
+            let why = if row.imported() {
+                "is imported: it plays, it does not record"
+            } else {
+                "has no input open now: it plays, it does not record"
+            };
+            self.say(format!("track {number} {why}"), Severity::Info);
+            return Vec::new();
+        }
+        let Some(t) = self.snap.tracks.iter_mut().find(|t| t.number == number) else {
             return Vec::new();
         };
         t.armed = !t.armed;
@@ -169,70 +284,57 @@ impl App {
                     Vec::new()
                 }
             },
-            Mode::Rename { track, mut text } => {
-                if ctrl_c {
+            Mode::Rename { track, mut text } => match edit_line(&mut text, key, ctrl_c) {
+                Edit::Done => {
                     self.mode = Mode::Normal;
-                    return Vec::new();
-                }
-                match key.code {
-                    KeyCode::Enter => {
-                        self.mode = Mode::Normal;
-                        let name = text.trim().to_string();
-                        if self
-                            .snap
-                            .tracks
-                            .iter()
-                            .any(|t| t.number == track && t.name == name)
-                        {
-                            return Vec::new();
-                        }
-                        self.say(
-                            format!("track {track} will be named {name:?} from the next take"),
-                            Severity::Info,
-                        );
-                        vec![Command::Rename { track, name }]
-                    }
-                    KeyCode::Esc => {
-                        self.mode = Mode::Normal;
-                        Vec::new()
-                    }
-                    KeyCode::Backspace => {
-                        text.pop();
-                        self.mode = Mode::Rename { track, text };
-                        Vec::new()
-                    }
-                    // The usual line-editing keys: Ctrl-U clears, Ctrl-W deletes a word.
-                    KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                        self.mode = Mode::Rename {
-                            track,
-                            text: String::new(),
-                        };
-                        Vec::new()
-                    }
-                    KeyCode::Char('w') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                        let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
-                        text.truncate(kept);
-                        self.mode = Mode::Rename { track, text };
-                        Vec::new()
-                    }
-                    // Any other Ctrl or Alt chord is a command, not text.
-                    KeyCode::Char(_)
-                        if key
-                            .modifiers
-                            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                    let name = text.trim().to_string();
+                    if self
+                        .snap
+                        .tracks
+                        .iter()
+                        .any(|t| t.number == track && t.name == name)
                     {
-                        Vec::new()
+                        return Vec::new();
                     }
-                    KeyCode::Char(c) if !c.is_control() => {
-                        if text.chars().count() < 64 {
-                            text.push(c);
-                        }
-                        self.mode = Mode::Rename { track, text };
-                        Vec::new()
-                    }
-                    _ => Vec::new(),
+                    self.say(
+                        format!("track {track} will be named {name:?} from the next take"),
+                        Severity::Info,
+                    );
+                    vec![Command::Rename { track, name }]
                 }
-            }
+                Edit::Cancel => {
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                Edit::Editing => {
+                    self.mode = Mode::Rename { track, text };
+                    Vec::new()
+                }
+            },
+            Mode::Goto { mut text } => match edit_line(&mut text, key, ctrl_c) {
+                Edit::Done => {
+                    self.mode = Mode::Normal;
+                    let time = crate::song_time::parse(&text).and_then(|t| {
+                        t.frames(self.snap.sample_rate)
+                            .ok_or_else(|| format!("{} is too far", text.trim()))
+                    });
+                    match time {
+                        Ok(frame) => vec![Command::Locate(Locate::Frame(frame))],
+                        Err(e) => {
+                            self.say(e, Severity::Warning);
+                            Vec::new()
+                        }
+                    }
+                }
+                Edit::Cancel => {
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                Edit::Editing => {
+                    self.mode = Mode::Goto { text };
+                    Vec::new()
+                }
+            },
             Mode::Normal => self.normal_key(key, ctrl_c),
         }
     }
@@ -250,7 +352,8 @@ impl App {
         if ctrl_c {
             return self.quit_request();
         }
-        let n = self.snap.tracks.len();
+        let n = self.rows().len();
+        let rate = i64::from(self.snap.sample_rate.max(1));
         match key.code {
             KeyCode::Char('q') => self.quit_request(),
             KeyCode::Esc => {
@@ -279,10 +382,6 @@ impl App {
                 self.selected = (self.selected + 8).min(n.saturating_sub(1));
                 Vec::new()
             }
-            KeyCode::Home => {
-                self.selected = 0;
-                Vec::new()
-            }
             KeyCode::End => {
                 self.selected = n.saturating_sub(1);
                 Vec::new()
@@ -296,14 +395,9 @@ impl App {
                     Vec::new()
                 }
             }
-            KeyCode::Char(' ') => {
-                if self.recording() {
-                    vec![Command::Stop {
-                        reason: EndReason::Stopped,
-                    }]
-                } else {
-                    self.toggle_arm(self.selected)
-                }
+            // Space is the transport: it stops whatever runs, else plays the song.
+            KeyCode::Char(' ') | KeyCode::Char('s') => {
+                self.stop_or_play(key.code == KeyCode::Char(' '))
             }
             KeyCode::Enter => self.toggle_arm(self.selected),
             KeyCode::Char('a') => {
@@ -319,12 +413,12 @@ impl App {
                 vec![Command::ArmAll(!all)]
             }
             KeyCode::Char('r') => {
-                if self.recording() {
+                if self.recording() || self.snap.song.starting_overdub {
                     self.say("already recording", Severity::Info);
                     Vec::new()
                 } else if !self.snap.tracks.iter().any(|t| t.armed) {
                     self.say(
-                        "no track is armed: arm one with its number or space",
+                        "no track is armed: arm one with its number or Enter",
                         Severity::Warning,
                     );
                     Vec::new()
@@ -332,15 +426,6 @@ impl App {
                     vec![Command::Record {
                         max_frames: self.take_frames,
                     }]
-                }
-            }
-            KeyCode::Char('s') => {
-                if self.recording() {
-                    vec![Command::Stop {
-                        reason: EndReason::Stopped,
-                    }]
-                } else {
-                    Vec::new()
                 }
             }
             KeyCode::Char('m') => {
@@ -370,7 +455,167 @@ impl App {
                 }
                 vec![Command::ClearClips]
             }
+            // The song position.
+            KeyCode::Home | KeyCode::Char('0') => vec![Command::Locate(Locate::Start)],
+            KeyCode::Left => vec![Command::Locate(Locate::By(-NUDGE_SECONDS * rate))],
+            KeyCode::Right => vec![Command::Locate(Locate::By(NUDGE_SECONDS * rate))],
+            KeyCode::Char('[') => vec![Command::Locate(Locate::PreviousMarker)],
+            KeyCode::Char(']') => vec![Command::Locate(Locate::NextMarker)],
+            KeyCode::Char('g') => {
+                self.mode = Mode::Goto {
+                    text: String::new(),
+                };
+                Vec::new()
+            }
+            // The selected track's cue and take.
+            KeyCode::Char('M') => self.change_cue(|c| c.mute = !c.mute),
+            KeyCode::Char('S') => self.change_cue(|c| c.solo = !c.solo),
+            KeyCode::Char('+') | KeyCode::Char('=') => self.change_cue(|c| {
+                c.gain_db = ((c.gain_db / GAIN_STEP).round() * GAIN_STEP + GAIN_STEP)
+                    .clamp(GAIN_MIN, GAIN_MAX);
+            }),
+            KeyCode::Char('-') => self.change_cue(|c| {
+                c.gain_db = ((c.gain_db / GAIN_STEP).round() * GAIN_STEP - GAIN_STEP)
+                    .clamp(GAIN_MIN, GAIN_MAX);
+            }),
+            KeyCode::Char('<') | KeyCode::Char(',') => self.change_cue(|c| {
+                c.pan = ((c.pan / PAN_STEP).round() * PAN_STEP - PAN_STEP).clamp(-1.0, 1.0);
+            }),
+            KeyCode::Char('>') | KeyCode::Char('.') => self.change_cue(|c| {
+                c.pan = ((c.pan / PAN_STEP).round() * PAN_STEP + PAN_STEP).clamp(-1.0, 1.0);
+            }),
+            KeyCode::Char('t') => self.choose_take(true),
+            KeyCode::Char('T') => self.choose_take(false),
             _ => Vec::new(),
         }
+    }
+
+    /// Space (and `s`): stops a take (or an overdub about to start), else stops the song if
+    /// it plays, else (space only) plays it.
+    fn stop_or_play(&mut self, space: bool) -> Vec<Command> {
+        if self.recording() || self.snap.song.starting_overdub {
+            vec![Command::Stop {
+                reason: EndReason::Stopped,
+            }]
+        } else if self.snap.song.playing {
+            vec![Command::StopSong]
+        } else if space {
+            vec![Command::Play]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The song's track on the selected row, or why there is none.
+    fn selected_song_track(&mut self) -> Option<&mut SongTrack> {
+        let number = self.rows().get(self.selected).map(Row::number);
+        let found = number.and_then(|n| self.snap.song.tracks.iter().position(|t| t.number == n));
+        match (number, found) {
+            (Some(_), Some(i)) => self.snap.song.tracks.get_mut(i),
+            (Some(n), None) => {
+                self.say(
+                    format!("track {n} has nothing in the song yet: record a take first"),
+                    Severity::Info,
+                );
+                None
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// Changes the selected track's cue as `change` says: shown at once, sent to the engine.
+    fn change_cue(&mut self, change: impl FnOnce(&mut CueRecord)) -> Vec<Command> {
+        let Some(t) = self.selected_song_track() else {
+            return Vec::new();
+        };
+        let mut cue = t.cue;
+        change(&mut cue);
+        if cue == t.cue {
+            return Vec::new();
+        }
+        t.cue = cue;
+        let track = t.number;
+        self.pending_cue.retain(|(n, _)| *n != track);
+        self.pending_cue.push((track, cue));
+        vec![Command::SetCue { track, cue }]
+    }
+
+    /// `next`: the selected track plays its next take (after the one playing, round to the
+    /// first); otherwise its newest again.
+    fn choose_take(&mut self, next: bool) -> Vec<Command> {
+        let Some(t) = self.selected_song_track() else {
+            return Vec::new();
+        };
+        let (track, chosen, playing) = if next {
+            if t.takes.is_empty() {
+                let n = t.number;
+                self.say(format!("track {n} has no take to play"), Severity::Info);
+                return Vec::new();
+            }
+            let at = t.playing.and_then(|p| t.takes.iter().position(|&k| k == p));
+            let take = t.takes[at.map_or(0, |i| (i + 1) % t.takes.len())];
+            (t.number, Some(take), Some(take))
+        } else {
+            if t.chosen.is_none() {
+                return Vec::new();
+            }
+            (t.number, None, t.takes.last().copied())
+        };
+        t.chosen = chosen;
+        t.playing = playing;
+        self.pending_take.retain(|(n, ..)| *n != track);
+        self.pending_take
+            .push((track, chosen, playing, Instant::now()));
+        vec![Command::ChooseTake {
+            track,
+            take: chosen,
+        }]
+    }
+}
+
+/// What a key did to a line being typed.
+enum Edit {
+    Editing,
+    Done,
+    Cancel,
+}
+
+/// Line editing for the prompts: Enter, Esc (or Ctrl-C), Backspace, Ctrl-U clears, Ctrl-W
+/// deletes a word; other Ctrl or Alt chords are commands, not text.
+fn edit_line(text: &mut String, key: KeyEvent, ctrl_c: bool) -> Edit {
+    if ctrl_c {
+        return Edit::Cancel;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Enter => Edit::Done,
+        KeyCode::Esc => Edit::Cancel,
+        KeyCode::Backspace => {
+            text.pop();
+            Edit::Editing
+        }
+        KeyCode::Char('u') if ctrl => {
+            text.clear();
+            Edit::Editing
+        }
+        KeyCode::Char('w') if ctrl => {
+            let kept = text.trim_end().rfind(' ').map_or(0, |i| i + 1);
+            text.truncate(kept);
+            Edit::Editing
+        }
+        KeyCode::Char(_)
+            if key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            Edit::Editing
+        }
+        KeyCode::Char(c) if !c.is_control() => {
+            if text.chars().count() < 64 {
+                text.push(c);
+            }
+            Edit::Editing
+        }
+        _ => Edit::Editing,
     }
 }

@@ -9,10 +9,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{App, Mode, Severity};
-use crate::display::{hms, hours_minutes};
-use crate::engine::{InputMeter, Track, Transport};
+use super::app::{App, Mode, Row, Severity};
+use crate::display::{hms, hours_minutes, song_clock};
+use crate::engine::{InputMeter, Transport};
 use crate::format::dbfs;
+use crate::session::manifest::CueRecord;
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 8;
@@ -154,7 +155,7 @@ pub fn draw(f: &mut Frame, app: &App, now: Instant) {
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
-    let header = Rect { height: 2, ..area };
+    let header = Rect { height: 3, ..area };
     let footer = Rect {
         y: area.y + area.height - 1,
         height: 1,
@@ -166,8 +167,8 @@ pub fn draw(f: &mut Frame, app: &App, now: Instant) {
         ..area
     };
     let body = Rect {
-        y: area.y + 2,
-        height: area.height - 4,
+        y: area.y + 3,
+        height: area.height - 5,
         ..area
     };
     draw_header(f, app, header, &st);
@@ -263,89 +264,372 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
             break;
         }
     }
-    f.render_widget(Paragraph::new(vec![line1, line2]), area);
+    let line3 = song_line(app, width, st);
+    f.render_widget(Paragraph::new(vec![line1, line2, line3]), area);
 }
 
-fn draw_tracks(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
-    let n = app.snap.tracks.len();
-    // One row per track plus the scale line when they fit; else the compact meter bridge.
-    if n < usize::from(area.height) {
-        draw_list(f, app, area, st);
+/// The song's transport: position / length, state, the output, underruns and files that do
+/// not play. The output's name gives way first when the width is short.
+fn song_line(app: &App, width: usize, st: &Styles) -> Line<'static> {
+    let s = &app.snap;
+    let song = &s.song;
+    let rate = s.sample_rate;
+    let mut spans = vec![Span::styled(
+        format!(
+            "♪ {} / {}",
+            song_clock(song.position, rate),
+            song_clock(song.length, rate)
+        ),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    let recording = app.recording();
+    let (state, style) = if song.starting_overdub {
+        ("◌ overdub starting", st.bold(Color::Yellow))
+    } else if recording && song.playing {
+        ("● overdub", st.bold(Color::Red))
+    } else if recording {
+        ("● recording", st.bold(Color::Red))
+    } else if song.playing {
+        ("▶ playing", st.bold(Color::Green))
     } else {
-        draw_bridge(f, app, area, st);
+        ("■ stopped", Style::default())
+    };
+    spans.push(Span::raw("  "));
+    spans.push(Span::styled(state, style));
+    // Underruns and files that do not play, fullest first: the frames and the words give
+    // way before the counts.
+    let underruns = |full: bool| {
+        (song.underruns > 0).then(|| {
+            let text = if full {
+                format!(
+                    "UNDERRUNS {} ({} frames)",
+                    song.underruns, song.underrun_frames
+                )
+            } else {
+                format!("UNDERRUNS {}", song.underruns)
+            };
+            Span::styled(text, st.bold(Color::Red).add_modifier(Modifier::REVERSED))
+        })
+    };
+    let problems = |full: bool| {
+        let n = song.problems.len();
+        (n > 0).then(|| {
+            let s = if n == 1 { "" } else { "s" };
+            let text = if full {
+                format!("⚠ {n} file{s} not playing")
+            } else {
+                format!("⚠ {n} file{s}")
+            };
+            Span::styled(text, st.bold(Color::Yellow))
+        })
+    };
+    let head = Line::from(spans.clone()).width();
+    let mut tail = Vec::new();
+    for full in [true, false] {
+        tail = [underruns(full), problems(full)]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| [Span::raw(" │ "), s])
+            .collect();
+        if head + Line::from(tail.clone()).width() <= width {
+            break;
+        }
+    }
+    let used = head + Line::from(tail.clone()).width();
+    // " │ out " and at least a few letters of the name, or nothing.
+    let room = width.saturating_sub(used + 7);
+    if room >= 6 {
+        spans.push(Span::raw(" │ out "));
+        match &song.output {
+            Some(name) => spans.push(Span::raw(fit(name, room))),
+            None => spans.push(Span::styled("none", st.dim())),
+        }
+    }
+    spans.extend(tail);
+    Line::from(spans)
+}
+
+/// `s` cut to `n` characters (with `…`), not padded.
+fn fit(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        truncate(s, n)
     }
 }
 
-fn meter_for(app: &App, t: &Track) -> InputMeter {
-    app.snap
-        .inputs
-        .get(usize::from(t.input.saturating_sub(1)))
-        .cloned()
-        .unwrap_or_default()
+fn draw_tracks(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
+    let rows = app.rows();
+    // One row per track, the scale line and the selected track's takes when they fit; else
+    // the compact meter bridge.
+    if rows.len() + 1 < usize::from(area.height) {
+        let list = Rect {
+            height: area.height - 1,
+            ..area
+        };
+        let detail = Rect {
+            y: area.y + area.height - 1,
+            height: 1,
+            ..area
+        };
+        draw_list(f, app, &rows, list, st);
+        draw_detail(f, app, &rows, detail, st);
+    } else {
+        draw_bridge(f, app, &rows, area, st);
+    }
 }
 
-fn draw_list(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
-    const NAME: usize = 16;
-    // "› " "● " "01 " name " in1   " meter " -12.3" " CLIP"
-    let fixed = 2 + 2 + 3 + NAME + 7 + 7 + 5;
+/// The meter of the row's input; `None` for a track that records nothing here.
+fn meter_for(app: &App, row: &Row) -> Option<InputMeter> {
+    let t = row.track?;
+    Some(
+        app.snap
+            .inputs
+            .get(usize::from(t.input.saturating_sub(1)))
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+/// A gain in dB as the cue shows it: `0`, `+3`, `-12` (tenths when not whole).
+fn gain_text(db: f64) -> String {
+    if db.abs() < 0.05 {
+        "0".to_string()
+    } else if (db - db.round()).abs() < 0.05 {
+        format!("{:+.0}", db)
+    } else {
+        format!("{:+.1}", db)
+    }
+}
+
+/// A pan as the cue shows it: `C`, `L25`, `R100`.
+fn pan_text(pan: f64) -> String {
+    let pct = (pan * 100.0).round() as i64;
+    match pct {
+        0 => "C".to_string(),
+        p if p < 0 => format!("L{}", -p),
+        p => format!("R{p}"),
+    }
+}
+
+/// Columns of the compact cue.
+const CUE_WIDTH: usize = 12;
+
+/// The compact cue: mute, solo, gain and pan, `CUE_WIDTH` columns.
+fn cue_spans(cue: &CueRecord, st: &Styles) -> Vec<Span<'static>> {
+    vec![
+        if cue.mute {
+            Span::styled("M", st.bold(Color::Yellow).add_modifier(Modifier::REVERSED))
+        } else {
+            Span::styled("·", st.dim())
+        },
+        if cue.solo {
+            Span::styled("S", st.bold(Color::Green).add_modifier(Modifier::REVERSED))
+        } else {
+            Span::styled("·", st.dim())
+        },
+        Span::raw(format!(
+            " {:>3} {:<4} ",
+            gain_text(cue.gain_db),
+            pan_text(cue.pan)
+        )),
+    ]
+}
+
+/// Whether a track is heard in the cue: not muted, and soloed when any track heard is (as
+/// the player mixes).
+fn audible(app: &App, cue: &CueRecord) -> bool {
+    let any_solo = app
+        .snap
+        .song
+        .tracks
+        .iter()
+        .any(|t| t.cue.solo && !t.cue.mute);
+    !cue.mute && (cue.solo || !any_solo)
+}
+
+/// The take a row plays, 5 columns: `▶T3  ` (lit while the song plays and it is heard).
+fn take_span(app: &App, row: &Row, st: &Styles) -> Span<'static> {
+    match row.song.and_then(|s| s.playing.map(|p| (s, p))) {
+        Some((s, take)) => {
+            let text = format!("{:<5}", format!("▶T{take}"));
+            if app.snap.song.playing && audible(app, &s.cue) {
+                Span::styled(text, st.bold(Color::Green))
+            } else if audible(app, &s.cue) {
+                Span::raw(text)
+            } else {
+                Span::styled(text, st.dim())
+            }
+        }
+        None => Span::styled(" -   ", st.dim()),
+    }
+}
+
+fn draw_list(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) {
+    const NAME: usize = 13;
+    // "› " "● " "01 " name " in1  " "▶T3  " "MS +3 L25  " meter " -12.3" " CLIP"
+    let fixed = 2 + 2 + 3 + NAME + 6 + 5 + CUE_WIDTH + 7 + 5;
     let width = usize::from(area.width).saturating_sub(fixed).max(8);
-    let mut lines = Vec::with_capacity(app.snap.tracks.len() + 1);
+    let mut lines = Vec::with_capacity(rows.len() + 1);
     lines.push(Line::from(vec![
         Span::styled(
-            format!("{:<w$}", "  arm # track             in", w = fixed - 12),
+            format!(
+                "{:<21}{:<5}{:<5}{:<w$}",
+                "  arm # track",
+                "in",
+                "take",
+                "cue",
+                w = fixed - 12 - 31
+            ),
             st.dim(),
         ),
         Span::styled(scale_line(width), st.dim()),
         Span::styled("   peak", st.dim()),
     ]));
-    for (i, t) in app.snap.tracks.iter().enumerate() {
-        let m = meter_for(app, t);
+    for (i, row) in rows.iter().enumerate() {
         let selected = i == app.selected;
+        let number = row.number();
         let mut spans = vec![
             Span::raw(if selected { "› " } else { "  " }),
-            if t.armed {
-                Span::styled("● ", st.bold(Color::Red))
-            } else {
-                Span::styled("○ ", st.dim())
+            match row.track {
+                Some(t) if t.armed => Span::styled("● ", st.bold(Color::Red)),
+                Some(_) => Span::styled("○ ", st.dim()),
+                None => Span::raw("  "),
             },
-            Span::raw(format!("{:02} ", t.number)),
+            Span::raw(format!("{number:02} ")),
         ];
         let name = match &app.mode {
-            Mode::Rename { track, text } if *track == t.number => Span::styled(
-                truncate(&format!("{text}▏"), NAME),
-                Style::default().add_modifier(Modifier::REVERSED),
-            ),
+            Mode::Rename { track, text } if *track == number && row.track.is_some() => {
+                Span::styled(
+                    truncate(&format!("{text}▏"), NAME),
+                    Style::default().add_modifier(Modifier::REVERSED),
+                )
+            }
             _ if selected => Span::styled(
-                truncate(&t.name, NAME),
+                truncate(row.name(), NAME),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
-            _ => Span::raw(truncate(&t.name, NAME)),
+            _ => Span::raw(truncate(row.name(), NAME)),
         };
         spans.push(name);
-        spans.push(Span::styled(format!(" in{:<3} ", t.input), st.dim()));
-        spans.extend(meter_spans(&m, width, st));
-        let hold = dbfs(m.hold);
-        spans.push(Span::raw(match hold {
-            Some(d) if d > -0.05 => "    0.0".to_string(),
-            Some(d) => format!(" {d:>6.1}"),
-            None => "   -inf".to_string(),
-        }));
-        spans.push(if m.clips > 0 {
-            Span::styled(
-                " CLIP",
-                st.bold(Color::Red).add_modifier(Modifier::REVERSED),
-            )
-        } else {
-            Span::raw("     ")
-        });
+        let input = match (row.track, row.song) {
+            (Some(t), _) => format!(" in{:<3}", t.input),
+            (None, Some(s)) if s.input.is_none() => " file ".to_string(),
+            (None, Some(s)) => format!(" in{:<3}", s.input.unwrap_or(0)),
+            (None, None) => "      ".to_string(),
+        };
+        spans.push(Span::styled(input, st.dim()));
+        spans.push(take_span(app, row, st));
+        match row.song {
+            Some(s) => spans.extend(cue_spans(&s.cue, st)),
+            None => spans.push(Span::raw(" ".repeat(CUE_WIDTH))),
+        }
+        match meter_for(app, row) {
+            Some(m) => {
+                spans.extend(meter_spans(&m, width, st));
+                let hold = dbfs(m.hold);
+                spans.push(Span::raw(match hold {
+                    Some(d) if d > -0.05 => "    0.0".to_string(),
+                    Some(d) => format!(" {d:>6.1}"),
+                    None => "   -inf".to_string(),
+                }));
+                spans.push(if m.clips > 0 {
+                    Span::styled(
+                        " CLIP",
+                        st.bold(Color::Red).add_modifier(Modifier::REVERSED),
+                    )
+                } else {
+                    Span::raw("     ")
+                });
+            }
+            None => {
+                let why = if row.imported() {
+                    "imported: plays, does not record"
+                } else {
+                    "no input open: plays only"
+                };
+                spans.push(Span::styled(fit(why, width + 12), st.dim()));
+            }
+        }
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), area);
 }
 
+/// The selected track's takes, the one playing marked, and its cue in words.
+fn draw_detail(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) {
+    let Some(row) = rows.get(app.selected) else {
+        return;
+    };
+    let mut spans = vec![Span::styled(
+        format!("{:02} {}: ", row.number(), fit(row.name(), 16)),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    let Some(song) = row.song.filter(|s| !s.takes.is_empty()) else {
+        spans.push(Span::styled("no take yet", st.dim()));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    };
+    spans.push(Span::raw("takes"));
+    // The takes around the one playing when they do not all fit.
+    let room = usize::from(area.width).saturating_sub(Line::from(spans.clone()).width() + 36);
+    let per = song
+        .takes
+        .iter()
+        .map(|t| t.to_string().len() + 2)
+        .max()
+        .unwrap_or(3);
+    let fits = (room / per).max(1);
+    let at = song
+        .playing
+        .and_then(|p| song.takes.iter().position(|&t| t == p))
+        .unwrap_or(song.takes.len() - 1);
+    let first = (at + 1)
+        .saturating_sub(fits)
+        .min(song.takes.len().saturating_sub(fits));
+    if first > 0 {
+        spans.push(Span::styled(" …", st.dim()));
+    }
+    for &t in song.takes.iter().skip(first).take(fits) {
+        if Some(t) == song.playing {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(
+                format!("▶{t}"),
+                st.bold(Color::Green).add_modifier(Modifier::REVERSED),
+            ));
+        } else {
+            spans.push(Span::raw(format!(" {t}")));
+        }
+    }
+    if first + fits < song.takes.len() {
+        spans.push(Span::styled(" …", st.dim()));
+    }
+    spans.push(Span::styled(
+        if song.chosen.is_some() {
+            "  (chosen)"
+        } else {
+            "  (newest)"
+        },
+        st.dim(),
+    ));
+    let cue = &song.cue;
+    spans.push(Span::raw(format!(
+        " │ {} dB {}",
+        gain_text(cue.gain_db),
+        pan_text(cue.pan)
+    )));
+    if cue.mute {
+        spans.push(Span::styled(" muted", st.bold(Color::Yellow)));
+    }
+    if cue.solo {
+        spans.push(Span::styled(" solo", st.bold(Color::Green)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
 /// Every track as a small cell, column by column, so that 64 inputs fit on 80×24.
-fn draw_bridge(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
-    let n = app.snap.tracks.len();
+fn draw_bridge(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) {
+    let n = rows.len();
     let cols = usize::from((area.width / CELL_WIDTH).max(1));
     let rows_needed = n.div_ceil(cols);
     let visible = usize::from(area.height);
@@ -362,16 +646,16 @@ fn draw_bridge(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
         let mut spans = Vec::new();
         for c in 0..cols {
             let i = c * rows_needed + r;
-            let Some(t) = app.snap.tracks.get(i) else {
+            let Some(row) = rows.get(i) else {
                 break;
             };
-            let m = meter_for(app, t);
-            spans.push(if t.armed {
-                Span::styled("●", st.bold(Color::Red))
-            } else {
-                Span::styled("○", st.dim())
+            let m = meter_for(app, row).unwrap_or_default();
+            spans.push(match row.track {
+                Some(t) if t.armed => Span::styled("●", st.bold(Color::Red)),
+                Some(_) => Span::styled("○", st.dim()),
+                None => Span::styled("▶", st.dim()),
             });
-            let label = format!("{:02} {}", t.number, truncate(&t.name, 5));
+            let label = format!("{:02} {}", row.number(), truncate(row.name(), 5));
             spans.push(if i == app.selected {
                 Span::styled(label, Style::default().add_modifier(Modifier::REVERSED))
             } else {
@@ -392,7 +676,25 @@ fn draw_bridge(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
 }
 
 fn draw_message(f: &mut Frame, app: &App, area: Rect, now: Instant, st: &Styles) {
-    if let Some((text, sev)) = app.current_message(now) {
+    if let Mode::Goto { text } = &app.mode {
+        let line = Line::from(vec![
+            Span::styled("go to: ", Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{text}▏"),
+                Style::default().add_modifier(Modifier::REVERSED),
+            ),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    // Files that do not play stay in view while nothing else is said.
+    let problem = app
+        .snap
+        .song
+        .problems
+        .first()
+        .map(|p| (p.as_str(), Severity::Warning));
+    if let Some((text, sev)) = app.current_message(now).or(problem) {
         let style = match sev {
             Severity::Info => Style::default(),
             Severity::Warning => st.bold(Color::Yellow),
@@ -406,20 +708,34 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
     let keys: &[(&str, &str)] = match &app.mode {
         Mode::Rename { .. } => &[("type", "new name"), ("Enter", "keep"), ("Esc", "cancel")],
         Mode::ConfirmQuit => &[("y", "stop the take and quit"), ("n", "keep recording")],
+        Mode::Goto { .. } => &[
+            ("type", "a time: 1:23, 83s, 3984000f"),
+            ("Enter", "go"),
+            ("Esc", "cancel"),
+        ],
         Mode::Help => &[("any key", "close help")],
-        Mode::Normal if app.recording() => &[
+        Mode::Normal if app.recording() || app.snap.song.starting_overdub => &[
             ("space/s", "stop"),
             ("m", "marker"),
+            ("M S +-<>", "cue"),
             ("c", "clear clips"),
             ("?", "help"),
             ("q", "quit"),
         ],
+        Mode::Normal if app.snap.song.playing => &[
+            ("space", "stop"),
+            ("r", "overdub"),
+            ("←→ g", "locate"),
+            ("M S +-<>", "cue"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         Mode::Normal => &[
+            ("space", "play"),
             ("r", "record"),
-            ("1-9/space", "arm"),
-            ("a", "all"),
-            ("n", "rename"),
-            ("c", "clear clips"),
+            ("Enter/1-9", "arm"),
+            ("←→ g", "locate"),
+            ("t", "take"),
             ("?", "help"),
             ("q", "quit"),
         ],
@@ -446,40 +762,56 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// The keys, in two columns: the take and the tracks, then the song.
 pub const HELP: &[(&str, &str)] = &[
-    ("r", "record a take of the armed tracks"),
+    ("r", "record (over the song)"),
     ("space, s", "stop the take"),
-    ("1-9", "arm or disarm track 1-9 (in list order)"),
-    ("↑↓ / j k", "select a track"),
-    (
-        "space, Enter",
-        "arm/disarm the selected track (when stopped)",
-    ),
+    ("1-9", "arm/disarm track 1-9"),
+    ("Enter", "arm/disarm the selected"),
     ("a", "arm all tracks, or none"),
-    ("m", "drop a marker into the take"),
-    ("n", "rename the selected track (next take)"),
+    ("↑↓ j k", "select a track"),
+    ("m", "marker (while recording)"),
+    ("n", "rename the track"),
     ("c", "clear the clip indicators"),
     ("?", "this help"),
-    ("q, Ctrl-C", "quit (asks first while recording)"),
+    ("q, Ctrl-C", "quit (asks while recording)"),
 ];
 
+pub const HELP_SONG: &[(&str, &str)] = &[
+    ("space", "play / stop the song"),
+    ("Home, 0", "to the start"),
+    ("← →", "back / on 5 seconds"),
+    ("[ ]", "previous / next marker"),
+    ("g", "go to a time (1:23)"),
+    ("M  S", "mute / solo the track"),
+    ("+ -", "gain up / down 1 dB"),
+    ("< >", "pan left / right"),
+    ("t", "play its next take"),
+    ("T", "play its newest take"),
+];
+
+fn help_line(left: Option<&(&str, &str)>, right: Option<&(&str, &str)>) -> Line<'static> {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let mut spans = Vec::new();
+    for (col, entry) in [left, right].into_iter().enumerate() {
+        let (k, what) = entry.copied().unwrap_or(("", ""));
+        spans.push(Span::styled(format!(" {k:<10}"), bold));
+        spans.push(Span::raw(if col == 0 {
+            format!("{what:<27}")
+        } else {
+            what.to_string()
+        }));
+    }
+    Line::from(spans)
+}
+
 fn draw_help(f: &mut Frame, area: Rect) {
-    let rect = centered(area, 62, HELP.len() as u16 + 4);
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" {k:<14}"),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(""));
+    let rows = HELP.len().max(HELP_SONG.len());
+    let rect = centered(area, 78, rows as u16 + 4);
+    let mut lines = vec![help_line(Some(&("take, tracks", "")), Some(&("song", "")))];
+    lines.extend((0..rows).map(|i| help_line(HELP.get(i), HELP_SONG.get(i))));
     lines.push(Line::from(
-        " Meters: -60…0 dBFS, | peak hold, CLIP until cleared",
+        " Meters: -60…0 dBFS, | peak hold, CLIP until cleared. ▶T3: plays take 3",
     ));
     f.render_widget(Clear, rect);
     f.render_widget(
