@@ -79,6 +79,11 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     if let Some(m) = session::inspect(&plan.root, &plan.session)? {
         session::check_compatible(&m, choice.sample_rate, plan.file_format.name())?;
         Session::check_not_busy(&plan.root, &plan.session)?;
+        for (input, from, to) in session::song::keep_tracks_apart(&m.tracks, &mut tracks) {
+            eprintln!(
+                "tapedeck: track {from} of this session is not input {input} (it was imported or recorded from another input); input {input} records as track {to}"
+            );
+        }
     }
 
     // 4. The stream, before anything is created.

@@ -327,6 +327,13 @@ impl Transport {
     }
 
     pub(super) fn set_cue(&mut self, track: u16, cue: crate::session::manifest::CueRecord) {
+        // What front ends see changes at once, like what they hear.
+        if let Some(t) = self.song.tracks.iter_mut().find(|t| t.number == track) {
+            t.cue = cue;
+        }
+        if let Some(t) = self.song.cue.iter_mut().find(|t| t.number == track) {
+            t.cue = song::cue_of(&cue);
+        }
         if let Some((p, _, _)) = &mut self.player {
             // A track the player does not know has nothing to play yet.
             let _ = p.set_cue(track, song::cue_of(&cue));

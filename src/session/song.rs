@@ -124,3 +124,63 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
     }
     song
 }
+
+/// Renumbers this run's tracks whose number the session already gives to another track (an
+/// imported one, or one recorded from another input), so that no take of one becomes a take
+/// of the other. Returns (input, old number, new number) for each track moved.
+pub(crate) fn keep_tracks_apart(
+    session: &[super::manifest::TrackRecord],
+    run: &mut [crate::engine::Track],
+) -> Vec<(u16, u16, u16)> {
+    let mut taken: Vec<u16> = session
+        .iter()
+        .map(|t| t.number)
+        .chain(run.iter().map(|t| t.number))
+        .collect();
+    let run_numbers: Vec<u16> = run.iter().map(|t| t.number).collect();
+    let mut moved = Vec::new();
+    for t in run.iter_mut() {
+        let clash = session
+            .iter()
+            .any(|s| s.number == t.number && s.input != Some(t.input));
+        if clash {
+            // The track this input recorded before, if it is free in this run; else a new one.
+            let before = session
+                .iter()
+                .find(|s| s.input == Some(t.input))
+                .map(|s| s.number)
+                .filter(|n| !run_numbers.contains(n));
+            let next = before
+                .unwrap_or_else(|| taken.iter().max().copied().unwrap_or(0).saturating_add(1));
+            moved.push((t.input, t.number, next));
+            t.number = next;
+            taken.push(next);
+        }
+    }
+    moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Track;
+    use crate::session::manifest::TrackRecord;
+
+    #[test]
+    fn a_run_never_takes_over_an_imported_or_other_track() {
+        let mut imported = TrackRecord::new(1, "Backing", 1, None, "s24");
+        imported.input = None;
+        let session = vec![imported, TrackRecord::new(2, "Bass", 2, None, "s24")];
+        let mut run = Track::every_input(3);
+        let moved = keep_tracks_apart(&session, &mut run);
+        // Input 1 would have been track 1, the imported backing track.
+        assert_eq!(moved, vec![(1, 1, 4)]);
+        let numbers: Vec<(u16, u16)> = run.iter().map(|t| (t.input, t.number)).collect();
+        assert_eq!(numbers, vec![(1, 4), (2, 2), (3, 3)]);
+        // The next run finds input 1 where the last one put it.
+        let mut session = session;
+        session.push(TrackRecord::new(4, "In 1", 1, None, "s24"));
+        let mut again = Track::every_input(3);
+        assert_eq!(keep_tracks_apart(&session, &mut again), vec![(1, 1, 4)]);
+    }
+}
