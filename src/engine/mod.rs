@@ -13,6 +13,7 @@ mod api;
 mod clock;
 #[cfg(feature = "fault-injection")]
 mod faults;
+mod history;
 mod meter;
 mod recorder;
 mod roundtrip;

@@ -790,6 +790,14 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         self.take.is_some()
     }
 
+    /// Goes back to stream position `to` (frames the writer keeps and hands again), before a
+    /// take starts there.
+    pub(crate) fn rewind(&mut self, to: u64) {
+        if self.take.is_none() {
+            self.pos = self.pos.min(to);
+        }
+    }
+
     pub(crate) fn take_running(&self) -> bool {
         self.take.is_some()
     }

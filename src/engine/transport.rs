@@ -133,6 +133,10 @@ impl Transport {
         }
     }
 
+    pub(super) fn has_output(&self) -> bool {
+        self.player.is_some()
+    }
+
     pub(super) fn is_pending(&self) -> bool {
         self.pending.is_some()
     }

@@ -12,6 +12,7 @@ use ringbuf::traits::{Consumer, Observer};
 
 use super::api::{Command, Event, Snapshot};
 use super::clock::SystemClock;
+use super::history::History;
 use super::meter::Meters;
 use super::recorder::{Placement, Recorder, step_frames};
 use super::take_files::WavSink;
@@ -36,6 +37,8 @@ pub(super) struct Writer {
     snapshot: Arc<Mutex<Snapshot>>,
     meters: Meters,
     song: Transport,
+    /// The last second of the capture, kept while a song can play (`history`).
+    history: Option<History>,
     /// One step of interleaved ring words, taken out of the ring.
     chunk: Vec<u32>,
     channels: usize,
@@ -63,6 +66,7 @@ impl Writer {
     ) -> Self {
         let now = Instant::now();
         let channels = usize::from(cfg.recorder.device.channels.max(1));
+        let rate = cfg.recorder.device.sample_rate;
         let sink = WavSink::new(session.dir(), cfg.sync_interval);
         let mut core = Recorder::new(cfg.recorder, session, sink, SystemClock);
         for problem in song.reload(core.session().dir(), core.session().manifest()) {
@@ -77,6 +81,9 @@ impl Writer {
             events,
             snapshot: Arc::new(Mutex::new(first)),
             meters,
+            history: song
+                .has_output()
+                .then(|| History::new(channels, rate as usize)),
             song,
             chunk: vec![0; step_frames(channels) * channels],
             channels,
@@ -230,7 +237,19 @@ impl Writer {
                 max_frames,
             } => {
                 let live = self.live();
+                // A start a little behind the writer is still in the history: go back there
+                // and take those frames again.
+                let replay = placement
+                    .stream_start
+                    .filter(|s| *s < self.core.position())
+                    .and_then(|s| Some((s, self.history.as_ref()?.since(s)?)));
+                if let Some((s, _)) = &replay {
+                    self.core.rewind(*s);
+                }
                 self.core.start_take(max_frames, live, placement);
+                if let Some((_, mut words)) = replay {
+                    self.core.chunk(&mut words);
+                }
                 if !self.core.take_running() {
                     self.song.stop();
                 }
@@ -280,6 +299,9 @@ impl Writer {
             self.chunk[..from_a].copy_from_slice(&a[..from_a]);
             self.chunk[from_a..words].copy_from_slice(&b[..words - from_a]);
             self.input.samples.skip(words);
+            if let Some(h) = &mut self.history {
+                h.push(&self.chunk[..words], self.core.position());
+            }
             self.meters.measure(&self.chunk[..words]);
             self.core.chunk(&mut self.chunk[..words]);
             budget -= n as usize;

@@ -16,7 +16,7 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tapedeck")
 }
 
-fn require(tool: &str) {
+pub fn require(tool: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
