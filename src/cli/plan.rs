@@ -87,6 +87,8 @@ pub(crate) struct RecordPlan {
     pub(crate) connect_output: Vec<String>,
     pub(crate) connect_input: Vec<String>,
     pub(crate) separate_clocks: bool,
+    /// Tracks monitored from the start.
+    pub(crate) monitor: Vec<u16>,
 }
 
 /// Which output plays the song.
@@ -157,7 +159,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             OutputPlan::Off
         }
         Some(id) => OutputPlan::Device(id.to_string()),
-        None if a.overdub => OutputPlan::Default { required: true },
+        None if a.overdub || !a.monitor.is_empty() => OutputPlan::Default { required: true },
         None if matches!(front, FrontEnd::Screen { .. }) => OutputPlan::Default { required: false },
         None => OutputPlan::Off,
     };
@@ -168,6 +170,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         connect_output: a.connect_output,
         connect_input: a.connect_input,
         separate_clocks: a.separate_clocks,
+        monitor: a.monitor,
         host,
         device,
         demo,
