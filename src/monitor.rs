@@ -35,6 +35,8 @@ pub const MAX_MONITORED: usize = 8;
 pub const RING_FRAMES: usize = 8192;
 /// Frames the capture side mixes at a time.
 const STEP_FRAMES: usize = 1024;
+/// Marks `capture_cycle` as a JACK frame counter.
+const JACK_CYCLE: u64 = 1 << 32;
 
 /// What the engine and both callbacks share: atomics only.
 pub struct MonitorShared {
@@ -48,6 +50,9 @@ pub struct MonitorShared {
     active: AtomicBool,
     /// The capture callback's last block, in frames.
     capture_block: AtomicU32,
+    /// JACK: the server's frame counter at the cycle of the capture's last block, plus
+    /// `JACK_CYCLE`; 0 elsewhere.
+    capture_cycle: AtomicU64,
     /// Frames thrown away: the ring was full when the capture pushed, or held more than the
     /// output lets wait.
     dropped: AtomicU64,
@@ -56,6 +61,8 @@ pub struct MonitorShared {
     missing: AtomicU64,
     /// Frames left waiting in the ring after the output's last block.
     waiting: AtomicU32,
+    /// The capture found the ring full (the output stopped taking): all it holds is stale.
+    overflowed: AtomicBool,
     capture_anchor: AnchorCell,
     output_anchor: AnchorCell,
 }
@@ -79,9 +86,11 @@ impl MonitorShared {
             generation: AtomicU64::new(0),
             active: AtomicBool::new(false),
             capture_block: AtomicU32::new(0),
+            capture_cycle: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             missing: AtomicU64::new(0),
             waiting: AtomicU32::new(0),
+            overflowed: AtomicBool::new(false),
             capture_anchor: AnchorCell::new(),
             output_anchor: AnchorCell::new(),
         }
@@ -241,6 +250,13 @@ impl MonitorIn {
         self.shared
             .capture_block
             .store(frames as u32, Ordering::Relaxed);
+        let cycle = match converter {
+            Some((ConverterClock::JackFrames, at, latency)) => {
+                JACK_CYCLE | u64::from((at as u32).wrapping_add(latency))
+            }
+            _ => 0,
+        };
+        self.shared.capture_cycle.store(cycle, Ordering::Relaxed);
         if let Some((clock, at, latency_frames)) = converter {
             self.shared.capture_anchor.publish(Anchor {
                 run: self.shared.generation.load(Ordering::Acquire),
@@ -274,6 +290,7 @@ impl MonitorIn {
                 self.shared
                     .dropped
                     .fetch_add((count - fits) as u64, Ordering::Relaxed);
+                self.shared.overflowed.store(true, Ordering::Release);
             }
         }
     }
@@ -293,7 +310,14 @@ impl MonitorOut {
         let channels = channels.max(1);
         let frames = out.len() / channels;
         let mut fill = self.ring.occupied_len() / 2;
-        if !self.shared.active.load(Ordering::Acquire) {
+        let overflowed = self.shared.overflowed.swap(false, Ordering::AcqRel);
+        if overflowed && fill > 0 {
+            // Everything waiting is older than the frames the capture could not push.
+            self.shared
+                .dropped
+                .fetch_add(fill as u64, Ordering::Relaxed);
+        }
+        if overflowed || !self.shared.active.load(Ordering::Acquire) {
             // Nothing stale is heard when monitoring comes back.
             self.ring.skip(fill * 2);
             self.taken += fill as u64;
@@ -310,6 +334,21 @@ impl MonitorOut {
             big
         } else {
             big + small
+        };
+        // JACK runs tapedeck's two clients in either order, even at once on two cores. When
+        // the capture already ran in this cycle, its block waits for the next: the output
+        // then plays the previous cycle's block whichever runs first, and never runs short
+        // when the order changes.
+        let this_cycle = match heard {
+            Some((ConverterClock::JackFrames, at, latency)) => {
+                JACK_CYCLE | u64::from((at as u32).wrapping_sub(latency))
+            }
+            _ => u64::MAX,
+        };
+        let prime = if self.shared.capture_cycle.load(Ordering::Relaxed) == this_cycle {
+            prime + capture
+        } else {
+            prime
         };
         if fill > prime + big {
             let excess = fill - prime;
@@ -530,36 +569,40 @@ mod tests {
 
     #[test]
     fn the_input_is_heard_at_unity_centre_in_order_without_gaps() {
-        // The capture callback runs first in each cycle: heard in the same cycle.
-        let mut rig = Rig::new();
-        rig.monitor_input_2();
-        for _ in 0..40 {
-            rig.capture();
-            rig.output();
-            rig.next_cycle();
+        // JACK runs the two clients in either order: the output plays the previous cycle's
+        // capture whichever runs first, and a change of order is no gap.
+        type Order = fn(usize) -> bool;
+        let orders: [(&str, Order); 3] = [
+            ("capture first", |_| true),
+            ("output first", |_| false),
+            ("changing", |i| (i * 7 + i / 3) % 5 < 2),
+        ];
+        for (name, capture_first) in orders {
+            let mut rig = Rig::new();
+            rig.monitor_input_2();
+            for i in 0..60 {
+                if capture_first(i) {
+                    rig.capture();
+                    rig.output();
+                } else {
+                    rig.output();
+                    rig.capture();
+                }
+                rig.next_cycle();
+            }
+            let heard = rig.heard(0);
+            assert_eq!(assert_continuous(&heard), PERIOD, "{name}: one cycle later");
+            assert_eq!(heard[PERIOD], Some(0), "{name}");
+            let l = rig.shared.latency(RATE).expect("latency");
+            assert_eq!(
+                l.total,
+                u64::from(IN_LATENCY + OUT_LATENCY) + PERIOD as u64,
+                "{name}"
+            );
+            assert_eq!((l.input, l.output), (IN_LATENCY, OUT_LATENCY));
+            assert_eq!(rig.shared.missing_frames(), 0, "{name}");
+            assert_eq!(rig.shared.dropped_frames(), 0, "{name}");
         }
-        let heard = rig.heard(0);
-        assert_eq!(assert_continuous(&heard), 0, "heard from the first block");
-        assert_eq!(heard[0], Some(0));
-        let l = rig.shared.latency(RATE).expect("latency");
-        assert_eq!(l.total, u64::from(IN_LATENCY + OUT_LATENCY));
-        assert_eq!((l.input, l.output), (IN_LATENCY, OUT_LATENCY));
-        assert_eq!(rig.shared.missing_frames(), 0);
-        assert_eq!(rig.shared.dropped_frames(), 0);
-
-        // The output first: a period waits in between, and the latency says so.
-        let mut rig = Rig::new();
-        rig.monitor_input_2();
-        for _ in 0..40 {
-            rig.output();
-            rig.capture();
-            rig.next_cycle();
-        }
-        let heard = rig.heard(0);
-        assert_eq!(assert_continuous(&heard), PERIOD, "heard one cycle later");
-        let l = rig.shared.latency(RATE).expect("latency");
-        assert_eq!(l.total, u64::from(IN_LATENCY + OUT_LATENCY) + PERIOD as u64);
-        assert_eq!(rig.shared.missing_frames(), 0);
     }
 
     #[test]
@@ -605,8 +648,8 @@ mod tests {
             rig.next_cycle();
         }
         let heard = rig.heard(from);
-        assert_eq!(heard[0], Some(now));
-        assert_continuous(&heard);
+        let start = assert_continuous(&heard);
+        assert_eq!(heard[start], Some(now));
     }
 
     #[test]
@@ -623,7 +666,7 @@ mod tests {
             rig.output();
             rig.next_cycle();
         }
-        for (k, &(l, r)) in rig.played.iter().enumerate() {
+        for (k, &(l, r)) in rig.played[PERIOD..].iter().enumerate() {
             assert_eq!((l, r.to_bits()), (value(k as u32), 0), "hard left");
         }
     }
@@ -668,7 +711,37 @@ mod tests {
         assert_eq!(rig.shared.latency(RATE).expect("latency").total, steady);
         let heard = rig.heard(from);
         assert_continuous(&heard[PERIOD..]);
-        assert_eq!(heard[heard.len() - 1], Some(rig.counter - 1));
+        assert_eq!(
+            heard[heard.len() - 1],
+            Some(rig.counter - 1 - PERIOD as u32)
+        );
+        assert_eq!(rig.shared.missing_frames(), 0);
+
+        // A shorter pause (5 cycles) leaves more than a couple of periods waiting, not a full
+        // ring: the excess is dropped, the newest frames stay, and the latency is back.
+        let dropped = rig.shared.dropped_frames();
+        for _ in 0..5 {
+            rig.capture();
+            rig.next_cycle();
+        }
+        let from = rig.played.len();
+        for _ in 0..5 {
+            rig.capture();
+            rig.output();
+            rig.next_cycle();
+        }
+        assert_eq!(rig.shared.dropped_frames() - dropped, 5 * PERIOD as u64);
+        let heard = rig.heard(from);
+        assert_eq!(
+            assert_continuous(&heard),
+            0,
+            "no silence: frames were waiting"
+        );
+        assert_eq!(
+            heard[heard.len() - 1],
+            Some(rig.counter - 1 - PERIOD as u32)
+        );
+        assert_eq!(rig.shared.latency(RATE).expect("latency").total, steady);
         assert_eq!(rig.shared.missing_frames(), 0);
     }
 
@@ -681,17 +754,21 @@ mod tests {
             rig.output();
             rig.next_cycle();
         }
-        // One cycle without capture: the output has nothing.
-        rig.output();
-        rig.next_cycle();
+        // Two cycles without capture: the output has one block, then nothing.
+        for _ in 0..2 {
+            rig.output();
+            rig.next_cycle();
+        }
         assert_eq!(rig.shared.missing_frames(), PERIOD as u64);
+        // It starts again a cycle behind the capture (counted missing too), then goes on.
         let from = rig.played.len();
         for _ in 0..5 {
             rig.capture();
             rig.output();
             rig.next_cycle();
         }
-        assert!(rig.heard(from).iter().all(Option::is_some));
-        assert_eq!(rig.shared.missing_frames(), PERIOD as u64);
+        assert_eq!(rig.shared.missing_frames(), 2 * PERIOD as u64);
+        let heard = rig.heard(from);
+        assert_eq!(assert_continuous(&heard), PERIOD);
     }
 }
