@@ -2,7 +2,8 @@
 //! made on this thread while the callback runs, through normal blocks, every sample format,
 //! device xruns with measured gaps, ring overflow, and a full gap queue. The output callback
 //! neither: through every device format and channel count, starting, playing, underruns,
-//! cue changes, stop, a new play and the song's end.
+//! cue changes, stop, a new play and the song's end. Both with software monitoring on (two
+//! inputs mixed into the monitor ring, which overflows, is drained, switched off and on).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -12,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use ringbuf::traits::Consumer;
 use tapedeck::capture::{Capture, CaptureSample, Stamp, TimestampTrust};
-use tapedeck::playback::{Clip, Cue, CueTrack, OutStamp, OutputSample, PlayState, Player, Playout};
+use tapedeck::monitor::{MonitorOut, MonitorShared, monitor};
+use tapedeck::playback::{
+    Clip, Cue, CueTrack, Gains, OutStamp, OutputSample, PlayState, Player, Playout,
+};
 
 struct Counting;
 
@@ -81,6 +85,11 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
     let period = 256usize;
     // A small ring so that overflow happens.
     let (mut capture, mut out, shared) = Capture::new(channels, rate, period * 4, trust);
+    // Monitoring two inputs; the output end is drained now and then, the ring overflows.
+    let (min, mut mout, monitoring) = monitor();
+    capture.set_monitor(min);
+    monitor_inputs(&monitoring);
+    let mut heard = vec![0.0f32; 8192 * 2];
     let mut block = vec![T::default(); period * channels];
     for (i, s) in block.iter_mut().enumerate() {
         if i % 7 == 0 {
@@ -108,6 +117,16 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
             // The writer drains now and then; in between the ring overflows.
             if i % 5 == 0 {
                 out.samples.clear();
+            }
+            if i % 50 == 0 {
+                drain(&mut mout, &mut heard);
+            }
+            // Off and on again.
+            if i == 120 {
+                monitoring.set(&[]);
+            }
+            if i == 130 {
+                monitor_inputs(&monitoring);
             }
         }
         // A block larger than the conversion scratch and than the ring.
@@ -167,6 +186,10 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
     });
     assert_eq!(n, 0, "the capture callback allocated {n} times");
     assert!(
+        monitoring.dropped_frames() > 0,
+        "the monitor ring overflowed"
+    );
+    assert!(
         shared.overflow_frames.load(Ordering::Relaxed) > 0,
         "overflow was exercised"
     );
@@ -186,6 +209,21 @@ fn exercise<T: CaptureSample + Default>(trust: TimestampTrust, loud: T) {
         "the capture callback allocated {n} times with a full gap queue"
     );
     drop(out);
+}
+
+/// Inputs 2 and 3, the second panned.
+fn monitor_inputs(m: &MonitorShared) {
+    let panned = Cue {
+        pan: 0.5,
+        gain_db: -3.0,
+        ..Cue::default()
+    };
+    m.set(&[(2, Gains::of(&Cue::default())), (3, Gains::of(&panned))]);
+}
+
+/// Plays what waits in the monitor ring into a block (the output callback's part).
+fn drain(m: &mut MonitorOut, out: &mut [f32]) {
+    m.add(out, 2, None);
 }
 
 #[test]
@@ -234,8 +272,73 @@ fn takes(dir: &std::path::Path) -> Vec<CueTrack> {
     tracks
 }
 
-/// Calls the output callback once and returns the allocations it made.
-fn out_block<T: OutputSample>(p: &mut Playout, out: &mut [T], channels: usize, i: u64) -> u64 {
+/// A capture callback feeding the output's monitor: input 2 and 3 monitored.
+struct Feeder {
+    capture: Capture,
+    block: Vec<f32>,
+    monitor: std::sync::Arc<MonitorShared>,
+}
+
+impl Feeder {
+    fn new(playout: &mut Playout) -> Self {
+        let (mut capture, _, _) = Capture::new(
+            4,
+            48_000,
+            48_000,
+            TimestampTrust::Exact {
+                whole_periods: true,
+            },
+        );
+        let (min, mout, monitor) = monitor();
+        capture.set_monitor(min);
+        playout.set_monitor(mout);
+        monitor_inputs(&monitor);
+        Self {
+            capture,
+            block: (0..256 * 4).map(|k| k as f32 / 2048.0).collect(),
+            monitor,
+        }
+    }
+
+    /// The capture blocks of cycle `i`: now and then none (missing), now and then many
+    /// (the ring overflows, the output drops the excess).
+    fn feed(&mut self, i: u64) {
+        let blocks = match i % 40 {
+            7 => 0,
+            20 => 40,
+            _ => 1,
+        };
+        for k in 0..blocks {
+            let frame = ((i * 256 + k * 256) as u32).wrapping_sub(512);
+            self.capture.on_block(
+                &self.block,
+                Stamp::JackCycle {
+                    frame,
+                    wake_ns: 1000,
+                    clock_ns: Some(i * 5_333_333),
+                    read_end: frame,
+                    latency: 256,
+                },
+            );
+        }
+        if i % 100 == 50 {
+            self.monitor.set(&[]);
+        }
+        if i % 100 == 60 {
+            monitor_inputs(&self.monitor);
+        }
+    }
+}
+
+/// Calls the output callback once (after the capture callback feeding its monitor) and
+/// returns the allocations they made.
+fn out_block<T: OutputSample>(
+    p: &mut Playout,
+    f: &mut Feeder,
+    out: &mut [T],
+    channels: usize,
+    i: u64,
+) -> u64 {
     let stamp = if i.is_multiple_of(2) {
         OutStamp::JackCycle {
             frame: (i * 256) as u32,
@@ -247,7 +350,10 @@ fn out_block<T: OutputSample>(p: &mut Playout, out: &mut [T], channels: usize, i
             playback_ns: Some(i * 5_333_333 + 10_000_000),
         }
     };
-    allocations_in(|| p.on_block(out, channels, stamp))
+    allocations_in(|| {
+        f.feed(i);
+        p.on_block(out, channels, stamp);
+    })
 }
 
 fn exercise_output<T: OutputSample>(channels: usize) {
@@ -255,18 +361,19 @@ fn exercise_output<T: OutputSample>(channels: usize) {
     let (mut player, mut playout, _shared) =
         Player::new(takes(dir.path()), 48_000, 8192).expect("player");
     let mut out = vec![T::SILENCE; 256 * channels];
+    let mut feeder = Feeder::new(&mut playout);
     let mut n = 0;
     let mut i = 0u64;
     // Stopped.
     for _ in 0..4 {
-        n += out_block(&mut playout, &mut out, channels, i);
+        n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
         i += 1;
     }
     player.play_from(1000).expect("play");
     let deadline = Instant::now() + Duration::from_secs(10);
     while player.state() != PlayState::Playing {
         assert!(Instant::now() < deadline, "never started");
-        n += out_block(&mut playout, &mut out, channels, i);
+        n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
         i += 1;
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -290,7 +397,7 @@ fn exercise_output<T: OutputSample>(channels: usize) {
         }
         #[cfg(feature = "fault-injection")]
         _shared.stall_reader((150..200).contains(&k));
-        n += out_block(&mut playout, &mut out, channels, i);
+        n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
         i += 1;
     }
     // The stall makes them certain; without it the reader may keep up.
@@ -299,7 +406,7 @@ fn exercise_output<T: OutputSample>(channels: usize) {
     // Stop, then a play that runs to the song's end.
     player.stop();
     for _ in 0..4 {
-        n += out_block(&mut playout, &mut out, channels, i);
+        n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
         i += 1;
     }
     player.play_from(player.length() - 5000).expect("play");
@@ -310,12 +417,20 @@ fn exercise_output<T: OutputSample>(channels: usize) {
             "never ended: {:?}",
             player.state()
         );
-        n += out_block(&mut playout, &mut out, channels, i);
+        n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
         i += 1;
         std::thread::sleep(Duration::from_millis(1));
     }
-    n += out_block(&mut playout, &mut out, channels, i);
+    n += out_block(&mut playout, &mut feeder, &mut out, channels, i);
     assert_eq!(n, 0, "the output callback allocated {n} times");
+    assert!(
+        feeder.monitor.dropped_frames() > 0,
+        "monitor overflow exercised"
+    );
+    assert!(
+        feeder.monitor.missing_frames() > 0,
+        "monitor underrun exercised"
+    );
 }
 
 #[test]

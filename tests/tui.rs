@@ -451,6 +451,7 @@ fn song_app(recording: bool) -> App {
         ],
         output: Some("tapedeck demo output".into()),
         starting_overdub: false,
+        monitor: Default::default(),
     };
     App::new(snap, true, None)
 }
@@ -848,4 +849,28 @@ fn the_takes_heard_are_lit_while_the_song_plays() {
     // Stopped: nothing is lit.
     a.snap.song.playing = false;
     assert_eq!(color_of(&a, "▶T3  ··"), Some(Color::Reset));
+}
+
+#[test]
+fn the_monitor_key_hears_the_selected_input_and_the_screen_says_what_it_costs() {
+    let mut a = song_app(false);
+    // Track 1 records from an input: `i` turns its software monitor on, then off.
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('i'))),
+        vec![Command::SetMonitor { track: 1, on: true }]
+    );
+    let mut snap = a.snap.clone();
+    snap.song.monitor.tracks = vec![1];
+    snap.song.monitor.audible = vec![1];
+    snap.song.monitor.latency_frames = Some(1024);
+    snap.song.monitor.latency_ms = Some(21.333);
+    a.set_snapshot(snap);
+    assert!(render(&a, 80, 24).contains("mon 21.3ms"));
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('i'))),
+        vec![Command::SetMonitor {
+            track: 1,
+            on: false
+        }]
+    );
 }

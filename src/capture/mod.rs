@@ -70,6 +70,8 @@ pub struct Capture {
     /// Where a block is converted, `SCRATCH_FRAMES` at a time; as large as the hold-back's.
     scratch: Box<[u32]>,
     channels: usize,
+    /// Software monitoring: the monitored inputs go to the output from here (`crate::monitor`).
+    monitor: Option<crate::monitor::MonitorIn>,
 }
 
 impl Capture {
@@ -94,8 +96,14 @@ impl Capture {
                 },
             scratch: ring::touched(SCRATCH_FRAMES * channels),
             channels,
+            monitor: None,
         };
         (capture, output, shared)
+    }
+
+    /// Feeds the monitored inputs of every block to `monitor` (set before the stream starts).
+    pub fn set_monitor(&mut self, monitor: crate::monitor::MonitorIn) {
+        self.monitor = Some(monitor);
     }
 
     /// The data callback: every block the stream delivers, with what the host says of when
@@ -103,7 +111,15 @@ impl Capture {
     pub fn on_block<T: CaptureSample>(&mut self, data: &[T], stamp: Stamp) {
         let frames = data.len() / self.channels;
         self.shared.callbacks.fetch_add(1, Ordering::Relaxed);
-        if let Some(timing) = self.timing(stamp, frames) {
+        let timing = self.timing(stamp, frames);
+        if let Some(m) = &mut self.monitor {
+            // At once, not held back: what is heard needs no judging, only to be early.
+            let converter = timing
+                .and_then(|t| t.converter)
+                .map(|c| (c.clock, c.at, c.latency_frames));
+            m.feed(data, self.channels, converter);
+        }
+        if let Some(timing) = timing {
             if self.hold_back && frames <= SCRATCH_FRAMES {
                 self.hold_back(data, frames, timing);
             } else {

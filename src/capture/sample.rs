@@ -9,6 +9,9 @@ pub trait CaptureSample: cpal::SizedSample + Copy + Send + 'static {
     /// The word of a negative zero, silence as much as 0 is (f32's -0.0; none for integers).
     const NEGATIVE_ZERO: u32 = 0;
     fn to_word(self) -> u32;
+    /// The sample as a cue sample (full scale 1.0), for monitoring: exact for 16 and 24 bits
+    /// and for floats.
+    fn to_cue(self) -> f32;
 }
 
 impl CaptureSample for i16 {
@@ -16,6 +19,10 @@ impl CaptureSample for i16 {
     #[inline]
     fn to_word(self) -> u32 {
         i32::from(self) as u32
+    }
+    #[inline]
+    fn to_cue(self) -> f32 {
+        f32::from(self) / 32_768.0
     }
 }
 
@@ -25,6 +32,10 @@ impl CaptureSample for cpal::I24 {
     fn to_word(self) -> u32 {
         self.inner() as u32
     }
+    #[inline]
+    fn to_cue(self) -> f32 {
+        self.inner() as f32 / 8_388_608.0
+    }
 }
 
 impl CaptureSample for i32 {
@@ -32,6 +43,10 @@ impl CaptureSample for i32 {
     #[inline]
     fn to_word(self) -> u32 {
         self as u32
+    }
+    #[inline]
+    fn to_cue(self) -> f32 {
+        (f64::from(self) / 2_147_483_648.0) as f32
     }
 }
 
@@ -41,6 +56,10 @@ impl CaptureSample for f32 {
     #[inline]
     fn to_word(self) -> u32 {
         self.to_bits()
+    }
+    #[inline]
+    fn to_cue(self) -> f32 {
+        self
     }
 }
 

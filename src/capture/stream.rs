@@ -43,13 +43,17 @@ pub(crate) fn open_stream(
     device: &cpal::Device,
     choice: &StreamChoice,
     ring_frames: usize,
+    monitor: Option<crate::monitor::MonitorIn>,
 ) -> Result<OpenStream, Error> {
-    let (capture, output, shared) = Capture::new(
+    let (mut capture, output, shared) = Capture::new(
         usize::from(choice.channels),
         choice.sample_rate,
         ring_frames,
         timestamp_trust(kind),
     );
+    if let Some(m) = monitor {
+        capture.set_monitor(m);
+    }
     let config = cpal::StreamConfig {
         channels: choice.channels,
         sample_rate: choice.sample_rate,

@@ -154,6 +154,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         connect_input: a.connect_input.clone(),
         separate_clocks: a.separate_clocks,
         calibrating: true,
+        monitor: Vec::new(),
     };
     let mut captures = Vec::new();
     let mut latency = None;

@@ -271,6 +271,10 @@ struct CommonArgs {
     /// the parts can drift apart over a long take.
     #[arg(long)]
     separate_clocks: bool,
+    /// Hear this track's input in the cue while it is armed (software monitoring; repeat for
+    /// more tracks). Prefer the interface's direct monitoring where it has one.
+    #[arg(long = "monitor", value_name = "TRACK")]
+    monitor: Vec<u16>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -91,6 +91,8 @@ pub(crate) struct RecordPlan {
     pub(crate) separate_clocks: bool,
     /// `calibrate` measures the round trip: no stored correction is applied.
     pub(crate) calibrating: bool,
+    /// Tracks monitored from the start.
+    pub(crate) monitor: Vec<u16>,
 }
 
 /// Which output plays the song.
@@ -161,7 +163,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             OutputPlan::Off
         }
         Some(id) => OutputPlan::Device(id.to_string()),
-        None if a.overdub => OutputPlan::Default { required: true },
+        None if a.overdub || !a.monitor.is_empty() => OutputPlan::Default { required: true },
         None if matches!(front, FrontEnd::Screen { .. }) => OutputPlan::Default { required: false },
         None => OutputPlan::Off,
     };
@@ -173,6 +175,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         connect_input: a.connect_input,
         calibrating: false,
         separate_clocks: a.separate_clocks,
+        monitor: a.monitor,
         host,
         device,
         demo,

@@ -88,7 +88,10 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
 
     // 4. The stream, before anything is created.
     let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
-    let opened = crate::capture::open_stream(kind, &device, &choice, ring_frames)?;
+    // Software monitoring: the capture callback's end now, the output's when it opens.
+    let (monitor_in, monitor_out, monitor) = crate::monitor::monitor();
+    let opened =
+        crate::capture::open_stream(kind, &device, &choice, ring_frames, Some(monitor_in))?;
     let output = song_output::find(&plan, kind, &host, &dev_id, choice.sample_rate)?;
 
     // 5. The session.
@@ -159,6 +162,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 &dev_id,
                 choice.buffer,
                 from,
+                (monitor_out, monitor),
             )?;
             (setup, Some(stream))
         }
@@ -168,6 +172,8 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 fix: RoundTripFix::default(),
                 loop_probe: None,
                 from,
+                monitor: None,
+                monitor_tracks: plan.monitor.clone(),
             },
             None,
         ),

@@ -1,10 +1,13 @@
 //! The output the song plays on: found and checked before anything is created, started once
 //! the session is open.
 
+use std::sync::Arc;
+
 use super::plan::{OutputPlan, RecordPlan};
 use crate::audio::{self, HostKind};
 use crate::engine::{RoundTripFix, SONG_RING_SECONDS, SongSetup};
 use crate::error::Error;
+use crate::monitor::{MonitorOut, MonitorShared};
 use crate::playback::{self, OutputChoice, OutputRequest, Player};
 use crate::session::song::Song;
 
@@ -112,9 +115,11 @@ pub(crate) fn start(
     input_id: &str,
     buffer: Option<u32>,
     from: u64,
+    monitor: (MonitorOut, Arc<MonitorShared>),
 ) -> Result<(SongSetup, Box<dyn Send>), Error> {
     let ring = super::plan::ring_frames(SONG_RING_SECONDS, rate);
-    let (player, playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
+    let (player, mut playout, shared) = Player::new(song.cue.clone(), rate, ring)?;
+    playout.set_monitor(monitor.0);
     let opened = playback::open_output(kind, &out.device, &out.choice, playout, &shared)?;
     let loop_probe =
         jack_ports::connect_and_probe(kind, &plan.connect_output, &plan.connect_input)?;
@@ -139,6 +144,8 @@ pub(crate) fn start(
         fix,
         loop_probe,
         from,
+        monitor: Some(monitor.1),
+        monitor_tracks: plan.monitor.clone(),
     };
     Ok((setup, Box::new(opened.stream)))
 }

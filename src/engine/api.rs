@@ -56,6 +56,10 @@ pub enum Command {
     Locate(Locate),
     /// Change a track's cue settings (kept in the session; never applied to files).
     SetCue { track: u16, cue: CueRecord },
+    /// Turn software input monitoring of a track on or off: while the track is armed, its
+    /// input is heard in the cue (mono, through the track's cue gain and pan). Off by default;
+    /// a setting of this run, not kept in the session. Never changes what is recorded.
+    SetMonitor { track: u16, on: bool },
     /// Choose the take a track plays (`None`: its newest).
     ChooseTake { track: u16, take: Option<u32> },
     /// Drop a marker into the current take at the frame being captured now.
@@ -100,6 +104,33 @@ pub struct SongView {
     pub output: Option<String>,
     /// An overdub waits for the output to play its first block.
     pub starting_overdub: bool,
+    /// Software input monitoring.
+    pub monitor: MonitorView,
+}
+
+/// Software input monitoring as front ends show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MonitorView {
+    /// Tracks whose monitor is on, by number.
+    pub tracks: Vec<u16>,
+    /// Of those, the ones heard now: armed, with an output open (at most
+    /// `crate::monitor::MAX_MONITORED`).
+    pub audible: Vec<u16>,
+    /// Capture-to-output latency measured from both callbacks while monitoring plays: the
+    /// input latency the host reports, what waits between the callbacks, and the output
+    /// latency. `None` until both callbacks have run with monitoring on.
+    pub latency_frames: Option<u64>,
+    /// The same in milliseconds at the session's rate ("monitor 12.3 ms").
+    pub latency_ms: Option<f64>,
+    /// The parts the host reports: input and output latency, in frames.
+    pub input_latency_frames: Option<u32>,
+    pub output_latency_frames: Option<u32>,
+    /// Frames left waiting between the callbacks after the output's last block.
+    pub waiting_frames: u32,
+    /// Monitored frames thrown away to keep the latency small (after an xrun), and frames
+    /// played without monitored input (the capture side was late).
+    pub dropped_frames: u64,
+    pub missing_frames: u64,
 }
 
 /// Things that happened, for front ends to show.

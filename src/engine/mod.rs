@@ -15,6 +15,7 @@ mod clock;
 mod faults;
 mod history;
 mod meter;
+mod monitoring;
 mod recorder;
 mod roundtrip;
 mod sink;
@@ -35,7 +36,8 @@ use crate::error::Error;
 use crate::session::Session;
 pub use crate::session::manifest::EndReason;
 pub use api::{
-    Command, DiskSpace, Event, Locate, Snapshot, SongView, TakeSummary, Track, Transport,
+    Command, DiskSpace, Event, Locate, MonitorView, Snapshot, SongView, TakeSummary, Track,
+    Transport,
 };
 pub use meter::{InputMeter, MeterTap, PEAK_HOLD};
 pub(crate) use recorder::RecorderConfig;
@@ -74,6 +76,10 @@ pub(crate) struct SongSetup {
     pub(crate) loop_probe: Option<LoopProbe>,
     /// The song position to start from.
     pub(crate) from: u64,
+    /// Software monitoring's shared state (with the player's output); `None` without one.
+    pub(crate) monitor: Option<Arc<crate::monitor::MonitorShared>>,
+    /// Tracks monitored from the start (`--monitor`).
+    pub(crate) monitor_tracks: Vec<u16>,
 }
 
 /// A handle for sending commands from any thread (signal handlers, UI).
@@ -127,12 +133,15 @@ impl Engine {
                 fix: RoundTripFix::default(),
                 loop_probe: None,
                 from: 0,
+                monitor: None,
+                monitor_tracks: Vec::new(),
             },
         );
+        let monitoring = monitoring::Monitoring::new(song.monitor, song.monitor_tracks, rate);
         let transport =
             transport::Transport::new(song.player, rate, song.fix, song.loop_probe, song.from);
         let w = writer::Writer::new(
-            config, session, input, shared, cmd_rx, ev_tx, meters, transport,
+            config, session, input, shared, cmd_rx, ev_tx, meters, transport, monitoring,
         );
         let snapshot = w.published();
         let handle = std::thread::Builder::new()

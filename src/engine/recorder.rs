@@ -333,7 +333,8 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                 }
             }
             // The song's transport is the writer's (`transport`).
-            Command::Play | Command::StopSong | Command::Locate(_) => {}
+            Command::Play | Command::StopSong | Command::Locate(_) | Command::SetMonitor { .. } => {
+            }
             Command::Shutdown { reason } => {
                 self.shutdown = Some(reason);
                 self.request_stop(reason, None, live);

@@ -68,6 +68,8 @@ fn the_engine_records_what_the_callback_stored_and_meters_it() {
             fix: super::RoundTripFix::default(),
             loop_probe: None,
             from: 0,
+            monitor: None,
+            monitor_tracks: Vec::new(),
         },
     };
     let engine =

@@ -372,6 +372,7 @@ impl Transport {
             problems,
             output,
             starting_overdub: self.pending.is_some(),
+            monitor: Default::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ use super::api::{Command, Event, Snapshot};
 use super::clock::SystemClock;
 use super::history::History;
 use super::meter::Meters;
+use super::monitoring::Monitoring;
 use super::recorder::{Placement, Recorder, step_frames};
 use super::take_files::WavSink;
 use super::transport::{Start, Transport};
@@ -39,6 +40,7 @@ pub(super) struct Writer {
     song: Transport,
     /// The last second of the capture, kept while a song can play (`history`).
     history: Option<History>,
+    monitoring: Monitoring,
     /// One step of interleaved ring words, taken out of the ring.
     chunk: Vec<u32>,
     channels: usize,
@@ -63,6 +65,7 @@ impl Writer {
         events: Sender<Event>,
         meters: Meters,
         mut song: Transport,
+        mut monitoring: Monitoring,
     ) -> Self {
         let now = Instant::now();
         let channels = usize::from(cfg.recorder.device.channels.max(1));
@@ -72,7 +75,18 @@ impl Writer {
         for problem in song.reload(core.session().dir(), core.session().manifest()) {
             core.warn(problem);
         }
-        let first = snapshot_of(&core, &meters, &shared, &input, cfg.ring_frames, &song);
+        if let Some(w) = monitoring.apply(core.tracks(), &core.session().manifest().tracks) {
+            core.warn(w);
+        }
+        let first = snapshot_of(
+            &core,
+            &meters,
+            &shared,
+            &input,
+            cfg.ring_frames,
+            &song,
+            &monitoring,
+        );
         Self {
             core,
             input,
@@ -85,6 +99,7 @@ impl Writer {
                 .has_output()
                 .then(|| History::new(channels, rate as usize)),
             song,
+            monitoring,
             chunk: vec![0; step_frames(channels) * channels],
             channels,
             ring_frames: cfg.ring_frames,
@@ -164,6 +179,17 @@ impl Writer {
     }
 
     fn handle(&mut self, cmd: Command) {
+        self.handle_command(cmd);
+        // Arming, a cue or a monitor switch may change what is heard.
+        if let Some(w) = self
+            .monitoring
+            .apply(self.core.tracks(), &self.core.session().manifest().tracks)
+        {
+            self.core.warn(w);
+        }
+    }
+
+    fn handle_command(&mut self, cmd: Command) {
         let live = self.live();
         match cmd {
             Command::ClearClips => self.meters.clear_clips(),
@@ -208,6 +234,11 @@ impl Writer {
             Command::SetCue { track, cue } => {
                 self.core.command(cmd, live);
                 self.song.set_cue(track, cue);
+            }
+            Command::SetMonitor { track, on } => {
+                if let Err(e) = self.monitoring.set(track, on, self.core.tracks()) {
+                    self.core.warn(e);
+                }
             }
             Command::ChooseTake { .. } => {
                 self.core.command(cmd, live);
@@ -360,6 +391,7 @@ impl Writer {
             &self.input,
             self.ring_frames,
             &self.song,
+            &self.monitoring,
         );
         match self.snapshot.lock() {
             Ok(mut s) => *s = snap,
@@ -375,6 +407,7 @@ fn snapshot_of(
     input: &CaptureOutput,
     ring_frames: usize,
     song: &Transport,
+    monitoring: &Monitoring,
 ) -> Snapshot {
     let cfg = core.config();
     let channels = usize::from(cfg.device.channels.max(1));
@@ -398,6 +431,9 @@ fn snapshot_of(
         disk: core.disk(),
         last_take: core.last_take().cloned(),
         stream_failed: core.stream_failed().map(str::to_string),
-        song: song.view(),
+        song: super::api::SongView {
+            monitor: monitoring.view(),
+            ..song.view()
+        },
     }
 }

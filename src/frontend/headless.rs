@@ -41,6 +41,22 @@ pub(crate) struct StatusLine {
     pub xruns: u64,
     /// Ring-buffer fill, 0.0 to 1.0.
     pub ring_fill: f64,
+    /// Software monitoring, when a track is monitored (`--monitor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorStatus>,
+}
+
+/// Software monitoring in a status line.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct MonitorStatus {
+    /// Tracks heard now.
+    pub tracks: Vec<u16>,
+    /// Capture-to-output latency, measured; null until both callbacks have run with it.
+    pub latency_frames: Option<u64>,
+    pub latency_ms: Option<f64>,
+    /// Frames thrown away to keep the latency small, and played without monitored input.
+    pub dropped_frames: u64,
+    pub missing_frames: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -85,6 +101,16 @@ pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
         dropped_frames: snap.dropped_frames,
         xruns: snap.xruns,
         ring_fill: (f64::from(snap.ring_fill) * 1000.0).round() / 1000.0,
+        monitor: {
+            let m = &snap.song.monitor;
+            (!m.tracks.is_empty()).then(|| MonitorStatus {
+                tracks: m.audible.clone(),
+                latency_frames: m.latency_frames,
+                latency_ms: m.latency_ms,
+                dropped_frames: m.dropped_frames,
+                missing_frames: m.missing_frames,
+            })
+        },
     }
 }
 
@@ -114,6 +140,12 @@ pub(crate) fn format_text(l: &StatusLine) -> String {
         l.dropped_frames,
         l.ring_fill * 100.0
     ));
+    if let Some(m) = &l.monitor {
+        match m.latency_ms {
+            Some(ms) => out.push_str(&format!("  monitor {ms:.1} ms")),
+            None => out.push_str("  monitor"),
+        }
+    }
     out
 }
 

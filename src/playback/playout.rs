@@ -48,6 +48,8 @@ pub struct Playout {
     short: bool,
     /// The JACK frame counter the next block should come at.
     next_cycle: Option<u32>,
+    /// Software monitoring: the monitored inputs, added to every block (`crate::monitor`).
+    monitor: Option<crate::monitor::MonitorOut>,
 }
 
 impl Playout {
@@ -63,7 +65,14 @@ impl Playout {
             length: 0,
             short: false,
             next_cycle: None,
+            monitor: None,
         }
+    }
+
+    /// Adds the monitored inputs `monitor` carries to every block (set before the stream
+    /// starts).
+    pub fn set_monitor(&mut self, monitor: crate::monitor::MonitorOut) {
+        self.monitor = Some(monitor);
     }
 
     /// The data callback: fills `out` (`channels` interleaved) with the next frames of the
@@ -77,6 +86,13 @@ impl Playout {
             OutStamp::Host { .. } => None,
         };
         self.on_block_inner(out, channels, frames, stamp);
+        if let Some(m) = &mut self.monitor {
+            m.add(
+                &mut out[..frames * channels],
+                channels,
+                crate::monitor::heard_at(stamp, self.rate),
+            );
+        }
         self.next_cycle = cycle.map(|f| f.wrapping_add(frames as u32));
     }
 

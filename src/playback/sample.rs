@@ -7,6 +7,9 @@ pub trait OutputSample: cpal::SizedSample + Copy + Send + 'static {
     /// Silence.
     const SILENCE: Self = <Self as cpal::Sample>::EQUILIBRIUM;
     fn from_cue(x: f32) -> Self;
+    /// This sample with `x` (a cue sample) added: rounded and clipped like `from_cue`. For
+    /// f32 a plain sum, so silence plus `x` is `x`, bit for bit.
+    fn add_cue(self, x: f32) -> Self;
 }
 
 /// Rounds half away from zero and clips. In f64: every f32 times a power of two up to 2^31
@@ -21,10 +24,25 @@ fn to_int(x: f32, scale: f64, min: i32, max: i32) -> i32 {
         .clamp(f64::from(min), f64::from(max)) as i32
 }
 
+/// `v` plus `x` at `scale`, rounded half away from zero and clipped (NaN adds nothing).
+#[inline(always)]
+fn add_int(v: i32, x: f32, scale: f64, min: i32, max: i32) -> i32 {
+    if x.is_nan() {
+        return v;
+    }
+    (f64::from(v) + f64::from(x) * scale)
+        .round()
+        .clamp(f64::from(min), f64::from(max)) as i32
+}
+
 impl OutputSample for f32 {
     #[inline]
     fn from_cue(x: f32) -> Self {
         x
+    }
+    #[inline]
+    fn add_cue(self, x: f32) -> Self {
+        self + x
     }
 }
 
@@ -33,6 +51,16 @@ impl OutputSample for i16 {
     fn from_cue(x: f32) -> Self {
         to_int(x, 32_768.0, i32::from(i16::MIN), i32::from(i16::MAX)) as i16
     }
+    #[inline]
+    fn add_cue(self, x: f32) -> Self {
+        add_int(
+            i32::from(self),
+            x,
+            32_768.0,
+            i32::from(i16::MIN),
+            i32::from(i16::MAX),
+        ) as i16
+    }
 }
 
 impl OutputSample for cpal::I24 {
@@ -40,12 +68,20 @@ impl OutputSample for cpal::I24 {
     fn from_cue(x: f32) -> Self {
         cpal::I24::new_unchecked(to_int(x, 8_388_608.0, -8_388_608, 8_388_607))
     }
+    #[inline]
+    fn add_cue(self, x: f32) -> Self {
+        cpal::I24::new_unchecked(add_int(self.inner(), x, 8_388_608.0, -8_388_608, 8_388_607))
+    }
 }
 
 impl OutputSample for i32 {
     #[inline]
     fn from_cue(x: f32) -> Self {
         to_int(x, 2_147_483_648.0, i32::MIN, i32::MAX)
+    }
+    #[inline]
+    fn add_cue(self, x: f32) -> Self {
+        add_int(self, x, 2_147_483_648.0, i32::MIN, i32::MAX)
     }
 }
 
@@ -68,6 +104,22 @@ mod tests {
         assert_eq!(i32::from_cue(1.0), i32::MAX);
         assert_eq!(i32::from_cue(-1.0), i32::MIN);
         assert_eq!(i32::from_cue(f32::INFINITY), i32::MAX);
+    }
+
+    #[test]
+    fn a_cue_sample_adds_to_what_is_there() {
+        assert_eq!(0.0f32.add_cue(0.25).to_bits(), 0.25f32.to_bits());
+        assert_eq!(i16::SILENCE.add_cue(3.0 / 32_768.0), 3);
+        assert_eq!(100i16.add_cue(-3.0 / 32_768.0), 97);
+        assert_eq!(i16::MAX.add_cue(0.5), i16::MAX);
+        assert_eq!(
+            cpal::I24::new_unchecked(5)
+                .add_cue(2.0 / 8_388_608.0)
+                .inner(),
+            7
+        );
+        assert_eq!(i32::MIN.add_cue(-1.0), i32::MIN);
+        assert_eq!(7i32.add_cue(f32::NAN), 7);
     }
 
     #[test]

@@ -468,6 +468,7 @@ impl App {
                 Vec::new()
             }
             // The selected track's cue and take.
+            KeyCode::Char('i') => self.toggle_monitor(),
             KeyCode::Char('M') => self.change_cue(|c| c.mute = !c.mute),
             KeyCode::Char('S') => self.change_cue(|c| c.solo = !c.solo),
             KeyCode::Char('+') | KeyCode::Char('=') => self.change_cue(|c| {
@@ -524,6 +525,30 @@ impl App {
     }
 
     /// Changes the selected track's cue as `change` says: shown at once, sent to the engine.
+    /// Software monitoring of the selected track's input, on or off.
+    fn toggle_monitor(&mut self) -> Vec<Command> {
+        let Some(track) = self.rows().get(self.selected).map(Row::number) else {
+            return Vec::new();
+        };
+        if !self.snap.tracks.iter().any(|t| t.number == track) {
+            self.say(
+                format!("track {track} has no input to hear"),
+                Severity::Info,
+            );
+            return Vec::new();
+        }
+        let on = !self.snap.song.monitor.tracks.contains(&track);
+        let said = if on {
+            format!(
+                "hearing track {track}'s input (software: prefer the interface's direct monitoring when it has it)"
+            )
+        } else {
+            format!("track {track}'s input no longer heard")
+        };
+        self.say(said, Severity::Info);
+        vec![Command::SetMonitor { track, on }]
+    }
+
     fn change_cue(&mut self, change: impl FnOnce(&mut CueRecord)) -> Vec<Command> {
         let Some(t) = self.selected_song_track() else {
             return Vec::new();

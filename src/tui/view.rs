@@ -296,6 +296,14 @@ fn song_line(app: &App, width: usize, st: &Styles) -> Line<'static> {
     };
     spans.push(Span::raw("  "));
     spans.push(Span::styled(state, style));
+    // Software monitoring heard now, and what it costs.
+    if !song.monitor.audible.is_empty() {
+        let text = match song.monitor.latency_ms {
+            Some(ms) => format!("  mon {ms:.1}ms"),
+            None => "  mon".to_string(),
+        };
+        spans.push(Span::styled(text, st.bold(Color::Magenta)));
+    }
     // Underruns and files that do not play, fullest first: the frames and the words give
     // way before the counts.
     let underruns = |full: bool| {
@@ -772,6 +780,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("↑↓ j k", "select a track"),
     ("m", "marker (while recording)"),
     ("n", "rename the track"),
+    ("i", "hear its input (software)"),
     ("c", "clear the clip indicators"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit (asks while recording)"),
