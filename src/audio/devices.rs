@@ -42,12 +42,24 @@ fn no_jack_server() -> Error {
     )
 }
 
-/// Describes every input device of a host.
-pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>, Error> {
-    let default_id = host.default_input_device().map(|d| device_id(&d));
-    let devices = host
-        .input_devices()
-        .map_err(|e| Error::Runtime(format!("cannot list {} devices: {e}", kind.name())))?;
+/// Describes every input device of a host, or every output device (`outputs`).
+pub fn list_devices(
+    kind: HostKind,
+    host: &cpal::Host,
+    outputs: bool,
+) -> Result<Vec<DeviceInfo>, Error> {
+    let default_id = if outputs {
+        host.default_output_device()
+    } else {
+        host.default_input_device()
+    }
+    .map(|d| device_id(&d));
+    let devices = if outputs {
+        host.output_devices()
+    } else {
+        host.input_devices()
+    }
+    .map_err(|e| Error::Runtime(format!("cannot list {} devices: {e}", kind.name())))?;
     let mut out = Vec::new();
     let mut devices = devices.peekable();
     if kind == HostKind::Jack && devices.peek().is_none() {
@@ -55,7 +67,12 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
     }
     for d in devices {
         let id = device_id(&d);
-        let Ok(configs) = input_configs(kind, &d) else {
+        let configs = if outputs {
+            d.supported_output_configs().map(|c| c.collect::<Vec<_>>())
+        } else {
+            input_configs(kind, &d)
+        };
+        let Ok(configs) = configs else {
             continue;
         };
         if configs.is_empty() {
@@ -99,7 +116,12 @@ pub fn list_devices(kind: HostKind, host: &cpal::Host) -> Result<Vec<DeviceInfo>
         let continuous = configs
             .iter()
             .any(|c| c.min_sample_rate() != c.max_sample_rate());
-        let default_config = d.default_input_config().ok().map(|c| DefaultConfig {
+        let default_config = if outputs {
+            d.default_output_config()
+        } else {
+            d.default_input_config()
+        };
+        let default_config = default_config.ok().map(|c| DefaultConfig {
             channels: c.channels(),
             sample_rate: c.sample_rate(),
             format: DeviceFormat::from_cpal(c.sample_format())

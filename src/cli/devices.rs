@@ -1,9 +1,10 @@
-//! `tapedeck devices`: every input device of each host (or of one), for people or as JSON.
+//! `tapedeck devices`: every input device (or with `--outputs`, every output device) of each
+//! host (or of one), for people or as JSON.
 
 use crate::audio::{self, HostKind, demo};
 use crate::error::Error;
 
-pub(crate) fn run(host: Option<HostKind>, json: bool) -> Result<i32, Error> {
+pub(crate) fn run(host: Option<HostKind>, json: bool, outputs: bool) -> Result<i32, Error> {
     let kinds: Vec<HostKind> = match host {
         Some(h) => vec![h],
         None => vec![HostKind::Alsa, HostKind::Jack, HostKind::Demo],
@@ -12,7 +13,7 @@ pub(crate) fn run(host: Option<HostKind>, json: bool) -> Result<i32, Error> {
     let mut notes = Vec::new();
     for k in kinds {
         let listed = audio::open_host(k, demo::DemoOptions::default())
-            .and_then(|h| audio::list_devices(k, &h));
+            .and_then(|h| audio::list_devices(k, &h, outputs));
         match listed {
             Ok(mut d) => all.append(&mut d),
             // The one host asked for cannot be listed: that is the answer, and a failure.
@@ -25,7 +26,10 @@ pub(crate) fn run(host: Option<HostKind>, json: bool) -> Result<i32, Error> {
         println!("{s}");
     } else {
         if all.is_empty() {
-            println!("no input devices found");
+            println!(
+                "no {} devices found",
+                if outputs { "output" } else { "input" }
+            );
         }
         for d in &all {
             let star = if d.default { "  (default)" } else { "" };

@@ -38,8 +38,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// List input devices with their channels, rates and formats.
+    /// List input devices (or output devices) with their channels, rates and formats.
     Devices {
+        /// Output devices (what the song plays on) instead of inputs.
+        #[arg(long)]
+        outputs: bool,
         /// Only this host.
         #[arg(long, value_enum, value_name = "HOST")]
         host: Option<AnyHost>,
@@ -297,7 +300,11 @@ pub fn main() -> i32 {
     #[cfg(feature = "jack")]
     jack::set_logger(jack::LoggerType::None);
     let result = match cli.command {
-        Cmd::Devices { host, json } => devices::run(host.map(HostKind::from), json),
+        Cmd::Devices {
+            host,
+            json,
+            outputs,
+        } => devices::run(host.map(HostKind::from), json, outputs),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
         Cmd::Calibrate {
