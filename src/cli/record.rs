@@ -76,14 +76,37 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     }
 
     // 3. An existing session must match what we are about to record, and be free.
-    if let Some(m) = session::inspect(&plan.root, &plan.session)? {
-        session::check_compatible(&m, choice.sample_rate, plan.file_format.name())?;
+    let existing = session::inspect(&plan.root, &plan.session)?;
+    if let Some(m) = &existing {
+        session::check_compatible(m, choice.sample_rate, plan.file_format.name())?;
         Session::check_not_busy(&plan.root, &plan.session)?;
         for (input, from, to) in session::song::keep_tracks_apart(&m.tracks, &mut tracks) {
             eprintln!(
                 "tapedeck: track {from} of this session is not input {input} (it was imported or recorded from another input); input {input} records as track {to}"
             );
         }
+    }
+
+    // 3b. Where the song starts: checked against the session before anything is written.
+    let from = plan
+        .from
+        .map_or(0, |t| t.frames(choice.sample_rate).unwrap_or(u64::MAX));
+    let song_frames = existing.as_ref().map_or(0, |m| {
+        let dir = plan.root.join(&plan.session);
+        crate::playback::song_length(&crate::session::song::load(&dir, m).cue)
+    });
+    if plan.overdub && from >= song_frames {
+        return Err(if song_frames == 0 {
+            Error::usage(
+                "--overdub plays the song, and this session has nothing to play yet: record or import a take first",
+            )
+        } else {
+            Error::usage(format!(
+                "--from {} is at or past the song's end ({}); start earlier",
+                crate::display::song_clock(from, choice.sample_rate),
+                crate::display::song_clock(song_frames, choice.sample_rate)
+            ))
+        });
     }
 
     // 4. The stream, before anything is created.
@@ -133,24 +156,8 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     let session_dir = session.dir().display().to_string();
     let takes_before = session.manifest().takes.len();
     // A time past 2^64 frames is past any song's end, and is refused as such.
-    let from = plan
-        .from
-        .map_or(0, |t| t.frames(choice.sample_rate).unwrap_or(u64::MAX));
+    // The song as the session now holds it (a crash repaired above may have added to it).
     let song = crate::session::song::load(session.dir(), session.manifest());
-    let song_frames = crate::playback::song_length(&song.cue);
-    if plan.overdub && from >= song_frames {
-        return Err(if song_frames == 0 {
-            Error::usage(
-                "--overdub plays the song, and this session has nothing to play yet: record or import a take first",
-            )
-        } else {
-            Error::usage(format!(
-                "--from {} is at or past the song's end ({}); start earlier",
-                crate::display::song_clock(from, choice.sample_rate),
-                crate::display::song_clock(song_frames, choice.sample_rate)
-            ))
-        });
-    }
     let (song_setup, output_stream) = match output {
         Some(out) => {
             let (setup, stream) = song_output::start(

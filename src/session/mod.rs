@@ -135,7 +135,13 @@ pub(crate) fn check_compatible(
     sample_rate: u32,
     format: &str,
 ) -> Result<(), Error> {
-    if existing.sample_rate == sample_rate && existing.format == format {
+    // A session of imported files only has no recorded format yet: the first recording
+    // gives it one (imported takes keep their own).
+    let recorded = existing
+        .takes
+        .iter()
+        .any(|t| t.kind != manifest::TakeKind::Imported);
+    if existing.sample_rate == sample_rate && (existing.format == format || !recorded) {
         return Ok(());
     }
     Err(Error::usage(format!(
@@ -175,6 +181,7 @@ impl Session {
         let manifest = match inspect(root, name)? {
             Some(mut m) => {
                 check_compatible(&m, init.sample_rate, &init.format)?;
+                m.format = init.format;
                 m.updated = now;
                 m.device = init.device;
                 merge_tracks(&mut m.tracks, init.tracks);
