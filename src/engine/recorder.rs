@@ -371,6 +371,16 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         }
     }
 
+    /// A note in the manifest's log about take `take` (after it ended), and a warning.
+    pub(crate) fn note_take(&mut self, take: u32, text: &str) {
+        self.emit(Event::Warning(text.to_string()));
+        if let Err(e) = self.session.note(self.clock.wall(), Some(take), text) {
+            self.emit(Event::Warning(format!(
+                "could not update session.json: {e}"
+            )));
+        }
+    }
+
     /// A warning on every front end, and a note in the manifest when a take is running.
     pub(crate) fn warn(&mut self, text: String) {
         self.emit(Event::Warning(text.clone()));

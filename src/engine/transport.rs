@@ -133,6 +133,22 @@ impl Transport {
         }
     }
 
+    /// Stops or resumes the song's disk reader (fault injection).
+    #[cfg(feature = "fault-injection")]
+    pub(super) fn stall_reader(&self, stall: bool) {
+        if let Some((_, shared, _)) = &self.player {
+            shared.stall_reader(stall);
+        }
+    }
+
+    /// Blocks of silence the output has played because the reader was late, and their frames.
+    pub(super) fn underruns(&self) -> (u64, u64) {
+        self.player.as_ref().map_or((0, 0), |(_, shared, _)| {
+            let u = shared.underruns();
+            (u.events, u.frames)
+        })
+    }
+
     pub(super) fn has_output(&self) -> bool {
         self.player.is_some()
     }

@@ -52,6 +52,10 @@ pub(super) struct Writer {
     next_meter: Instant,
     #[cfg(feature = "fault-injection")]
     stall: Option<super::faults::Stall>,
+    #[cfg(feature = "fault-injection")]
+    reader_stall: Option<super::faults::ReaderStall>,
+    /// The song's underruns when the take running began (its own are told when it ends).
+    underruns_at_take: (u64, u64),
 }
 
 impl Writer {
@@ -109,6 +113,9 @@ impl Writer {
             next_meter: now,
             #[cfg(feature = "fault-injection")]
             stall: super::faults::Stall::from_env(),
+            #[cfg(feature = "fault-injection")]
+            reader_stall: super::faults::ReaderStall::from_env(),
+            underruns_at_take: (0, 0),
         }
     }
 
@@ -139,6 +146,14 @@ impl Writer {
             #[cfg(feature = "fault-injection")]
             if let Some(stall) = &mut self.stall {
                 stall.maybe(self.core.is_recording());
+            }
+            #[cfg(feature = "fault-injection")]
+            if let Some(on) = self
+                .reader_stall
+                .as_mut()
+                .and_then(|s| s.stalled(self.core.is_recording()))
+            {
+                self.song.stall_reader(on);
             }
             self.forward_events();
             let now = Instant::now();
@@ -290,6 +305,28 @@ impl Writer {
 
     fn forward_events(&mut self) {
         let events = self.core.take_events();
+        for e in &events {
+            match e {
+                Event::TakeStarted { .. } => self.underruns_at_take = self.song.underruns(),
+                Event::TakeFinished(t) => {
+                    let (events, frames) = self.song.underruns();
+                    let (e0, f0) = self.underruns_at_take;
+                    if events > e0 {
+                        // The performer heard gaps in the song: the mixer should know.
+                        self.core.note_take(
+                            t.take,
+                            &format!(
+                                "while take {} recorded, the song's disk reader was late {} times: {} frames of the song played as silence (the take itself is whole)",
+                                t.take,
+                                events - e0,
+                                frames - f0
+                            ),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
         if events.iter().any(|e| matches!(e, Event::TakeFinished(_))) {
             // The take just recorded plays from now on; the song stops with it.
             self.song.stop();
