@@ -470,7 +470,21 @@ fn snapshot_of(
         stream_failed: core.stream_failed().map(str::to_string),
         song: super::api::SongView {
             monitor: monitoring.view(),
-            ..song.view()
+            ..song_view(core, song)
         },
     }
+}
+
+/// The song as front ends show it; while a take records with nothing playing, its position
+/// moves on with the take (the take starts at the song position).
+fn song_view(core: &Recorder<WavSink, SystemClock>, song: &Transport) -> super::api::SongView {
+    let mut view = song.view();
+    if let super::api::Transport::Recording { frames, .. } = core.transport()
+        && !view.playing
+        && !view.starting_overdub
+    {
+        view.position += frames;
+        view.length = view.length.max(view.position);
+    }
+    view
 }
