@@ -151,23 +151,41 @@ pub struct JackServer {
 
 static SERVERS: AtomicU32 = AtomicU32::new(0);
 
+/// The names private servers take turns with (see `JackServer::start`).
+const SERVER_NAMES: u32 = 6;
+
 /// No test using a JACK server takes a minute; three means something hangs.
 const JACK_TEST_LIMIT: Duration = Duration::from_secs(180);
 
 impl JackServer {
+    /// A private dummy server. Its name is one of a few fixed ones: jackd keeps at most 8
+    /// servers in its registry and frees a dead server's entry only when a server of the same
+    /// name starts, so unique names would let servers that died uncleanly (a killed test)
+    /// fill it for good. A name in use by a live server is skipped.
     pub fn start(rate: u32, period: u32, capture_ports: u32) -> Self {
         require("jackd");
         require("jack_lsp");
-        let name = format!(
-            "tapedeck-test-{}-{}",
+        let mut tried = Vec::new();
+        for slot in 0..SERVER_NAMES {
+            let name = format!("tapedeck-test-{slot}");
+            match Self::try_start(&name, rate, period, capture_ports) {
+                Ok(server) => return server,
+                Err(why) => tried.push(format!("{name}: {why}")),
+            }
+        }
+        panic!("no private jackd could start:\n{}", tried.join("\n"));
+    }
+
+    fn try_start(name: &str, rate: u32, period: u32, capture_ports: u32) -> Result<Self, String> {
+        let log = std::env::temp_dir().join(format!(
+            "{name}-{}-{}.log",
             std::process::id(),
             SERVERS.fetch_add(1, Ordering::Relaxed)
-        );
-        let log = std::env::temp_dir().join(format!("{name}.log"));
+        ));
         let out = std::fs::File::create(&log).expect("create the jackd log");
         let err = out.try_clone().expect("jackd log");
         let child = Command::new("jackd")
-            .args(["--no-realtime", "-n", &name, "-d", "dummy"])
+            .args(["--no-realtime", "-n", name, "-d", "dummy"])
             .args(["-r", &rate.to_string(), "-p", &period.to_string()])
             .args(["-C", &capture_ports.to_string(), "-P", "2"])
             .env("JACK_NO_AUDIO_RESERVATION", "1")
@@ -180,25 +198,31 @@ impl JackServer {
             JACK_TEST_LIMIT,
             Some(log.clone()),
         );
-        let server = Self {
-            name,
+        let mut server = Self {
+            name: name.to_string(),
             rate,
             child,
             log,
             _watchdog,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
-        while server.lsp().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "jackd {} did not come up; its log {}:\n{}",
-                server.name,
-                server.log.display(),
-                std::fs::read_to_string(&server.log).unwrap_or_default()
-            );
+        loop {
+            // A name in use: this jackd gives up at once (and a jack_lsp would answer from
+            // the other one).
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+                let _ = std::fs::remove_file(&server.log);
+                return Err(format!("jackd ended ({status}): {log}"));
+            }
+            if server.lsp().is_some() && matches!(server.child.try_wait(), Ok(None)) {
+                return Ok(server);
+            }
+            if Instant::now() >= deadline {
+                let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+                return Err(format!("did not come up within 15 s: {log}"));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
     }
 
     /// What the server has logged so far (its xruns among it).
