@@ -39,6 +39,10 @@ pub(crate) struct StatusLine {
     pub xruns: u64,
     /// Ring-buffer fill, 0.0 to 1.0.
     pub ring_fill: f64,
+    /// Playback: blocks the output played silence for because the disk was late, and their
+    /// frames (0 when nothing plays).
+    pub underruns: u64,
+    pub underrun_frames: u64,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -83,6 +87,8 @@ pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
         dropped_frames: snap.dropped_frames,
         xruns: snap.xruns,
         ring_fill: (f64::from(snap.ring_fill) * 1000.0).round() / 1000.0,
+        underruns: snap.song.underruns,
+        underrun_frames: snap.song.underrun_frames,
     }
 }
 
