@@ -510,7 +510,7 @@ pub fn connect_outputs(
     }
     let mut made = Vec::new();
     for (from, to) in outputs.iter().zip(targets) {
-        match client.connect_ports_by_name(from, to) {
+        match connect_retrying(&client, from, to) {
             Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
                 made.push((from.clone(), to.clone()));
             }
@@ -584,7 +584,7 @@ pub fn connect_inputs(
     }
     let mut made = Vec::new();
     for (to, from) in inputs.iter().zip(sources) {
-        match client.connect_ports_by_name(from, to) {
+        match connect_retrying(&client, from, to) {
             Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
                 made.push((from.clone(), to.clone()));
             }
@@ -598,6 +598,22 @@ pub fn connect_inputs(
         }
     }
     Ok(made)
+}
+
+/// Connects `from` to `to`, trying again for a moment: a client that has just been activated
+/// may not be part of the graph yet ("not part of an active client").
+fn connect_retrying(client: &jack::Client, from: &str, to: &str) -> Result<(), jack::Error> {
+    let mut tries = 0;
+    loop {
+        match client.connect_ports_by_name(from, to) {
+            Err(jack::Error::PortAlreadyConnected(..)) | Ok(()) => return Ok(()),
+            Err(_) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// A client that is never activated, on the server cpal would use, never starting one.

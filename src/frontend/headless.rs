@@ -44,6 +44,11 @@ pub(crate) struct StatusLine {
     /// Software monitoring, when a track is monitored (`--monitor`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorStatus>,
+    /// Playback: blocks the output played silence for (the disk was late, or the server ran
+    /// cycles without the output), and their
+    /// frames (0 when nothing plays).
+    pub underruns: u64,
+    pub underrun_frames: u64,
 }
 
 /// Software monitoring in a status line.
@@ -111,6 +116,8 @@ pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
                 missing_frames: m.missing_frames,
             })
         },
+        underruns: snap.song.underruns,
+        underrun_frames: snap.song.underrun_frames,
     }
 }
 
