@@ -52,7 +52,8 @@ enum Cmd {
     },
     /// Record from an input device: takes on the screen, or one take of every track headless.
     Record(RecordArgs),
-    /// Record from the built-in demo input (8 inputs of a little band, real time).
+    /// Record from the built-in demo interface: 8 inputs of a little band in real time, an
+    /// output, and two loopback inputs that hear it (to try overdubs and calibrate).
     Demo(DemoArgs),
     /// Measure the round trip the host does not report, with a cable from an output to an
     /// input, and keep the correction for overdubs on that pair of devices (in the user's

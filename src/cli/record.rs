@@ -116,6 +116,43 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     let opened =
         crate::capture::open_stream(kind, &device, &choice, ring_frames, Some(monitor_in))?;
     let output = song_output::find(&plan, kind, &host, &dev_id, choice.sample_rate)?;
+    // The output and its wiring, before anything is created: a port or device that will not
+    // do leaves no session behind. The player starts with the song as the session holds it
+    // now; the engine reads it again once the session is open (a repaired take may add to it).
+    let song = existing.as_ref().map_or_else(Default::default, |m| {
+        crate::session::song::load(&plan.root.join(&plan.session), m)
+    });
+    let (song_setup, output_stream) = match output {
+        Some(out) => {
+            let (setup, stream) = song_output::start(
+                out,
+                kind,
+                &song,
+                choice.sample_rate,
+                &plan,
+                &dev_id,
+                choice.buffer,
+                from,
+                (monitor_out, monitor),
+            )?;
+            (setup, Some(stream))
+        }
+        None => {
+            // Nothing plays, but the inputs are still wired where the user said.
+            song_output::connect_inputs(kind, &plan.connect_input)?;
+            (
+                SongSetup {
+                    player: None,
+                    fix: RoundTripFix::default(),
+                    loop_probe: None,
+                    from,
+                    monitor: None,
+                    monitor_tracks: plan.monitor.clone(),
+                },
+                None,
+            )
+        }
+    };
 
     // 5. The session.
     let device_record = DeviceRecord {
@@ -155,36 +192,6 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     }
     let session_dir = session.dir().display().to_string();
     let takes_before = session.manifest().takes.len();
-    // A time past 2^64 frames is past any song's end, and is refused as such.
-    // The song as the session now holds it (a crash repaired above may have added to it).
-    let song = crate::session::song::load(session.dir(), session.manifest());
-    let (song_setup, output_stream) = match output {
-        Some(out) => {
-            let (setup, stream) = song_output::start(
-                out,
-                kind,
-                &song,
-                choice.sample_rate,
-                &plan,
-                &dev_id,
-                choice.buffer,
-                from,
-                (monitor_out, monitor),
-            )?;
-            (setup, Some(stream))
-        }
-        None => (
-            SongSetup {
-                player: None,
-                fix: RoundTripFix::default(),
-                loop_probe: None,
-                from,
-                monitor: None,
-                monitor_tracks: plan.monitor.clone(),
-            },
-            None,
-        ),
-    };
 
     // 6. The engine, and a front end to drive it.
     let config = EngineConfig {

@@ -150,6 +150,15 @@ pub(crate) fn start(
     Ok((setup, Box::new(opened.stream)))
 }
 
+/// JACK: records tapedeck's inputs from the ports named (`--connect-input`) when no output is
+/// open (with one, `start` wires both sides).
+pub(crate) fn connect_inputs(kind: HostKind, inputs_from: &[String]) -> Result<(), Error> {
+    if inputs_from.is_empty() {
+        return Ok(());
+    }
+    jack_ports::connect_and_probe(kind, &[], inputs_from).map(|_| ())
+}
+
 /// The correction `tapedeck calibrate` kept for this pair of devices, and where it came from.
 fn stored_correction(
     kind: HostKind,
