@@ -30,7 +30,7 @@ pub use ring::CaptureOutput;
 pub use sample::CaptureSample;
 pub use shared::CaptureShared;
 pub(crate) use shared::{Gap, GapCause, Realtime, StreamFault};
-pub(crate) use stream::open_stream;
+pub(crate) use stream::{open_stream, schedule_audio_thread};
 pub use timeline::TimestampTrust;
 
 /// Frames converted per step; larger blocks are stored in steps of this, and not held back.

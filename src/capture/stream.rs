@@ -105,7 +105,7 @@ const AUDIO_PRIORITY: i32 = 70;
 /// realtime policy yet. Allowed to root and to users with an `rtprio` limit (the `audio`
 /// group on most distributions, `/etc/security/limits.d/`); asked at `AUDIO_PRIORITY`, or at
 /// the user's limit if that is lower.
-fn schedule_audio_thread(ask: bool) -> Realtime {
+pub(crate) fn schedule_audio_thread(ask: bool) -> Realtime {
     // SAFETY: scheduling calls on the calling thread with initialised arguments; they only
     // read and write what they are given and report failure in their return value.
     unsafe {

@@ -13,7 +13,6 @@ use crate::audio::{HostKind, demo};
 use crate::calibrate::{self, DeviceKey, Outcome, Store, StoredCorrection, TestSignal};
 use crate::error::Error;
 use crate::format::{DeviceFormat, FileFormat};
-use crate::playback::ClipFormat;
 use crate::session::import::{self, ImportFile};
 use crate::session::manifest::{FILE_NAME, Manifest};
 use crate::song_time::SongTime;
@@ -76,16 +75,7 @@ fn read_take(path: &Path) -> Result<Vec<f32>, Error> {
     Ok(data
         .chunks_exact(step)
         .take(usize::try_from(info.frames).unwrap_or(usize::MAX))
-        .map(|f| match info.format {
-            ClipFormat::I16 => f32::from(i16::from_le_bytes([f[0], f[1]])) / 32_768.0,
-            ClipFormat::I24 => {
-                (i32::from_le_bytes([0, f[0], f[1], f[2]]) >> 8) as f32 / 8_388_608.0
-            }
-            ClipFormat::I32 => {
-                (f64::from(i32::from_le_bytes([f[0], f[1], f[2], f[3]])) / 2_147_483_648.0) as f32
-            }
-            ClipFormat::F32 => f32::from_le_bytes([f[0], f[1], f[2], f[3]]),
-        })
+        .map(|f| crate::playback::decode(info.format, f))
         .collect())
 }
 

@@ -10,7 +10,7 @@ use super::clip::{ClipFormat, Gains};
 /// A file sample as f32: integers divided by their full scale (exact for 16 and 24 bits),
 /// floats as they are.
 #[inline(always)]
-fn decode(format: ClipFormat, b: &[u8]) -> f32 {
+pub fn decode(format: ClipFormat, b: &[u8]) -> f32 {
     match format {
         ClipFormat::I16 => f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
         ClipFormat::I24 => (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0,

@@ -28,6 +28,7 @@ mod tests;
 
 pub use anchor::{Anchor, ClockStamp};
 pub use clip::{Clip, ClipFormat, Cue, CueTrack, Gains, cue_gains, song_length};
+pub use mix::decode;
 pub use player::Player;
 pub use playout::{OutStamp, Playout};
 pub use sample::OutputSample;

@@ -194,19 +194,6 @@ fn jack_cycle() -> Option<(u32, u32)> {
     None
 }
 
-/// Asks for SCHED_FIFO on the calling thread (ALSA's audio thread, which cpal does not hand
-/// out otherwise), at the priority the capture callback asks for; refused quietly without an
-/// rtprio allowance.
-fn ask_for_realtime() {
-    // SAFETY: a scheduling call on the calling thread with an initialised argument; failure
-    // is reported in its return value only.
-    unsafe {
-        let mut param: libc::sched_param = std::mem::zeroed();
-        param.sched_priority = 70;
-        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param);
-    }
-}
-
 fn build<T: OutputSample>(
     kind: HostKind,
     device: &cpal::Device,
@@ -224,7 +211,9 @@ fn build<T: OutputSample>(
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             if !scheduled {
                 scheduled = true;
-                ask_for_realtime();
+                // The same request as the capture thread's (SCHED_FIFO within the user's
+                // rtprio limit); JACK schedules its clients itself.
+                crate::capture::schedule_audio_thread(true);
             }
             let stamp = match jack_cycle() {
                 Some((frame, latency)) => OutStamp::JackCycle { frame, latency },
