@@ -13,26 +13,6 @@ use common::{bin, last_take};
 
 const RATE: u32 = 48_000;
 
-/// A mono 24-bit file of noise (no two stretches alike: a lag cannot hide).
-fn write_noise(path: &Path, frames: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let mut x: u32 = 0x1234_5678;
-    for _ in 0..frames {
-        // xorshift: deterministic noise at about -12 dBFS.
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        w.write_sample(((x >> 8) as i32 - (1 << 23)) / 4).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 fn tapedeck(args: &[&str], config: &Path, delay: u32) -> (bool, String, String) {
     let out = Command::new(bin())
         .args(args)
@@ -47,20 +27,12 @@ fn tapedeck(args: &[&str], config: &Path, delay: u32) -> (bool, String, String) 
     )
 }
 
-fn samples(path: &Path) -> Vec<i32> {
-    hound::WavReader::open(path)
-        .unwrap()
-        .samples::<i32>()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// Imports the noise into a new session and overdubs the demo's loopback over it; returns the
 /// lag of the overdub behind the played take (frames) and the take's entry.
 fn overdub(dir: &Path, session: &str, config: &Path, delay: u32) -> (i64, serde_json::Value) {
     let noise = dir.join("noise.wav");
     if !noise.exists() {
-        write_noise(&noise, 2 * RATE);
+        common::write_noise(&noise, RATE, 2 * RATE);
     }
     let d = dir.to_str().unwrap();
     let (ok, _, err) = tapedeck(
@@ -95,8 +67,8 @@ fn overdub(dir: &Path, session: &str, config: &Path, delay: u32) -> (i64, serde_
     let s = dir.join(session);
     let take = last_take(&s);
     assert_eq!(take["kind"], "overdub");
-    let played = samples(&s.join("take-001/01_noise_T001.wav"));
-    let got = samples(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
+    let played = common::wav_samples(&s.join("take-001/01_noise_T001.wav"));
+    let got = common::wav_samples(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
     assert_eq!(
         got.len(),
         played.len(),
@@ -144,8 +116,8 @@ fn calibrate_finds_the_hidden_delay_and_overdubs_then_land_on_the_sample() {
     );
     // Every sample, not just a stretch.
     let s = dir.path().join("after");
-    let played = samples(&s.join("take-001/01_noise_T001.wav"));
-    let got = samples(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
+    let played = common::wav_samples(&s.join("take-001/01_noise_T001.wav"));
+    let got = common::wav_samples(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
     assert_eq!(got, played);
 }
 

@@ -35,24 +35,6 @@ pcm.cable_in {
     std::fs::write(home.join(".asoundrc"), rc).unwrap();
 }
 
-fn write_noise(path: &Path, frames: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let mut x: u32 = 0x9e37_79b9;
-    for _ in 0..frames {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        w.write_sample(((x >> 8) as i32 - (1 << 23)) / 4).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 struct Run<'a> {
     jack: &'a JackServer,
     home: &'a Path,
@@ -83,7 +65,7 @@ impl Run<'_> {
     fn overdub(&self, dir: &Path, session: &str) -> i64 {
         let noise = dir.join("noise.wav");
         if !noise.exists() {
-            write_noise(&noise, 2 * RATE);
+            common::write_noise(&noise, RATE, 2 * RATE);
         }
         let d = dir.to_str().unwrap();
         let (ok, text) = self.tapedeck(&[
@@ -122,15 +104,8 @@ impl Run<'_> {
         let take = last_take(&s);
         assert_eq!(take["kind"], "overdub");
         assert_eq!(take["latency"]["reported_by"], "alsa stream timestamps");
-        let read = |p: &Path| -> Vec<i32> {
-            hound::WavReader::open(p)
-                .unwrap()
-                .samples::<i32>()
-                .map(Result::unwrap)
-                .collect()
-        };
-        let played = read(&s.join("take-001/01_noise_T001.wav"));
-        let got = read(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
+        let played = common::wav_samples(&s.join("take-001/01_noise_T001.wav"));
+        let got = common::wav_samples(&s.join(take["tracks"][0]["file"].as_str().unwrap()));
         (-3000i64..3000)
             .find(|lag| {
                 (20_000..20_200).all(|k: i64| got[(k + lag) as usize] == played[k as usize])
@@ -162,20 +137,29 @@ fn an_overdub_through_alsa_and_a_cable_is_aligned_after_calibrate() {
         "before calibration the overdub is late by the cable at least: {before}"
     );
 
-    let (ok, text) = run.tapedeck(&[
-        "calibrate",
-        "--host",
-        "alsa",
-        "--device",
-        "cable_in",
-        "--output",
-        "cable_out",
-        "--separate-clocks",
-        "--channels",
-        "1",
-        "--buffer",
-        "256",
-    ]);
+    // The ALSA JACK plugin sometimes starts a stream with a period more in its buffer: the
+    // repeats then disagree and calibrate says so and keeps nothing. Running it again is what
+    // its message tells a user to do; twice in a row would be a failure.
+    let calibrate = || {
+        run.tapedeck(&[
+            "calibrate",
+            "--host",
+            "alsa",
+            "--device",
+            "cable_in",
+            "--output",
+            "cable_out",
+            "--separate-clocks",
+            "--channels",
+            "1",
+            "--buffer",
+            "256",
+        ])
+    };
+    let (mut ok, mut text) = calibrate();
+    if !ok && text.contains("not the same at each repeat") {
+        (ok, text) = calibrate();
+    }
     assert!(ok, "calibrate:\n{text}");
     assert!(text.contains("ALSA's timestamps are approximate"), "{text}");
 

@@ -15,36 +15,10 @@ use common::{bin, last_take, read_json};
 
 const RATE: u32 = 48_000;
 
-fn write_noise(path: &Path, frames: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 24,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    let mut x: u32 = 0x2545_f491;
-    for _ in 0..frames {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        w.write_sample(((x >> 8) as i32 - (1 << 23)) / 4).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
-fn samples(path: &Path) -> Vec<i32> {
-    hound::WavReader::open(path)
-        .unwrap()
-        .samples::<i32>()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// A session holding `seconds` of noise as take 1; returns the noise.
 fn song(dir: &Path, config: &Path, seconds: u32) -> Vec<i32> {
     let noise = dir.join("noise.wav");
-    write_noise(&noise, seconds * RATE);
+    common::write_noise(&noise, RATE, seconds * RATE);
     let out = Command::new(bin())
         .args([
             "import",
@@ -62,7 +36,7 @@ fn song(dir: &Path, config: &Path, seconds: u32) -> Vec<i32> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    samples(&noise)
+    common::wav_samples(&noise)
 }
 
 fn overdub(dir: &Path, config: &Path) -> Command {
@@ -117,7 +91,7 @@ fn kill_9_during_an_overdub_loses_nothing_and_recover_keeps_it_in_place() {
     assert_eq!(t["kind"], "overdub");
     assert_eq!(t["timeline_start"], 0);
     assert!(t["latency"].is_object(), "{t:#}");
-    let got = samples(&take);
+    let got = common::wav_samples(&take);
     assert!(got.len() >= RATE as usize, "{} frames kept", got.len());
     assert_eq!(t["length_frames"], got.len() as u64);
     // Every frame that reached the disk is the song's, in its place.
@@ -147,7 +121,7 @@ fn a_slow_disk_on_the_playback_side_costs_silence_never_the_take() {
     let t = last_take(&s);
     assert_eq!(t["dropouts"].as_array().unwrap().len(), 0, "{t:#}");
     assert_eq!(t["dropout_frames"], 0);
-    let got = samples(&s.join(t["tracks"][0]["file"].as_str().unwrap()));
+    let got = common::wav_samples(&s.join(t["tracks"][0]["file"].as_str().unwrap()));
     assert_eq!(got.len(), played.len(), "the take runs to the song's end");
     // What the performer heard: the song, silence while the reader was stalled, then the song
     // again at its own place (the timeline kept pace with the device).

@@ -410,3 +410,34 @@ pub fn spawn_demo(dir: &Path, session: &str, extra: &[&str]) -> std::process::Ch
         .spawn()
         .expect("start tapedeck")
 }
+
+/// A mono 24-bit WAV of deterministic noise at about -12 dBFS: no two stretches alike, so a
+/// lag between it and a recording of it cannot hide.
+pub fn write_noise(path: &Path, rate: u32, frames: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the noise file");
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..frames {
+        // xorshift
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        w.write_sample(((x >> 8) as i32 - (1 << 23)) / 4)
+            .expect("write the noise file");
+    }
+    w.finalize().expect("finish the noise file");
+}
+
+/// Every sample of an integer WAV file, as hound reads them.
+pub fn wav_samples(path: &Path) -> Vec<i32> {
+    hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("hound cannot open {}: {e}", path.display()))
+        .samples::<i32>()
+        .map(|s| s.expect("sample"))
+        .collect()
+}
