@@ -460,90 +460,43 @@ pub fn connect_outputs(
     outputs: &[String],
     targets: &[String],
 ) -> Result<Vec<(String, String)>, GraphError> {
-    if targets.len() > outputs.len() {
-        return Err(GraphError::TooManyTargets {
-            targets: targets.len(),
-            outputs: outputs.len(),
-        });
-    }
-    let client = open_client()?;
-    let graph = Graph::read_with(&client);
-    let ours: BTreeSet<&str> = outputs.iter().map(String::as_str).collect();
-    for name in outputs {
-        if !graph.ports.contains_key(name) {
-            return Err(GraphError::NoSuchPort {
-                name: name.clone(),
-                candidates: graph.all_names(),
-            });
-        }
-    }
-    for name in targets {
-        let candidates = || graph.audio_inputs_except(&ours);
-        match graph.ports.get(name) {
-            None => {
-                return Err(GraphError::NoSuchPort {
-                    name: name.clone(),
-                    candidates: candidates(),
-                });
-            }
-            Some(s) if !s.audio || s.direction != Direction::Input => {
-                return Err(GraphError::NotAnAudioInput {
-                    name: name.clone(),
-                    candidates: candidates(),
-                });
-            }
-            Some(_) => {}
-        }
-    }
-    for name in outputs {
-        for to in &graph.ports[name].connections {
-            if to.starts_with("system:playback_") {
-                client
-                    .disconnect_ports_by_name(name, to)
-                    .map_err(|e| GraphError::Disconnect {
-                        from: name.clone(),
-                        to: to.clone(),
-                        reason: e.to_string(),
-                    })?;
-            }
-        }
-    }
-    let mut made = Vec::new();
-    for (from, to) in outputs.iter().zip(targets) {
-        match connect_retrying(&client, from, to) {
-            Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
-                made.push((from.clone(), to.clone()));
-            }
-            Err(e) => {
-                return Err(GraphError::Connect {
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason: e.to_string(),
-                });
-            }
-        }
-    }
-    Ok(made)
+    connect(outputs, targets, Direction::Output)
 }
 
 /// Connects tapedeck's input `inputs[i]` from `sources[i]` (`--connect-input latent:output`),
 /// after undoing the connections cpal made on its own from `system:capture_*` to those inputs;
 /// inputs beyond the sources are left connected to nothing. Nothing changes unless every
-/// source exists and sends audio. Returns the connections made.
+/// source exists and sends audio. Returns the connections made, as (from, to).
 pub fn connect_inputs(
     inputs: &[String],
     sources: &[String],
 ) -> Result<Vec<(String, String)>, GraphError> {
-    if sources.len() > inputs.len() {
-        return Err(GraphError::TooManySources {
-            sources: sources.len(),
-            inputs: inputs.len(),
+    connect(inputs, sources, Direction::Input)
+}
+
+/// Wires tapedeck's ports `ours` (of direction `side`) one by one to `others`, undoing cpal's
+/// automatic connections to the system ports first.
+fn connect(
+    ours: &[String],
+    others: &[String],
+    side: Direction,
+) -> Result<Vec<(String, String)>, GraphError> {
+    if others.len() > ours.len() {
+        return Err(match side {
+            Direction::Output => GraphError::TooManyTargets {
+                targets: others.len(),
+                outputs: ours.len(),
+            },
+            Direction::Input => GraphError::TooManySources {
+                sources: others.len(),
+                inputs: ours.len(),
+            },
         });
     }
     let client = open_client()?;
     let graph = Graph::read_with(&client);
-    let ours: BTreeSet<&str> = inputs.iter().map(String::as_str).collect();
-    for name in inputs {
+    let own: BTreeSet<&str> = ours.iter().map(String::as_str).collect();
+    for name in ours {
         if !graph.ports.contains_key(name) {
             return Err(GraphError::NoSuchPort {
                 name: name.clone(),
@@ -551,8 +504,16 @@ pub fn connect_inputs(
             });
         }
     }
-    for name in sources {
-        let candidates = || graph.audio_outputs_except(&ours);
+    // The other end receives what our output sends, or sends what our input receives.
+    let wanted = match side {
+        Direction::Output => Direction::Input,
+        Direction::Input => Direction::Output,
+    };
+    for name in others {
+        let candidates = || match side {
+            Direction::Output => graph.audio_inputs_except(&own),
+            Direction::Input => graph.audio_outputs_except(&own),
+        };
         match graph.ports.get(name) {
             None => {
                 return Err(GraphError::NoSuchPort {
@@ -560,22 +521,33 @@ pub fn connect_inputs(
                     candidates: candidates(),
                 });
             }
-            Some(s) if !s.audio || s.direction != Direction::Output => {
-                return Err(GraphError::NotAnAudioOutput {
-                    name: name.clone(),
-                    candidates: candidates(),
+            Some(s) if !s.audio || s.direction != wanted => {
+                let (name, candidates) = (name.clone(), candidates());
+                return Err(match side {
+                    Direction::Output => GraphError::NotAnAudioInput { name, candidates },
+                    Direction::Input => GraphError::NotAnAudioOutput { name, candidates },
                 });
             }
             Some(_) => {}
         }
     }
-    for name in inputs {
-        for from in &graph.ports[name].connections {
-            if from.starts_with("system:capture_") {
-                client.disconnect_ports_by_name(from, name).map_err(|e| {
+    // (from, to) for a pair of (our port, other port).
+    let pair = |ours: &str, other: &str| match side {
+        Direction::Output => (ours.to_string(), other.to_string()),
+        Direction::Input => (other.to_string(), ours.to_string()),
+    };
+    let system = match side {
+        Direction::Output => "system:playback_",
+        Direction::Input => "system:capture_",
+    };
+    for name in ours {
+        for peer in &graph.ports[name].connections {
+            if peer.starts_with(system) {
+                let (from, to) = pair(name, peer);
+                client.disconnect_ports_by_name(&from, &to).map_err(|e| {
                     GraphError::Disconnect {
-                        from: from.clone(),
-                        to: name.clone(),
+                        from,
+                        to,
                         reason: e.to_string(),
                     }
                 })?;
@@ -583,19 +555,16 @@ pub fn connect_inputs(
         }
     }
     let mut made = Vec::new();
-    for (to, from) in inputs.iter().zip(sources) {
-        match connect_retrying(&client, from, to) {
-            Ok(()) | Err(jack::Error::PortAlreadyConnected(..)) => {
-                made.push((from.clone(), to.clone()));
-            }
-            Err(e) => {
-                return Err(GraphError::Connect {
-                    from: from.clone(),
-                    to: to.clone(),
-                    reason: e.to_string(),
-                });
-            }
+    for (ours, other) in ours.iter().zip(others) {
+        let (from, to) = pair(ours, other);
+        if let Err(e) = connect_retrying(&client, &from, &to) {
+            return Err(GraphError::Connect {
+                from,
+                to,
+                reason: e.to_string(),
+            });
         }
+        made.push((from, to));
     }
     Ok(made)
 }
