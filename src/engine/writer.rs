@@ -367,7 +367,10 @@ impl Writer {
             self.chunk[..from_a].copy_from_slice(&a[..from_a]);
             self.chunk[from_a..words].copy_from_slice(&b[..words - from_a]);
             self.input.samples.skip(words);
-            if let Some(h) = &mut self.history {
+            // Only an overdub's start can reach back into it: not kept while a take runs.
+            if let Some(h) = &mut self.history
+                && !self.core.take_running()
+            {
                 h.push(&self.chunk[..words], self.core.position());
             }
             self.meters.measure(&self.chunk[..words]);
