@@ -213,6 +213,8 @@ fn built_manifest() -> Value {
         frames: 480_000,
         peak_dbfs: Some(-3.52),
         clipped_samples: 0,
+        levels: None,
+        triage: None,
     };
     let complete = TakeRecord {
         number: 1,
@@ -228,6 +230,7 @@ fn built_manifest() -> Value {
         kind: TakeKind::Recorded,
         timeline_start: 0,
         latency: None,
+        triage: None,
         start_frame: 1024,
         length_frames: 480_000,
         length_seconds: 10.0,

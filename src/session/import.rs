@@ -194,6 +194,8 @@ fn import_locked(
             frames: c.info.frames,
             peak_dbfs: None,
             clipped_samples: 0,
+            levels: None,
+            triage: None,
         });
         m.tracks.push(TrackRecord {
             number: p.track,
@@ -241,6 +243,7 @@ fn import_locked(
         markers: Vec::new(),
         time_reference: None,
         family_uid: None,
+        triage: None,
     });
     if m.timeline_origin.is_none() {
         // The arranger's file knows where it sits in time of day: the timeline starts

@@ -245,6 +245,9 @@ pub struct TakeRecord {
     /// FILE_SET/FAMILY_UID of every file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_uid: Option<String>,
+    /// The verdict on the whole take (keep, no-good, circled) and its note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -267,6 +270,60 @@ pub struct TakeTrack {
     pub peak_dbfs: Option<f64>,
     /// Samples at (or clipped to) full scale.
     pub clipped_samples: u64,
+    /// The full level report, measured as the file was written (absent for files from before
+    /// level reports, and for imported files until they are measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Levels>,
+    /// A verdict on this track's file alone; it overrides the take's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
+}
+
+/// What the mixer should make of a take, or of one track of it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mark {
+    Keep,
+    /// A take (or a track's take) not to use; nothing is deleted.
+    NoGood,
+    /// The take to use: a keeper, chosen over the other keepers.
+    Circled,
+}
+
+impl Mark {
+    /// Whether a take so marked is one the mixer gets with `--takes kept`.
+    pub fn is_kept(self) -> bool {
+        matches!(self, Self::Keep | Self::Circled)
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Triage {
+    /// None when only a note was given.
+    pub mark: Option<Mark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When the verdict was last changed.
+    pub at: DateTime<FixedOffset>,
+}
+
+/// The level report of one file. Levels in dB are None for digital silence (minus infinity).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Levels {
+    pub sample_peak_dbfs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    /// Integrated loudness (EBU R 128); None when the file is shorter than one 400 ms block or
+    /// every block is gated out.
+    pub integrated_lufs: Option<f64>,
+    pub loudness_range_lu: Option<f64>,
+    pub rms_dbfs: Option<f64>,
+    /// Mean sample value, full scale = 1.
+    pub dc_offset: f64,
+    pub clipped_samples: u64,
+    /// The longest run of consecutive clipped samples on one channel.
+    pub longest_clipped_run: u64,
+    /// The RMS of the quietest whole second, in dBFS.
+    pub noise_floor_dbfs: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -326,6 +383,8 @@ impl TakeTrack {
             frames: 0,
             peak_dbfs: None,
             clipped_samples: 0,
+            levels: None,
+            triage: None,
         }
     }
 }
@@ -367,6 +426,17 @@ pub struct TakeEnd {
 }
 
 impl TakeRecord {
+    /// The verdict that applies to one track's file: its own, else the take's.
+    pub fn mark_for(&self, track: u16) -> Option<Mark> {
+        let own = self
+            .tracks
+            .iter()
+            .find(|t| t.track == track)
+            .and_then(|t| t.triage.as_ref())
+            .and_then(|t| t.mark);
+        own.or_else(|| self.triage.as_ref().and_then(|t| t.mark))
+    }
+
     /// A take as the journal lists it when it starts (`state: recording`): every file it will
     /// write, nothing recorded yet.
     #[allow(clippy::too_many_arguments)]
@@ -403,6 +473,7 @@ impl TakeRecord {
             markers: Vec::new(),
             time_reference: Some(time_reference),
             family_uid: Some(family_uid),
+            triage: None,
         }
     }
 
