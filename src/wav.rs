@@ -43,6 +43,7 @@
 //!   [`rf64_switch`]: every intermediate state is a valid WAV or RF64 file.
 
 mod bwf;
+pub mod ixml_update;
 pub mod probe;
 mod repair;
 

@@ -12,6 +12,7 @@ mod play;
 mod record;
 mod recover;
 mod song_output;
+mod take;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -131,6 +132,21 @@ enum Cmd {
     /// Add WAV/BWF files (mono or stereo) as new tracks the song plays, copied into the session
     /// unchanged.
     Import(import::ImportArgs),
+    /// Mark a take, or one track's file of it: keep, no-good, circle, clear, or a note (in
+    /// session.json and each file's iXML; the audio is never touched).
+    #[command(subcommand)]
+    Take(take::TakeCmd),
+    /// Write the session's track sheet, TRACKS.md, beside its session.json (with a waveform
+    /// picture of each kept take's files).
+    Sheet {
+        /// Session name (a folder under --dir) or a path to a session folder (default: the
+        /// current folder).
+        #[arg(value_name = "SESSION")]
+        session: Option<String>,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
 }
 
 /// The hosts `record` records from.
@@ -308,6 +324,8 @@ pub fn main() -> i32 {
         } => devices::run(host.map(HostKind::from), json, outputs),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
+        Cmd::Take(t) => take::run(t),
+        Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Calibrate {
             host,
             device,

@@ -6,6 +6,7 @@ use super::meter::InputMeter;
 use crate::format::FileFormat;
 use crate::session::manifest::{CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord};
 use crate::session::song::SongTrack;
+use crate::session::triage::{TriageChange, TriageTarget};
 
 /// A track: one device input recorded into one mono file per take.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +71,12 @@ pub enum Command {
     ClearClips,
     /// Write a note into the manifest's log (with the current take, if any), at once.
     Note(String),
+    /// Mark a finished take, or one track's file of it (keep, no-good, circled, a note): saved
+    /// in the session and in the files' iXML at once.
+    Triage {
+        target: TriageTarget,
+        change: TriageChange,
+    },
     /// Finish any take and stop the engine.
     Shutdown { reason: EndReason },
 }
@@ -148,6 +155,8 @@ pub enum Event {
     TakeRefused(String),
     /// The audio stream ended (device lost or failed).
     StreamFailed(String),
+    /// A take's verdict changed, in words ("take 3: circled").
+    Triaged(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -332,6 +332,17 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                     self.emit(Event::Warning(e));
                 }
             }
+            Command::Triage { target, change } => {
+                match self.session.triage(&target, &change, self.clock.wall()) {
+                    Ok(done) => {
+                        self.emit(Event::Triaged(done.summary));
+                        for w in done.warnings {
+                            self.emit(Event::Warning(w));
+                        }
+                    }
+                    Err(e) => self.emit(Event::Warning(e.to_string())),
+                }
+            }
             // The song's transport is the writer's (`transport`).
             Command::Play | Command::StopSong | Command::Locate(_) | Command::SetMonitor { .. } => {
             }

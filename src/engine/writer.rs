@@ -21,6 +21,7 @@ use super::transport::{Start, Transport};
 use super::watch::{AudioWatch, realtime_warning};
 use super::{EndReason, EngineConfig};
 use crate::capture::{CaptureOutput, CaptureShared, StreamFault};
+use crate::handoff::SheetWorker;
 use crate::session::Session;
 
 /// How long the writer sleeps when the ring is empty. The ring holds seconds; waking less
@@ -56,6 +57,8 @@ pub(super) struct Writer {
     reader_stall: Option<super::faults::ReaderStall>,
     /// The song's underruns when the take running began (its own are told when it ends).
     underruns_at_take: (u64, u64),
+    /// Writes TRACKS.md when a take ends or a verdict changes.
+    sheet: SheetWorker,
 }
 
 impl Writer {
@@ -96,6 +99,7 @@ impl Writer {
             input,
             shared,
             commands,
+            sheet: SheetWorker::spawn(events.clone()),
             events,
             snapshot: Arc::new(Mutex::new(first)),
             meters,
@@ -259,8 +263,18 @@ impl Writer {
                 self.core.command(cmd, live);
                 self.reload_song();
             }
+            Command::Triage { .. } => {
+                self.core.command(cmd, live);
+                self.request_sheet();
+            }
             cmd => self.core.command(cmd, live),
         }
+    }
+
+    /// The track sheet of the session as it is now, written off this thread.
+    fn request_sheet(&self) {
+        self.sheet
+            .request(self.core.session().dir(), self.core.session().manifest());
     }
 
     /// Reads the song again from the manifest, warning of files that newly do not play.
@@ -331,6 +345,7 @@ impl Writer {
             // The take just recorded plays from now on; the song stops with it.
             self.song.stop();
             self.reload_song();
+            self.request_sheet();
         }
         for e in events.into_iter().chain(self.core.take_events()) {
             // Nobody listening is no reason to stop recording.

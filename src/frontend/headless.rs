@@ -227,6 +227,7 @@ impl Printer {
                 serde_json::json!({"message": w}),
                 format!("warning: {w}"),
             ),
+            Event::Triaged(t) => ("triaged", serde_json::json!({"message": t}), t.clone()),
             Event::StreamFailed(w) => (
                 "stream_failed",
                 serde_json::json!({"message": w}),

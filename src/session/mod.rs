@@ -10,6 +10,7 @@ pub mod manifest;
 pub(crate) mod naming;
 pub(crate) mod recover;
 pub mod song;
+pub mod triage;
 
 use std::fs;
 use std::io;

@@ -9,6 +9,7 @@ use crate::engine::{Command, EndReason, Event, Locate, Snapshot, Track, Transpor
 use crate::frontend::words::describe_take;
 use crate::session::manifest::CueRecord;
 use crate::session::song::SongTrack;
+use crate::session::triage::{TriageChange, TriageTarget};
 
 /// How long a message stays in the message line.
 const MESSAGE_TIME: Duration = Duration::from_secs(6);
@@ -26,6 +27,18 @@ pub enum Mode {
     ConfirmQuit,
     /// Typing a song position to go to.
     Goto {
+        text: String,
+    },
+    /// `v`: the verdict on the take the selected track plays (the whole take, or with Tab
+    /// only this track's file).
+    Triage {
+        take: u32,
+        track: u16,
+        only_track: bool,
+    },
+    /// Typing the note of a verdict.
+    TriageNote {
+        target: TriageTarget,
         text: String,
     },
 }
@@ -213,6 +226,7 @@ impl App {
                 self.say(describe_take(s, &self.snap.session), sev);
             }
             Event::Warning(w) | Event::TakeRefused(w) => self.say(w.clone(), Severity::Warning),
+            Event::Triaged(t) => self.say(t.clone(), Severity::Info),
             Event::StreamFailed(w) => self.say(
                 format!("{w}: recording is no longer possible"),
                 Severity::Error,
@@ -335,7 +349,94 @@ impl App {
                     Vec::new()
                 }
             },
+            Mode::Triage {
+                take,
+                track,
+                only_track,
+            } => self.triage_key(key, ctrl_c, take, track, only_track),
+            Mode::TriageNote { target, mut text } => match edit_line(&mut text, key, ctrl_c) {
+                Edit::Done => {
+                    self.mode = Mode::Normal;
+                    vec![Command::Triage {
+                        target,
+                        change: TriageChange::note(&text),
+                    }]
+                }
+                Edit::Cancel => {
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                Edit::Editing => {
+                    self.mode = Mode::TriageNote { target, text };
+                    Vec::new()
+                }
+            },
             Mode::Normal => self.normal_key(key, ctrl_c),
+        }
+    }
+
+    /// `v`: asks for the verdict on the take the selected track plays.
+    fn start_triage(&mut self) -> Vec<Command> {
+        let Some(t) = self.selected_song_track() else {
+            return Vec::new();
+        };
+        match t.playing {
+            Some(take) => {
+                let track = t.number;
+                self.mode = Mode::Triage {
+                    take,
+                    track,
+                    only_track: false,
+                };
+            }
+            None => {
+                let n = t.number;
+                self.say(format!("track {n} has no take to mark"), Severity::Info);
+            }
+        }
+        Vec::new()
+    }
+
+    fn triage_key(
+        &mut self,
+        key: KeyEvent,
+        ctrl_c: bool,
+        take: u32,
+        track: u16,
+        only_track: bool,
+    ) -> Vec<Command> {
+        use crate::session::manifest::Mark;
+        let target = TriageTarget {
+            take,
+            track: only_track.then_some(track),
+        };
+        let change = match key.code {
+            _ if ctrl_c => None,
+            KeyCode::Char('k') => Some(TriageChange::mark(Mark::Keep, None)),
+            KeyCode::Char('x') => Some(TriageChange::mark(Mark::NoGood, None)),
+            KeyCode::Char('c') => Some(TriageChange::mark(Mark::Circled, None)),
+            KeyCode::Char('u') => Some(TriageChange::clear()),
+            KeyCode::Tab => {
+                self.mode = Mode::Triage {
+                    take,
+                    track,
+                    only_track: !only_track,
+                };
+                return Vec::new();
+            }
+            KeyCode::Char('n') => {
+                self.mode = Mode::TriageNote {
+                    target,
+                    text: String::new(),
+                };
+                return Vec::new();
+            }
+            _ => None,
+        };
+        self.mode = Mode::Normal;
+        match change {
+            Some(change) => vec![Command::Triage { target, change }],
+            None => Vec::new(),
         }
     }
 
@@ -487,6 +588,7 @@ impl App {
             }),
             KeyCode::Char('t') => self.choose_take(true),
             KeyCode::Char('T') => self.choose_take(false),
+            KeyCode::Char('v') => self.start_triage(),
             _ => Vec::new(),
         }
     }

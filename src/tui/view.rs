@@ -684,6 +684,30 @@ fn draw_bridge(f: &mut Frame, app: &App, rows: &[Row], area: Rect, st: &Styles) 
 }
 
 fn draw_message(f: &mut Frame, app: &App, area: Rect, now: Instant, st: &Styles) {
+    let prompt = match &app.mode {
+        Mode::Triage {
+            take,
+            track,
+            only_track,
+        } => Some(if *only_track {
+            format!("mark take {take}, only track {track}: ")
+        } else {
+            format!("mark take {take} (all its tracks): ")
+        }),
+        Mode::TriageNote { target, text } => Some(match target.track {
+            Some(t) => format!("note on take {} track {t}: {text}▏", target.take),
+            None => format!("note on take {}: {text}▏", target.take),
+        }),
+        _ => None,
+    };
+    if let Some(p) = prompt {
+        let line = Line::from(Span::styled(
+            p,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
     if let Mode::Goto { text } = &app.mode {
         let line = Line::from(vec![
             Span::styled("go to: ", Style::default().add_modifier(Modifier::BOLD)),
@@ -722,6 +746,16 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
             ("Esc", "cancel"),
         ],
         Mode::Help => &[("any key", "close help")],
+        Mode::Triage { .. } => &[
+            ("k", "keep"),
+            ("x", "no-good"),
+            ("c", "circle"),
+            ("u", "clear"),
+            ("n", "note"),
+            ("Tab", "take/track"),
+            ("Esc", "cancel"),
+        ],
+        Mode::TriageNote { .. } => &[("type", "the note"), ("Enter", "save"), ("Esc", "cancel")],
         Mode::Normal if app.recording() || app.snap.song.starting_overdub => &[
             ("space/s", "stop"),
             ("m", "marker"),
@@ -780,6 +814,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("↑↓ j k", "select a track"),
     ("m", "marker (while recording)"),
     ("n", "rename the track"),
+    ("v", "mark its take: keep, no-good…"),
     ("i", "hear its input (software)"),
     ("c", "clear the clip indicators"),
     ("?", "this help"),
