@@ -874,3 +874,89 @@ fn the_monitor_key_hears_the_selected_input_and_the_screen_says_what_it_costs() 
         }]
     );
 }
+
+#[test]
+fn triage_keys_mark_the_selected_tracks_take() {
+    use tapedeck::session::manifest::Mark;
+    use tapedeck::session::triage::{TriageChange, TriageTarget};
+    let mut a = song_app(false);
+    a.selected = 0;
+    // `v` asks about the take track 1 plays (take 2), the whole take first.
+    assert!(a.on_key(key(KeyCode::Char('v'))).is_empty());
+    assert_eq!(
+        a.mode,
+        Mode::Triage {
+            take: 2,
+            track: 1,
+            only_track: false
+        }
+    );
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("mark take 2 (all its tracks):"), "{screen}");
+    assert!(
+        screen.contains("k keep") && screen.contains("Tab take/track"),
+        "{screen}"
+    );
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('c'))),
+        vec![Command::Triage {
+            target: TriageTarget {
+                take: 2,
+                track: None
+            },
+            change: TriageChange::mark(Mark::Circled, None),
+        }]
+    );
+    assert_eq!(a.mode, Mode::Normal);
+    // Tab: only the selected track's file.
+    a.on_key(key(KeyCode::Char('v')));
+    a.on_key(key(KeyCode::Tab));
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("mark take 2, only track 1:"), "{screen}");
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('x'))),
+        vec![Command::Triage {
+            target: TriageTarget {
+                take: 2,
+                track: Some(1)
+            },
+            change: TriageChange::mark(Mark::NoGood, None),
+        }]
+    );
+    // A note, typed.
+    a.on_key(key(KeyCode::Char('v')));
+    a.on_key(key(KeyCode::Char('n')));
+    for c in "ok".chars() {
+        assert!(a.on_key(key(KeyCode::Char(c))).is_empty());
+    }
+    assert!(render(&a, 80, 24).contains("note on take 2: ok"));
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Triage {
+            target: TriageTarget {
+                take: 2,
+                track: None
+            },
+            change: TriageChange::note("ok"),
+        }]
+    );
+    // Esc (or any other key) sends nothing; `u` clears.
+    a.on_key(key(KeyCode::Char('v')));
+    assert!(a.on_key(key(KeyCode::Esc)).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+    a.on_key(key(KeyCode::Char('v')));
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('u'))),
+        vec![Command::Triage {
+            target: TriageTarget {
+                take: 2,
+                track: None
+            },
+            change: TriageChange::clear(),
+        }]
+    );
+    // A track with no take has nothing to mark.
+    a.selected = 2;
+    assert!(a.on_key(key(KeyCode::Char('v'))).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+}

@@ -6,6 +6,7 @@
 
 mod calibrate;
 mod devices;
+mod handoff;
 mod import;
 mod plan;
 mod play;
@@ -136,6 +137,9 @@ enum Cmd {
     /// session.json and each file's iXML; the audio is never touched).
     #[command(subcommand)]
     Take(take::TakeCmd),
+    /// Make one folder for the mixer: the chosen takes, the session's manifest and track
+    /// sheet, every file checked and listed with its size and SHA-256.
+    Handoff(handoff::HandoffArgs),
     /// Write the session's track sheet, TRACKS.md, beside its session.json (with a waveform
     /// picture of each kept take's files).
     Sheet {
@@ -325,6 +329,7 @@ pub fn main() -> i32 {
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
         Cmd::Take(t) => take::run(t),
+        Cmd::Handoff(a) => handoff::run(a),
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Calibrate {
             host,

@@ -1,6 +1,7 @@
 //! What a session hands to the mixer: the track sheet (`sheet`, with `waveform` pictures) and
 //! the handoff folder (`package`).
 
+pub mod package;
 pub mod sheet;
 pub mod waveform;
 
