@@ -814,7 +814,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("↑↓ j k", "select a track"),
     ("m", "marker (while recording)"),
     ("n", "rename the track"),
-    ("v", "mark its take: keep, no-good…"),
+    ("v", "mark its take (keep…)"),
     ("i", "hear its input (software)"),
     ("c", "clear the clip indicators"),
     ("?", "this help"),
