@@ -6,6 +6,7 @@
 
 mod calibrate;
 mod devices;
+mod export;
 mod import;
 mod plan;
 mod play;
@@ -131,6 +132,9 @@ enum Cmd {
     /// Add WAV/BWF files (mono or stereo) as new tracks the song plays, copied into the session
     /// unchanged.
     Import(import::ImportArgs),
+    /// Write the session as an Ardour, DAWproject or REAPER project: each take at its place,
+    /// markers and dropouts as markers, the audio referenced or copied.
+    Export(export::ExportArgs),
 }
 
 /// The hosts `record` records from.
@@ -308,6 +312,7 @@ pub fn main() -> i32 {
         } => devices::run(host.map(HostKind::from), json, outputs),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
+        Cmd::Export(a) => export::run(a),
         Cmd::Calibrate {
             host,
             device,
