@@ -17,6 +17,7 @@ pub(crate) mod display;
 pub(crate) mod duration;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod format;
 pub(crate) mod frontend;
 pub mod handoff;

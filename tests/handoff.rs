@@ -152,6 +152,48 @@ fn a_full_handoff_of_the_kept_takes_checks_out() {
         sizes.contains(&format!("{wav_size:>12}  {}", files[0])),
         "{sizes}"
     );
+    // The exports, of only the chosen files, their audio in the handoff.
+    let project = |folder: &str, ext: &str| -> PathBuf {
+        fs::read_dir(dest.join("exports").join(folder))
+            .unwrap_or_else(|e| panic!("no {folder} export: {e}"))
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .unwrap_or_else(|| panic!("no .{ext} in exports/{folder}"))
+    };
+    let ardour = project("ardour", "ardour");
+    let lint = Command::new("xmllint")
+        .arg("--noout")
+        .arg(&ardour)
+        .status()
+        .expect("xmllint");
+    assert!(lint.success(), "{} is not well-formed", ardour.display());
+    let dawproject = project("dawproject", "dawproject");
+    assert!(listed.contains(&format!(
+        "  {}\n",
+        dawproject.strip_prefix(&dest).expect("inside").display()
+    )));
+    let rpp = project("reaper", "RPP");
+    let text = fs::read_to_string(&rpp).expect("RPP");
+    let no_good = Path::new(&name(1, 1))
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("name");
+    assert!(
+        !text.contains(&no_good),
+        "the no-good file is in the REAPER project"
+    );
+    let mut referenced = 0;
+    for line in text.lines().filter(|l| l.trim_start().starts_with("FILE ")) {
+        let file = line.trim_start()[5..].trim().trim_matches('"');
+        let p = rpp.parent().expect("folder").join(file);
+        assert!(
+            p.is_file(),
+            "the REAPER project refers to {file}, not there"
+        );
+        referenced += 1;
+    }
+    assert_eq!(referenced, 3, "{text}");
+
     // Nothing else was left beside DEST.
     let beside: Vec<_> = fs::read_dir(dir)
         .expect("read")

@@ -6,6 +6,7 @@
 
 mod calibrate;
 mod devices;
+mod export;
 mod handoff;
 mod import;
 mod plan;
@@ -151,6 +152,9 @@ enum Cmd {
         #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
         dir: PathBuf,
     },
+    /// Write the session as an Ardour, DAWproject or REAPER project: each take at its place,
+    /// markers and dropouts as markers, the audio referenced or copied.
+    Export(export::ExportArgs),
 }
 
 /// The hosts `record` records from.
@@ -331,6 +335,7 @@ pub fn main() -> i32 {
         Cmd::Take(t) => take::run(t),
         Cmd::Handoff(a) => handoff::run(a),
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
+        Cmd::Export(a) => export::run(a),
         Cmd::Calibrate {
             host,
             device,

@@ -1,7 +1,9 @@
 //! `tapedeck handoff SESSION DEST`: one folder for the mixer. The chosen takes' files (at the
 //! same places as in the session), a `session.json` listing only them, the track sheet with
-//! its pictures, and the session exported for the DAWs; then checked (every WAV readable with
-//! the frames the manifest lists, every file an export refers to present) and listed with
+//! its pictures, and the session exported for Ardour, DAWproject and REAPER under `exports/`
+//! (each export's audio hard-linked to the handoff's copy: one file, so they cannot diverge);
+//! then checked (every WAV readable with the frames the manifest lists, every file an export
+//! refers to present) and listed with
 //! sizes and SHA-256 checksums (`CHECKSUMS.sha256`, as `sha256sum -c` reads it, and
 //! `FILES.txt`) before it is called done.
 //!
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::export::{self, ExportFormat, ExportRequest, Media, TakeSelection};
 use crate::session::lock;
 use crate::session::manifest::{self, Manifest, TakeState};
 use crate::wav::probe;
@@ -262,9 +265,73 @@ fn build(session: &Path, work: &Path, m: &Manifest) -> Result<HandoffReport, Err
     let sheet = super::sheet::write(work, m).map_err(io_at(work))?;
     report.warnings.extend(sheet.problems);
     check(work, m)?;
+    report.warnings.extend(exports(work)?);
     report.files = list(work)?;
     write_lists(work, &report.files).map_err(io_at(work))?;
     Ok(report)
+}
+
+/// The folder of the exports inside the handoff.
+pub const EXPORTS: &str = "exports";
+
+/// Exports the handoff's own session (only the chosen takes) in every format, and checks that
+/// every file each project refers to is there. Returns the exports' warnings.
+fn exports(work: &Path) -> Result<Vec<String>, Error> {
+    let mut warnings = Vec::new();
+    // Absolute, so that what the exports report can be told from paths inside a container.
+    let work = &fs::canonicalize(work)
+        .map_err(|e| Error::io(format!("cannot resolve {}", work.display()), e))?;
+    let root = work.join(EXPORTS);
+    fs::create_dir(&root).map_err(|e| Error::io(format!("cannot write {}", root.display()), e))?;
+    for format in [
+        ExportFormat::Ardour,
+        ExportFormat::Dawproject,
+        ExportFormat::Reaper,
+    ] {
+        let dest = root.join(format.folder());
+        let r = export::export(&ExportRequest {
+            session: work,
+            format,
+            takes: TakeSelection::All,
+            dest: &dest,
+            media: Media::Link,
+        })
+        .map_err(|e| Error::Runtime(format!("the {} export failed: {e}", format.name())))?;
+        for w in r.warnings {
+            let w = format!("{}: {w}", format.name());
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        for a in &r.audio {
+            let present = if a.is_absolute() {
+                a.is_file()
+            } else {
+                // Audio stored inside the project's own container (a .dawproject zip).
+                in_zip(&r.project_file, a)
+            };
+            if !present {
+                return Err(Error::Runtime(format!(
+                    "the {} export refers to {}, which is not in the handoff",
+                    format.name(),
+                    a.display()
+                )));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// Whether the zip file `container` holds an entry `entry`.
+fn in_zip(container: &Path, entry: &Path) -> bool {
+    let Ok(f) = File::open(container) else {
+        return false;
+    };
+    let Ok(mut z) = zip::ZipArchive::new(f) else {
+        return false;
+    };
+    let name = entry.to_string_lossy().replace('\\', "/");
+    z.by_name(&name).is_ok()
 }
 
 /// Copies a file and forces the copy to disk.
