@@ -107,6 +107,20 @@ fn ixml(path: &Path, element: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Every error of `session.json` against docs/session.schema.json (formats checked).
+fn schema_errors(session: &Path) -> Vec<String> {
+    let schema = read_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/session.schema.json"));
+    let v = jsonschema::options()
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .build(&schema)
+        .expect("the schema compiles");
+    let m = read_json(&session.join("session.json"));
+    v.iter_errors(&m)
+        .map(|e| format!("{}: {e}", e.instance_path.as_str()))
+        .collect()
+}
+
 fn files_of(session: &Path, take: u64) -> Vec<PathBuf> {
     let m = read_json(&session.join("session.json"));
     let t = m["takes"]
@@ -179,6 +193,7 @@ fn marks_go_into_the_manifest_and_the_ixml_and_the_audio_stays() {
         "best <drums> & bass",
         "the take's note"
     );
+    assert_eq!(schema_errors(&session), Vec::<String>::new());
 
     // The track sheet follows: a picture of the kept file only, valid SVG.
     let sheet = fs::read_to_string(session.join("TRACKS.md")).expect("TRACKS.md");
@@ -226,6 +241,7 @@ fn marks_go_into_the_manifest_and_the_ixml_and_the_audio_stays() {
     assert_eq!(code, 0);
     assert!(out.contains("take 1: keep, note \"fine\""), "{out}");
     assert_eq!(ixml(&files[0], "NOTE"), "fine");
+    assert_eq!(schema_errors(&session), Vec::<String>::new());
 
     // Through all of it, not a byte of audio (or of anything outside the iXML) changed.
     let after: Vec<(String, String)> = files.iter().map(|f| fingerprints(f)).collect();
