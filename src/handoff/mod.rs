@@ -22,7 +22,8 @@ pub(crate) fn write_atomically(dest: &Path, bytes: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
+    // The process id keeps a `tapedeck sheet` and a recorder's sheet apart.
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
