@@ -198,3 +198,63 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "makes a dropout by stalling the writer (fault injection): run with --features fault-injection"
+)]
+fn a_dropout_is_a_range_marker_where_the_audio_was_lost() {
+    let root = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let d = root.path().to_str().unwrap();
+    // The writer stops for 1 s, 1 s into the take, with half a second of ring: a dropout.
+    daw::tapedeck(
+        &[
+            "demo",
+            "--headless",
+            "--duration",
+            "3s",
+            "--ring-seconds",
+            "0.5",
+            "--session",
+            "drop",
+            "--dir",
+            d,
+            "--track",
+            "2:Bass",
+        ],
+        &[
+            ("TAPEDECK_TEST_STALL_WRITER", "1:1000"),
+            ("XDG_CONFIG_HOME", d),
+        ],
+    );
+    let session = root.path().join("drop");
+    let take = common::last_take(&session);
+    let dropouts = take["dropouts"].as_array().unwrap();
+    assert!(!dropouts.is_empty(), "the stall made no dropout: {take:#}");
+    let out = root.path().join("ardour");
+    let said = daw::tapedeck(
+        &[
+            "export",
+            session.to_str().unwrap(),
+            "--to",
+            "ardour",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(said.contains("dropout(s)"), "{said}");
+    let loaded = daw::ardour_load(&out, "drop");
+    for dr in dropouts {
+        let at = dr["at_frame"].as_u64().unwrap();
+        let frames = dr["frames"].as_u64().unwrap();
+        assert!(
+            loaded.locations.iter().any(|(name, start, end, mark)| {
+                name.contains("dropout") && *start == at && *end == at + frames && !mark
+            }),
+            "no range marker for the dropout at {at} ({frames} frames): {:#?}",
+            loaded.locations
+        );
+    }
+}

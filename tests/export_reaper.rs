@@ -246,6 +246,34 @@ fn bad_input_is_refused_or_said_and_nothing_is_overwritten() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("tapedeck take keep"), "{err}");
 
+    // Take 1 marked no-good, take 2 keep (as `tapedeck take` writes it): only take 2 goes.
+    let manifest = session.join("session.json");
+    let mut m = common::read_json(&manifest);
+    let at = m["created"].clone();
+    m["takes"][0]["triage"] = serde_json::json!({"mark": "no_good", "at": at});
+    m["takes"][1]["triage"] = serde_json::json!({"mark": "keep", "at": at});
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let out = root.path().join("kept");
+    let said = daw::tapedeck(
+        &[
+            "export",
+            s,
+            "--to",
+            "reaper",
+            "--takes",
+            "kept",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(said.contains("1 clip(s)"), "{said}");
+    let rpp = std::fs::read_to_string(out.join("s.RPP")).unwrap();
+    assert!(
+        rpp.contains("02_Bass_T002.wav") && !rpp.contains("T001.wav"),
+        "{rpp}"
+    );
+
     // Names that collide once Ardour's `:` is gone: made unique, reported.
     let a = root.path().join("a.wav");
     let b = root.path().join("b.wav");
