@@ -129,6 +129,52 @@ fn ardour_loads_every_take_at_its_sample_and_its_mix_nulls_against_sox() {
         residual < -100.0,
         "Ardour's render and the sox mix differ by {residual:.1} dBFS"
     );
+
+    // The same session with its master made mono here: no panner runs, and Ardour's render is
+    // sox's mix bit for bit.
+    let mono = root.path().join("mono");
+    std::fs::create_dir(&mono).unwrap();
+    let xml = std::fs::read_to_string(out.join("song.ardour")).unwrap();
+    std::fs::write(mono.join("song.ardour"), mono_master(&xml)).unwrap();
+    let mono_render = root.path().join("mono-render");
+    std::fs::create_dir(&mono_render).unwrap();
+    let render = daw::ardour_render(&mono, "song", length, &mono_render);
+    let reference = root.path().join("sox-mono.wav");
+    daw::sox_mix_mono(&clips, length, &reference);
+    let (_, residual) = daw::null_dbfs(&render, &reference);
+    assert_eq!(
+        residual,
+        f64::NEG_INFINITY,
+        "a mono master is bit-exact, but differs by {residual:.1} dBFS"
+    );
+}
+
+/// The session text with a mono master: its second input and output gone, and every track's
+/// second output (to it).
+fn mono_master(xml: &str) -> String {
+    let mut out = String::new();
+    let mut skip = 0;
+    let mut removed = 0;
+    for line in xml.lines() {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        if line.contains(r#"name="Master/audio_in 2"/>"#) {
+            removed += 1;
+            continue;
+        }
+        if line.contains(r#"/audio_out 2">"#) {
+            // The port, its connection, its end.
+            skip = 2;
+            removed += 1;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    assert!(removed > 2, "the master was not made mono");
+    out
 }
 
 #[test]

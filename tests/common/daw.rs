@@ -176,6 +176,16 @@ pub fn playing_clips(session: &Path) -> Vec<(String, MixClip)> {
 /// (Ardour's centred panner: 10^(-3/20), not 1/sqrt 2), stereo files side to side; 32-bit
 /// float, `length` frames.
 pub fn sox_mix(clips: &[MixClip], length: u64, out: &Path) {
+    sox_mix_into(clips, length, out, 2);
+}
+
+/// The same mix into a mono master: mono files as they are, a stereo file's left channel
+/// (its first output, the only one a mono master has).
+pub fn sox_mix_mono(clips: &[MixClip], length: u64, out: &Path) {
+    sox_mix_into(clips, length, out, 1);
+}
+
+fn sox_mix_into(clips: &[MixClip], length: u64, out: &Path, master: u16) {
     require("sox");
     let mut inputs = Vec::new();
     for c in clips {
@@ -191,8 +201,10 @@ pub fn sox_mix(clips: &[MixClip], length: u64, out: &Path) {
             c.frames,
             c.position
         );
-        if channels == 1 {
-            cmd.push_str(" remix 1v0.70794578 1v0.70794578");
+        match (master, channels) {
+            (2, 1) => cmd.push_str(" remix 1v0.70794578 1v0.70794578"),
+            (1, 2) => cmd.push_str(" remix 1"),
+            _ => {}
         }
         inputs.push(cmd);
     }
