@@ -133,6 +133,13 @@ pub(crate) fn build(
     for track in &m.tracks {
         let chosen = select(m, track, takes);
         if chosen.is_empty() {
+            if let (TakeSelection::Playing, Some(n)) = (takes, track.playing_take) {
+                warnings.push(format!(
+                    "track {} ({}) is set to play take {n}, which does not hold it (or is not \
+                     finished); the track is left out",
+                    track.number, track.name
+                ));
+            }
             continue;
         }
         let mut clips = Vec::new();
