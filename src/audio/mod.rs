@@ -7,6 +7,7 @@ pub mod demo_synth;
 mod devices;
 #[cfg(feature = "jack")]
 pub mod jack_graph;
+pub mod pipewire;
 
 use cpal::traits::DeviceTrait;
 

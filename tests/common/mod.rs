@@ -5,6 +5,7 @@
 
 #[cfg(feature = "jack")]
 pub mod jack_cable;
+pub mod pipewire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
