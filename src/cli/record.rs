@@ -154,6 +154,14 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         }
     };
 
+    // 4b. Inputs that JACK connected to nothing record silence: say so before recording.
+    #[cfg(feature = "jack")]
+    let unconnected = (kind == HostKind::Jack)
+        .then(|| audio::jack_graph::unconnected_inputs_warning(std::process::id()))
+        .flatten();
+    #[cfg(not(feature = "jack"))]
+    let unconnected: Option<String> = None;
+
     // 5. The session.
     let device_record = DeviceRecord {
         host: kind.name().to_string(),
@@ -225,15 +233,21 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         take_frames = Some(song_frames - from);
     }
     match plan.front {
-        FrontEnd::Screen { fps, record_now } => tui::run(
-            driver,
-            TuiOptions {
-                fps,
-                color: tui::color_wanted(),
-                take_frames,
-                record_now,
-            },
-        ),
+        FrontEnd::Screen { fps, record_now } => {
+            // The screen takes the terminal: the warning stays above it, and on it after.
+            if let Some(w) = &unconnected {
+                eprintln!("tapedeck: WARNING: {w}");
+            }
+            tui::run(
+                driver,
+                TuiOptions {
+                    fps,
+                    color: tui::color_wanted(),
+                    take_frames,
+                    record_now,
+                },
+            )
+        }
         FrontEnd::Headless { json } => {
             let printer = Printer {
                 style: if json {
@@ -247,6 +261,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
                 choice.channels, choice.sample_rate, choice.format, plan.file_format
             ));
+            if let Some(w) = &unconnected {
+                printer.warning(w);
+            }
             headless::run(driver, take_frames, &printer)
         }
         FrontEnd::Quiet => {
@@ -254,6 +271,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 style: StatusStyle::Quiet,
                 session_dir: session_dir.clone(),
             };
+            if let Some(w) = &unconnected {
+                printer.warning(w);
+            }
             headless::run(driver, take_frames, &printer)
         }
     }
