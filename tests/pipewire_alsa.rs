@@ -52,6 +52,11 @@ fn the_plugin_path_records_the_counter_exactly_without_spinning() {
             take.stderr
         );
     }
+    assert!(
+        !take.stdout.contains("resampled"),
+        "a take at the graph's rate was warned about resampling:\n{}",
+        take.stdout
+    );
     // The cpal ALSA host polled tens of thousands of times a second on this plugin and
     // used a whole core (more CPU than wall time); arecord uses almost nothing. A take at
     // a small fraction of a core leaves the graph room on a 2-core machine.
@@ -107,6 +112,56 @@ fn an_eight_channel_capture_is_not_remixed_on_a_stock_desktop() {
         panic!(
             "tapedeck's take on a PipeWire that remixes ALSA streams is not the counter: {e}\nstderr:\n{}",
             take.stderr
+        );
+    }
+}
+
+/// PipeWire resamples a stream whose rate is not the graph's, silently and not exactly:
+/// tapedeck says so before the take starts, with how to set the graph's rate.
+#[test]
+fn a_rate_other_than_the_graphs_is_warned_before_recording() {
+    let pw = PipeWire::start(Setup::default());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = pw
+        .tapedeck()
+        .args(["record", "--host", "alsa", "--device", "alsa:pipewire"])
+        .args(["--channels", "2", "--rate", "44100", "--format", "f32"])
+        .args(["--duration", "1s", "--headless", "--json-status", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .expect("run tapedeck");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tapedeck failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let warned = lines.iter().position(|v| {
+        v["type"] == "warning"
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("resampled") && m.contains("48000 Hz"))
+    });
+    let started = lines.iter().position(|v| v["type"] == "take_started");
+    match (warned, started) {
+        (Some(w), Some(s)) if w < s => {}
+        _ => panic!("no resampling warning before the take started:\n{stdout}"),
+    }
+    let message = lines[warned.unwrap_or_default()]["message"]
+        .as_str()
+        .unwrap_or_default();
+    for needed in [
+        "--rate 48000",
+        "clock.force-rate 44100",
+        "default.clock.rate",
+    ] {
+        assert!(
+            message.contains(needed),
+            "the warning does not say {needed:?}: {message}"
         );
     }
 }

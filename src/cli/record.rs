@@ -154,13 +154,21 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         }
     };
 
-    // 4b. Inputs that JACK connected to nothing record silence: say so before recording.
+    // 4b. Said before recording: inputs that JACK connected to nothing record silence, and
+    // PipeWire resamples a stream whose rate is not its graph's.
+    let mut warnings: Vec<String> = Vec::new();
     #[cfg(feature = "jack")]
-    let unconnected = (kind == HostKind::Jack)
-        .then(|| audio::jack_graph::unconnected_inputs_warning(std::process::id()))
-        .flatten();
-    #[cfg(not(feature = "jack"))]
-    let unconnected: Option<String> = None;
+    if kind == HostKind::Jack {
+        warnings.extend(audio::jack_graph::unconnected_inputs_warning(
+            std::process::id(),
+        ));
+    }
+    if kind == HostKind::Alsa && audio::pipewire::is_pipewire_alsa(&dev_id) {
+        warnings.extend(
+            audio::pipewire::graph_clock()
+                .and_then(|c| audio::pipewire::rate_warning(&c, choice.sample_rate)),
+        );
+    }
 
     // 5. The session.
     let device_record = DeviceRecord {
@@ -235,7 +243,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     match plan.front {
         FrontEnd::Screen { fps, record_now } => {
             // The screen takes the terminal: the warning stays above it, and on it after.
-            if let Some(w) = &unconnected {
+            for w in &warnings {
                 eprintln!("tapedeck: WARNING: {w}");
             }
             tui::run(
@@ -261,7 +269,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
                 choice.channels, choice.sample_rate, choice.format, plan.file_format
             ));
-            if let Some(w) = &unconnected {
+            for w in &warnings {
                 printer.warning(w);
             }
             headless::run(driver, take_frames, &printer)
@@ -271,7 +279,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 style: StatusStyle::Quiet,
                 session_dir: session_dir.clone(),
             };
-            if let Some(w) = &unconnected {
+            for w in &warnings {
                 printer.warning(w);
             }
             headless::run(driver, take_frames, &printer)
