@@ -161,7 +161,9 @@ impl PipeWire {
     /// Starts recording `target` (a source, or a sink's monitor) into `file` as 8-channel f32.
     pub fn spawn_recorder(&self, target: &str, file: &Path) -> Child {
         self.command("pw-cat")
-            .args(["--record", "--target", target, "--channel-map", &aux_map()])
+            // A capture stream reaches a sink's monitor only when it asks to.
+            .args(["--record", "-P", "{ stream.capture.sink = true }"])
+            .args(["--target", target, "--channel-map", &aux_map()])
             .args(["--format", "f32", "--rate", "48000", "--channels", "8"])
             .arg(file)
             .stdout(Stdio::null())
@@ -244,29 +246,47 @@ fn aux_map() -> String {
 /// The counter's value at frame `k` of channel `c`: different on every channel and frame,
 /// never zero, exact in f32 (below 2^24 / 2^24) and in 24- and 32-bit integers.
 pub fn counter(k: usize, c: usize) -> f32 {
-    ((k * usize::from(CHANNELS) + c + 1) as f32) / 16_777_216.0
+    counter_of(usize::from(CHANNELS), k, c)
+}
+
+/// The counter of a `width`-channel file.
+pub fn counter_of(width: usize, k: usize, c: usize) -> f32 {
+    ((k * width + c + 1) as f32) / 16_777_216.0
 }
 
 /// Writes an 8-channel f32 WAV: `lead` frames of silence (the links appear one by one after
 /// the player starts), `frames` of the counter, `tail` of silence (pw-cat drops a file's last
 /// partial quantum).
 pub fn write_counter(path: &Path, rate: u32, lead: usize, frames: usize, tail: usize) {
+    write_counter_of(CHANNELS, path, rate, lead, frames, tail);
+}
+
+/// `write_counter` with `width` channels.
+pub fn write_counter_of(
+    width: u16,
+    path: &Path,
+    rate: u32,
+    lead: usize,
+    frames: usize,
+    tail: usize,
+) {
     let spec = hound::WavSpec {
-        channels: CHANNELS,
+        channels: width,
         sample_rate: rate,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
     let mut w = hound::WavWriter::create(path, spec).expect("create the counter file");
-    for _ in 0..lead * usize::from(CHANNELS) {
+    let width = usize::from(width);
+    for _ in 0..lead * width {
         w.write_sample(0.0f32).expect("write");
     }
     for k in 0..frames {
-        for c in 0..usize::from(CHANNELS) {
-            w.write_sample(counter(k, c)).expect("write");
+        for c in 0..width {
+            w.write_sample(counter_of(width, k, c)).expect("write");
         }
     }
-    for _ in 0..tail * usize::from(CHANNELS) {
+    for _ in 0..tail * width {
         w.write_sample(0.0f32).expect("write");
     }
     w.finalize().expect("finish the counter file");
@@ -296,6 +316,23 @@ pub fn check_counter(channels: &[Vec<f32>], frames: usize) -> Result<usize, Stri
     if channels.len() != usize::from(CHANNELS) {
         return Err(format!("{} channels, expected {CHANNELS}", channels.len()));
     }
+    check_counter_of(channels.len(), channels, frames)
+}
+
+/// `check_counter` for the counter of a `width`-channel file: channels past `width` must be
+/// silent throughout.
+pub fn check_counter_of(
+    width: usize,
+    channels: &[Vec<f32>],
+    frames: usize,
+) -> Result<usize, String> {
+    let counter = |k: usize, c: usize| {
+        if c < width {
+            counter_of(width, k, c)
+        } else {
+            0.0
+        }
+    };
     let len = channels[0].len();
     if let Some((c, ch)) = channels.iter().enumerate().find(|(_, ch)| ch.len() != len) {
         return Err(format!(
@@ -317,7 +354,7 @@ pub fn check_counter(channels: &[Vec<f32>], frames: usize) -> Result<usize, Stri
         for (c, ch) in channels.iter().enumerate() {
             let got = ch[start + k];
             if got != counter(k, c) {
-                let hint = (0..usize::from(CHANNELS))
+                let hint = (0..width)
                     .find(|&o| got == counter(k, o))
                     .map(|o| format!(" (channel {}'s value: channels swapped)", o + 1))
                     .unwrap_or_default();
