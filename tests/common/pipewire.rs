@@ -244,14 +244,15 @@ fn aux_map() -> String {
 }
 
 /// The counter's value at frame `k` of channel `c`: different on every channel and frame,
-/// never zero, exact in f32 (below 2^24 / 2^24) and in 24- and 32-bit integers.
+/// never zero, exact in f32 and in 24- and 32-bit integers (a whole number of 24-bit steps,
+/// 2^-23: PipeWire converts 32-bit integer samples through 24 bits).
 pub fn counter(k: usize, c: usize) -> f32 {
     counter_of(usize::from(CHANNELS), k, c)
 }
 
 /// The counter of a `width`-channel file.
 pub fn counter_of(width: usize, k: usize, c: usize) -> f32 {
-    ((k * width + c + 1) as f32) / 16_777_216.0
+    ((k * width + c + 1) as f32) / 8_388_608.0
 }
 
 /// Writes an 8-channel f32 WAV: `lead` frames of silence (the links appear one by one after
