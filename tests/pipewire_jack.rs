@@ -2,7 +2,7 @@
 //! with an 8-channel test source: a counter recorded bit-exact, channels in order. And the
 //! trap of a JACK server with no `system:capture_*` ports (a stock PipeWire desktop's JACK
 //! layer, reproduced with a jackd that has none): inputs connected to nothing are warned
-//! about before recording, with how to connect them.
+//! about before recording, with how to connect them, and the silent take in its manifest.
 
 mod common;
 
@@ -47,7 +47,15 @@ fn inputs_connected_to_nothing_are_warned_about() {
             "--format",
             "f32",
         ])
-        .args(["--duration", "1s", "--headless", "--json-status", "--dir"])
+        .args([
+            "--duration",
+            "4s",
+            "--session",
+            "s",
+            "--headless",
+            "--json-status",
+            "--dir",
+        ])
         .arg(tmp.path())
         .env("JACK_DEFAULT_SERVER", &server.name)
         .env("JACK_NO_START_SERVER", "1")
@@ -82,5 +90,19 @@ fn inputs_connected_to_nothing_are_warned_about() {
     assert!(
         stderr.contains("WARNING") && stderr.contains("connected to nothing"),
         "the warning is not on stderr:\n{stderr}"
+    );
+    // Three seconds into the take with nothing but zeros, the take itself is warned about:
+    // in the status output and in its manifest entry.
+    assert!(
+        stdout.lines().any(|l| l.contains("pure digital silence")),
+        "no warning about a silent take in --json-status:\n{stdout}"
+    );
+    let take = common::last_take(&tmp.path().join("s"));
+    let warnings = take["warnings"].as_array().cloned().unwrap_or_default();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("pure digital silence"))),
+        "the take's manifest entry has no warning about its silence: {take}"
     );
 }
