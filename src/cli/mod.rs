@@ -138,6 +138,8 @@ enum Cmd {
 enum RecordHost {
     Alsa,
     Jack,
+    /// PipeWire's own API (a tapedeck built with the `pipewire` feature).
+    Pipewire,
 }
 
 /// Every host, for `devices`.
@@ -145,6 +147,7 @@ enum RecordHost {
 enum AnyHost {
     Alsa,
     Jack,
+    Pipewire,
     #[value(alias = "custom")]
     Demo,
 }
@@ -154,6 +157,7 @@ impl From<RecordHost> for HostKind {
         match h {
             RecordHost::Alsa => Self::Alsa,
             RecordHost::Jack => Self::Jack,
+            RecordHost::Pipewire => Self::PipeWire,
         }
     }
 }
@@ -163,6 +167,7 @@ impl From<AnyHost> for HostKind {
         match h {
             AnyHost::Alsa => Self::Alsa,
             AnyHost::Jack => Self::Jack,
+            AnyHost::Pipewire => Self::PipeWire,
             AnyHost::Demo => Self::Demo,
         }
     }
