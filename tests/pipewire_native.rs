@@ -71,3 +71,57 @@ fn the_native_host_records_the_counter_exactly() {
         take.stderr
     );
 }
+
+#[test]
+fn the_native_host_plays_the_song_exactly() {
+    use std::time::Duration;
+    let pw = PipeWire::start(Setup::default());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let frames = 96_000;
+    let song = tmp.path().join("counter.wav");
+    // Half a second of silence after the counter: `play` stops at the song's end.
+    pipewire::write_counter_of(2, &song, 48_000, 0, frames, 24_000);
+    let dir = tmp.path().join("sessions");
+    std::fs::create_dir(&dir).expect("sessions dir");
+    let d = dir.to_str().expect("utf-8 path");
+    let (code, _, err) = common::run(
+        &[
+            "import",
+            song.to_str().expect("utf-8 path"),
+            "--session",
+            "s",
+            "--dir",
+            d,
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "import failed: {err}");
+    let monitor = tmp.path().join("monitor.wav");
+    let mut recorder = pipewire::Peer(pw.spawn_recorder(pipewire::SINK, &monitor));
+    pw.wait_for_links("pw-cat:input_", 8, Duration::from_secs(10));
+    let out = pw
+        .tapedeck()
+        .args([
+            "play",
+            "s",
+            "--host",
+            "pipewire",
+            "--output",
+            "pipewire:test-sink",
+        ])
+        .args(["--dir", d])
+        .output()
+        .expect("run tapedeck play");
+    assert!(
+        out.status.success(),
+        "tapedeck play failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, _) = pipewire::stop_and_reap(&mut recorder.0);
+    let (width, samples) = pipewire::read_f32(&monitor);
+    let channels = pipewire::deinterleave(width, &samples);
+    if let Err(e) = pipewire::check_counter_of(2, &channels, frames) {
+        panic!("the sink's monitor did not hear the song exactly: {e}");
+    }
+}
