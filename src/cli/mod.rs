@@ -466,11 +466,11 @@ mod tests {
     fn bad_values_get_one_line_in_our_words() {
         assert_eq!(
             refused(&["tapedeck", "record", "--host", "pulse"]),
-            "unknown --host \"pulse\"; use alsa or jack (or `tapedeck demo` for the built-in demo input)"
+            "unknown --host \"pulse\"; use alsa, jack or pipewire (or `tapedeck demo` for the built-in demo input)"
         );
         assert_eq!(
             refused(&["tapedeck", "devices", "--host", "pulse"]),
-            "unknown --host \"pulse\"; use alsa, jack or demo"
+            "unknown --host \"pulse\"; use alsa, jack, pipewire or demo"
         );
         assert_eq!(
             refused(&["tapedeck", "demo", "--format", "s32"]),
