@@ -231,6 +231,9 @@ fn built_manifest() -> Value {
         timeline_start: 0,
         latency: None,
         triage: None,
+        warnings: vec![
+            "take 1 has recorded pure digital silence on every armed input since it started".into(),
+        ],
         start_frame: 1024,
         length_frames: 480_000,
         length_seconds: 10.0,

@@ -445,6 +445,52 @@ impl Graph {
     }
 }
 
+/// A warning when some of this process's JACK inputs are connected to nothing: they would
+/// record silence with no error. Under `pw-jack` on a PipeWire desktop the server has no
+/// `system:capture_*` ports, so cpal's automatic connection finds nothing to connect.
+/// `None` when every input is connected (or the graph cannot be read).
+pub fn unconnected_inputs_warning(pid: u32) -> Option<String> {
+    let graph = Graph::read().ok()?;
+    let ours = graph.cpal_ports(pid);
+    let report = graph.analyse(&ours).ok()?;
+    let open = report.unconnected_inputs();
+    if open.is_empty() {
+        return None;
+    }
+    let own: BTreeSet<&str> = ours
+        .inputs
+        .iter()
+        .chain(&ours.outputs)
+        .map(String::as_str)
+        .collect();
+    let sources = graph.audio_outputs_except(&own);
+    let system = graph.ports.keys().any(|p| p.starts_with("system:capture_"));
+    let numbers: Vec<String> = ours
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| open.contains(&p.as_str()))
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    Some(format!(
+        "input{} {} {} connected to nothing and will record silence{}. Connect {} with --connect-input PORT (once per input, in order){}",
+        if numbers.len() == 1 { "" } else { "s" },
+        numbers.join(", "),
+        if numbers.len() == 1 { "is" } else { "are" },
+        if system {
+            ""
+        } else {
+            " (this JACK server has no system:capture_* ports, as under pw-jack on a PipeWire desktop)"
+        },
+        if numbers.len() == 1 { "it" } else { "them" },
+        if sources.is_empty() {
+            "; the server has no ports that send audio".to_string()
+        } else {
+            format!("; ports that send audio: {}", sources.join(", "))
+        }
+    ))
+}
+
 /// Reads the graph and reports on tapedeck's ports `ours` (see [`Graph::analyse`]).
 pub fn inspect(ours: &OwnPorts) -> Result<LoopReport, GraphError> {
     Graph::read()?.analyse(ours)

@@ -7,6 +7,7 @@ pub mod demo_synth;
 mod devices;
 #[cfg(feature = "jack")]
 pub mod jack_graph;
+pub mod pipewire;
 
 use cpal::traits::DeviceTrait;
 
@@ -20,6 +21,8 @@ pub use devices::{DefaultConfig, DeviceInfo, find_device, find_output_device, li
 pub enum HostKind {
     Alsa,
     Jack,
+    /// PipeWire's own client API (cargo feature `pipewire`).
+    PipeWire,
     Demo,
 }
 
@@ -28,6 +31,7 @@ impl HostKind {
         match self {
             Self::Alsa => "alsa",
             Self::Jack => "jack",
+            Self::PipeWire => "pipewire",
             Self::Demo => "demo",
         }
     }
@@ -36,6 +40,7 @@ impl HostKind {
         match s {
             "alsa" => Some(Self::Alsa),
             "jack" => Some(Self::Jack),
+            "pipewire" => Some(Self::PipeWire),
             "demo" | "custom" => Some(Self::Demo),
             _ => None,
         }
@@ -48,6 +53,7 @@ pub fn open_host(kind: HostKind, demo: demo::DemoOptions) -> Result<cpal::Host, 
         HostKind::Alsa => cpal::host_from_id(cpal::HostId::Alsa)
             .map_err(|e| Error::Runtime(format!("cannot open the ALSA host: {e}"))),
         HostKind::Jack => open_jack(),
+        HostKind::PipeWire => open_pipewire(),
         HostKind::Demo => Ok(demo::DemoHost::new(demo).into_cpal()),
     }
 }
@@ -62,6 +68,22 @@ fn open_jack() -> Result<cpal::Host, Error> {
 fn open_jack() -> Result<cpal::Host, Error> {
     Err(Error::usage(
         "this tapedeck was built without JACK support; rebuild with --features jack",
+    ))
+}
+
+#[cfg(feature = "pipewire")]
+fn open_pipewire() -> Result<cpal::Host, Error> {
+    cpal::host_from_id(cpal::HostId::PipeWire).map_err(|e| {
+        Error::Runtime(format!(
+            "cannot reach PipeWire ({e}); is it running for this user? Or record through its ALSA plugin (--host alsa --device alsa:pipewire) or pw-jack"
+        ))
+    })
+}
+
+#[cfg(not(feature = "pipewire"))]
+fn open_pipewire() -> Result<cpal::Host, Error> {
+    Err(Error::usage(
+        "this tapedeck was built without PipeWire's own API; rebuild with --features pipewire, or record through pw-jack (--host jack) or PipeWire's ALSA plugin (--host alsa --device alsa:pipewire)",
     ))
 }
 

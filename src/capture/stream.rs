@@ -26,7 +26,7 @@ fn timestamp_trust(kind: HostKind) -> TimestampTrust {
         HostKind::Demo => TimestampTrust::Exact {
             whole_periods: false,
         },
-        HostKind::Alsa => TimestampTrust::OnXrunOnly,
+        HostKind::Alsa | HostKind::PipeWire => TimestampTrust::OnXrunOnly,
     }
 }
 
@@ -163,7 +163,8 @@ fn build<T: CaptureSample>(
                 scheduled = true;
                 let state = match kind {
                     HostKind::Alsa => schedule_audio_thread(true),
-                    HostKind::Jack => schedule_audio_thread(false),
+                    // PipeWire runs the callback on its own data thread, scheduled by it.
+                    HostKind::Jack | HostKind::PipeWire => schedule_audio_thread(false),
                     HostKind::Demo => Realtime::NotApplicable,
                 };
                 scheduling.realtime.store(state as u8, Ordering::Release);
@@ -181,7 +182,7 @@ fn build<T: CaptureSample>(
                     read_end,
                     latency,
                 },
-                None if kind == HostKind::Alsa => {
+                None if matches!(kind, HostKind::Alsa | HostKind::PipeWire) => {
                     // As for the output (playback/stream.rs): our own clock, and cpal's
                     // distance from the ADC to the callback.
                     let stamp = info.timestamp();

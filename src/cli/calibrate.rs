@@ -191,7 +191,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
     // ALSA stamps its streams through the system clock: repeats agree to a few frames, not
     // to one (0.2 ms is allowed, and said).
     let max_spread = match a.host {
-        HostKind::Alsa => u64::from(rate) / 5000,
+        HostKind::Alsa | HostKind::PipeWire => u64::from(rate) / 5000,
         HostKind::Jack | HostKind::Demo => calibrate::verdict::MAX_SPREAD_FRAMES,
     };
     let verdict = calibrate::analyse_within(&signal, &captures, max_spread);

@@ -7,6 +7,12 @@ use crate::error::Error;
 pub(crate) fn run(host: Option<HostKind>, json: bool, outputs: bool) -> Result<i32, Error> {
     let kinds: Vec<HostKind> = match host {
         Some(h) => vec![h],
+        None if cfg!(feature = "pipewire") => vec![
+            HostKind::Alsa,
+            HostKind::Jack,
+            HostKind::PipeWire,
+            HostKind::Demo,
+        ],
         None => vec![HostKind::Alsa, HostKind::Jack, HostKind::Demo],
     };
     let mut all = Vec::new();

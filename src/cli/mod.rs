@@ -162,6 +162,8 @@ enum Cmd {
 enum RecordHost {
     Alsa,
     Jack,
+    /// PipeWire's own API (a tapedeck built with the `pipewire` feature).
+    Pipewire,
 }
 
 /// Every host, for `devices`.
@@ -169,6 +171,7 @@ enum RecordHost {
 enum AnyHost {
     Alsa,
     Jack,
+    Pipewire,
     #[value(alias = "custom")]
     Demo,
 }
@@ -178,6 +181,7 @@ impl From<RecordHost> for HostKind {
         match h {
             RecordHost::Alsa => Self::Alsa,
             RecordHost::Jack => Self::Jack,
+            RecordHost::Pipewire => Self::PipeWire,
         }
     }
 }
@@ -187,6 +191,7 @@ impl From<AnyHost> for HostKind {
         match h {
             AnyHost::Alsa => Self::Alsa,
             AnyHost::Jack => Self::Jack,
+            AnyHost::Pipewire => Self::PipeWire,
             AnyHost::Demo => Self::Demo,
         }
     }
@@ -489,11 +494,11 @@ mod tests {
     fn bad_values_get_one_line_in_our_words() {
         assert_eq!(
             refused(&["tapedeck", "record", "--host", "pulse"]),
-            "unknown --host \"pulse\"; use alsa or jack (or `tapedeck demo` for the built-in demo input)"
+            "unknown --host \"pulse\"; use alsa, jack or pipewire (or `tapedeck demo` for the built-in demo input)"
         );
         assert_eq!(
             refused(&["tapedeck", "devices", "--host", "pulse"]),
-            "unknown --host \"pulse\"; use alsa, jack or demo"
+            "unknown --host \"pulse\"; use alsa, jack, pipewire or demo"
         );
         assert_eq!(
             refused(&["tapedeck", "demo", "--format", "s32"]),

@@ -154,6 +154,22 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         }
     };
 
+    // 4b. Said before recording: inputs that JACK connected to nothing record silence, and
+    // PipeWire resamples a stream whose rate is not its graph's.
+    let mut warnings: Vec<String> = Vec::new();
+    #[cfg(feature = "jack")]
+    if kind == HostKind::Jack {
+        warnings.extend(audio::jack_graph::unconnected_inputs_warning(
+            std::process::id(),
+        ));
+    }
+    if kind == HostKind::Alsa && audio::pipewire::is_pipewire_alsa(&dev_id) {
+        warnings.extend(
+            audio::pipewire::graph_clock()
+                .and_then(|c| audio::pipewire::rate_warning(&c, choice.sample_rate)),
+        );
+    }
+
     // 5. The session.
     let device_record = DeviceRecord {
         host: kind.name().to_string(),
@@ -225,15 +241,21 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         take_frames = Some(song_frames - from);
     }
     match plan.front {
-        FrontEnd::Screen { fps, record_now } => tui::run(
-            driver,
-            TuiOptions {
-                fps,
-                color: tui::color_wanted(),
-                take_frames,
-                record_now,
-            },
-        ),
+        FrontEnd::Screen { fps, record_now } => {
+            // The screen takes the terminal: the warning stays above it, and on it after.
+            for w in &warnings {
+                eprintln!("tapedeck: WARNING: {w}");
+            }
+            tui::run(
+                driver,
+                TuiOptions {
+                    fps,
+                    color: tui::color_wanted(),
+                    take_frames,
+                    record_now,
+                },
+            )
+        }
         FrontEnd::Headless { json } => {
             let printer = Printer {
                 style: if json {
@@ -247,6 +269,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
                 choice.channels, choice.sample_rate, choice.format, plan.file_format
             ));
+            for w in &warnings {
+                printer.warning(w);
+            }
             headless::run(driver, take_frames, &printer)
         }
         FrontEnd::Quiet => {
@@ -254,6 +279,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 style: StatusStyle::Quiet,
                 session_dir: session_dir.clone(),
             };
+            for w in &warnings {
+                printer.warning(w);
+            }
             headless::run(driver, take_frames, &printer)
         }
     }

@@ -23,7 +23,8 @@ pub(crate) struct FoundOutput {
 /// clock; on ALSA, the same device, or two of one card.
 fn same_clock(kind: HostKind, input: &str, output: &str) -> bool {
     match kind {
-        HostKind::Jack | HostKind::Demo => true,
+        // One graph, one clock.
+        HostKind::Jack | HostKind::Demo | HostKind::PipeWire => true,
         HostKind::Alsa => {
             input == output || alsa_card(input).is_some_and(|c| Some(c) == alsa_card(output))
         }
@@ -135,6 +136,7 @@ pub(crate) fn start(
         reported_by: match kind {
             HostKind::Jack => "jack port latencies",
             HostKind::Alsa => "alsa stream timestamps",
+            HostKind::PipeWire => "pipewire stream timestamps",
             HostKind::Demo => "demo device timestamps",
         }
         .to_string(),

@@ -16,6 +16,7 @@ mod faults;
 mod history;
 mod meter;
 mod monitoring;
+mod no_signal;
 mod recorder;
 mod roundtrip;
 mod sink;

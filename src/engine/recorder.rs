@@ -824,6 +824,23 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         self.take.is_some()
     }
 
+    /// The number of the take being recorded.
+    pub(crate) fn take_number(&self) -> Option<u32> {
+        self.take.as_ref().map(|t| t.number)
+    }
+
+    /// A warning about the take being recorded: said, noted, and kept in its manifest entry.
+    pub(crate) fn warn_take(&mut self, text: String) {
+        if let Some(number) = self.take_number()
+            && let Err(e) = self.session.warn_take(number, &text)
+        {
+            self.emit(Event::Warning(format!(
+                "could not update session.json: {e}"
+            )));
+        }
+        self.warn(text);
+    }
+
     /// Why a take could not start now, if it could not (checked before an overdub starts the
     /// song; `start_take` checks again).
     pub(crate) fn can_start_take(&self) -> Result<(), String> {

@@ -15,6 +15,7 @@ use super::clock::SystemClock;
 use super::history::History;
 use super::meter::Meters;
 use super::monitoring::Monitoring;
+use super::no_signal::SilenceWatch;
 use super::recorder::{Placement, Recorder, step_frames};
 use super::take_files::WavSink;
 use super::transport::{Start, Transport};
@@ -50,6 +51,7 @@ pub(super) struct Writer {
     taken: Option<Arc<AtomicU64>>,
     audio: AudioWatch,
     realtime_checked: bool,
+    silence: SilenceWatch,
     next_meter: Instant,
     #[cfg(feature = "fault-injection")]
     stall: Option<super::faults::Stall>,
@@ -114,6 +116,7 @@ impl Writer {
             taken: cfg.taken,
             audio: AudioWatch::new(now),
             realtime_checked: false,
+            silence: SilenceWatch::new(now),
             next_meter: now,
             #[cfg(feature = "fault-injection")]
             stall: super::faults::Stall::from_env(),
@@ -430,6 +433,20 @@ impl Writer {
             .check(callbacks, live, Instant::now(), &device.name)
         {
             self.core.warn(w);
+        }
+        // A take silent on every armed input since it started.
+        let inputs = self.meters.inputs();
+        let heard = self.core.config().tracks.iter().any(|t| {
+            t.armed
+                && inputs
+                    .get(usize::from(t.input).saturating_sub(1))
+                    .is_some_and(|m| m.hold > 0.0 || m.peak > 0.0)
+        });
+        if let Some(w) = self
+            .silence
+            .check(self.core.take_number(), heard, Instant::now())
+        {
+            self.core.warn_take(w);
         }
     }
 

@@ -196,6 +196,14 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
+    /// A warning before recording: on stderr, and as a `warning` line with --json-status.
+    pub(crate) fn warning(&self, text: &str) {
+        self.note(&format!("tapedeck: WARNING: {text}"));
+        if self.style == StatusStyle::Json {
+            self.out(&serde_json::json!({"type": "warning", "message": text}).to_string());
+        }
+    }
+
     pub(crate) fn status(&self, l: &StatusLine) {
         match self.style {
             StatusStyle::Text => self.out(&format_text(l)),

@@ -217,7 +217,7 @@ fn build<T: OutputSample>(
             }
             let stamp = match jack_cycle() {
                 Some((frame, latency)) => OutStamp::JackCycle { frame, latency },
-                None if kind == HostKind::Alsa => {
+                None if matches!(kind, HostKind::Alsa | HostKind::PipeWire) => {
                     // cpal's ALSA instants of two streams may not share an origin: our own
                     // clock, and cpal's distance from the callback to the DAC.
                     let t = info.timestamp();

@@ -244,6 +244,7 @@ fn import_locked(
         time_reference: None,
         family_uid: None,
         triage: None,
+        warnings: Vec::new(),
     });
     if m.timeline_origin.is_none() {
         // The arranger's file knows where it sits in time of day: the timeline starts

@@ -248,6 +248,10 @@ pub struct TakeRecord {
     /// The verdict on the whole take (keep, no-good, circled) and its note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<Triage>,
+    /// Warnings about the take's audio raised while it was recorded (every armed input
+    /// silent since the take started), oldest first; absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -474,6 +478,7 @@ impl TakeRecord {
             time_reference: Some(time_reference),
             family_uid: Some(family_uid),
             triage: None,
+            warnings: Vec::new(),
         }
     }
 

@@ -357,6 +357,14 @@ impl Session {
     }
 
     /// Writes a note into the manifest's log at once.
+    /// Keeps a warning about take `number`'s audio in its manifest entry.
+    pub(crate) fn warn_take(&mut self, number: u32, text: &str) -> io::Result<()> {
+        if let Some(t) = self.manifest.takes.iter_mut().find(|t| t.number == number) {
+            t.warnings.push(text.to_string());
+        }
+        self.save()
+    }
+
     pub(crate) fn note(
         &mut self,
         at: DateTime<FixedOffset>,

@@ -6,6 +6,7 @@
 pub mod daw;
 #[cfg(feature = "jack")]
 pub mod jack_cable;
+pub mod pipewire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

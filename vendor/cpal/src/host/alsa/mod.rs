@@ -870,8 +870,9 @@ impl StreamWorkerContext {
         let transfer_buffer = vec![0u8; stream.period_size * stream.frame_size].into_boxed_slice();
 
         // Pre-allocate and initialize descriptors vector: 1 for self-pipe + ALSA descriptors.
-        // The descriptor count is constant for the lifetime of stream parameters, and
-        // poll() overwrites revents on each call, so we only need to set up fd and events once.
+        // The descriptor count is constant for the lifetime of stream parameters; the
+        // descriptors themselves are asked for again before each poll (tapedeck patch, see
+        // `poll_for_period`).
         let num_descriptors = stream.handle.count();
         let total_descriptors = 1 + num_descriptors;
         let mut descriptors = vec![
@@ -1078,6 +1079,14 @@ fn poll_for_period(
         ..
     } = *ctxt;
 
+    // tapedeck patch: ask the PCM for its descriptors before every poll, as alsa-lib's own
+    // snd_pcm_wait() does. An external (ioplug) plugin re-arms or clears its event fd in its
+    // poll_descriptors callback: pipewire-alsa leaves its eventfd readable after the
+    // application has read a period and only clears it there (or at its next cycle), so
+    // with descriptors filled once, poll() returned at once, revents said "not ready", and
+    // the worker polled again: tens of thousands of wake-ups a second, a whole core. For hw devices this
+    // is a copy of the same fd and events; it allocates nothing.
+    stream.handle.fill(&mut descriptors[1..])?;
     let res = alsa::poll::poll(descriptors, *poll_timeout)?;
     if res == 0 {
         // Timeout expired with no events. Query PCM state to handle cases where
