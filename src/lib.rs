@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod format;
 pub(crate) mod frontend;
+pub mod levels;
 pub mod monitor;
 pub mod playback;
 pub mod session;
