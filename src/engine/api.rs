@@ -4,7 +4,9 @@ use chrono::{DateTime, FixedOffset};
 
 use super::meter::InputMeter;
 use crate::format::FileFormat;
-use crate::session::manifest::{CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord};
+use crate::session::manifest::{
+    CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord, TakeTrack,
+};
 use crate::session::song::SongTrack;
 
 /// A track: one device input recorded into one mono file per take.
@@ -161,6 +163,8 @@ pub struct TakeSummary {
     pub reason: EndReason,
     pub detail: Option<String>,
     pub clipped_samples: u64,
+    /// Each file as the manifest lists it, its level report included.
+    pub tracks: Vec<TakeTrack>,
 }
 
 impl TakeSummary {
@@ -176,6 +180,7 @@ impl TakeSummary {
             reason: r.end_reason?,
             detail: r.end_detail.clone(),
             clipped_samples: r.tracks.iter().map(|t| t.clipped_samples).sum(),
+            tracks: r.tracks.clone(),
         })
     }
 }
