@@ -11,6 +11,7 @@ mod plan;
 mod play;
 mod record;
 mod recover;
+mod report;
 mod song_output;
 
 use std::path::PathBuf;
@@ -131,6 +132,22 @@ enum Cmd {
     /// Add WAV/BWF files (mono or stereo) as new tracks the song plays, copied into the session
     /// unchanged.
     Import(import::ImportArgs),
+    /// Each file's level report (peaks, loudness, RMS, DC, clipping, noise floor), per take.
+    Report {
+        /// Session name (a folder under --dir) or a path to a session folder (default: the
+        /// current folder if it is a session, else the session under --dir updated last).
+        #[arg(value_name = "SESSION")]
+        session: Option<String>,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// JSON, with the manifest's field names.
+        #[arg(long)]
+        json: bool,
+        /// Only this take.
+        #[arg(long, value_name = "N")]
+        take: Option<u32>,
+    },
 }
 
 /// The hosts `record` records from.
@@ -308,6 +325,17 @@ pub fn main() -> i32 {
         } => devices::run(host.map(HostKind::from), json, outputs),
         Cmd::Recover { session, dir } => recover::run(session.as_deref(), &dir),
         Cmd::Import(a) => import::plan(a, &plan::Surroundings::here()).and_then(import::run),
+        Cmd::Report {
+            session,
+            dir,
+            json,
+            take,
+        } => report::run(report::ReportArgs {
+            session,
+            dir,
+            json,
+            take,
+        }),
         Cmd::Calibrate {
             host,
             device,
