@@ -18,6 +18,9 @@ const RATE: u32 = 48_000;
 // EBU Tech 3341, cases 1–6: 1 kHz sines at levels given in dBFS (peak), each case's
 // integrated loudness −23.0 (case 2: −33.0) LUFS ±0.1 LU.
 
+/// A tone sequence: `(level dBFS, seconds)` in order.
+type Segments = Vec<(f64, f64)>;
+
 /// `(level dBFS per channel, seconds)` segments of a 1 kHz sine, as 24-bit words.
 fn tones(channels: &[f64], segments: &[(f64, f64)]) -> (Vec<u32>, usize) {
     let mut words = Vec::new();
@@ -63,7 +66,7 @@ fn within(what: &str, got: Option<f64>, want: f64, tolerance: f64) {
 #[test]
 fn tech_3341_cases_1_to_6() {
     let stereo = [0.0, 0.0];
-    let cases: [(&str, Vec<(f64, f64)>, f64); 5] = [
+    let cases: [(&str, Segments, f64); 5] = [
         ("case 1", vec![(-23.0, 20.0)], -23.0),
         ("case 2", vec![(-33.0, 20.0)], -33.0),
         (
@@ -454,6 +457,55 @@ fn an_imported_file_and_an_overdub_over_it_read_as_sox_and_ffmpeg_measure_them()
     let overdub = common::last_take(&session);
     assert_eq!(overdub["kind"], "overdub", "{overdub:#}");
     for t in overdub["tracks"].as_array().unwrap() {
+        check_file(&session, t);
+    }
+}
+
+#[test]
+fn recover_measures_a_killed_take_and_fills_its_bext_loudness() {
+    common::require("sox");
+    common::require("ffmpeg");
+    let dir = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let mut child = Command::new(common::bin())
+        .args([
+            "demo",
+            "--headless",
+            "--duration",
+            "60s",
+            "--session",
+            "cut",
+        ])
+        .args(["--track", "1:Kick", "--track", "6:Synth"])
+        .arg("--dir")
+        .arg(dir.path())
+        .env("XDG_CONFIG_HOME", config.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let session = dir.path().join("cut");
+    let file = session.join("take-001/06_Synth_T001.wav");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Killed once four seconds of the take are on disk: the writer never finished it.
+    while std::fs::metadata(&file).map_or(true, |m| m.len() < 4 * 144_000 + 4096) {
+        assert!(std::time::Instant::now() < deadline, "the take never wrote");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = common::last_take(&session);
+    assert_eq!(before["state"], "recording");
+    assert!(before["tracks"][0]["levels"].is_null());
+    assert_eq!(
+        bext_loudness(&file),
+        [0x7fff; 5],
+        "not measured before recovery"
+    );
+    tapedeck(&["recover", "cut"], dir.path(), config.path());
+    let take = common::last_take(&session);
+    assert_eq!(take["state"], "recovered");
+    for t in take["tracks"].as_array().unwrap() {
         check_file(&session, t);
     }
 }
