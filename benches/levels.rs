@@ -48,15 +48,9 @@ fn take_second(bencher: divan::Bencher, tracks: usize) {
     bencher
         .counter(divan::counter::ItemsCount::new(RATE as usize * tracks))
         .bench_local(|| {
-            let mut m = Measuring::start(
-                (0..tracks).collect(),
-                tracks,
-                RATE,
-                Encoding::Int(24),
-                step_frames(tracks),
-            );
+            let mut m = Measuring::start((0..tracks).collect(), tracks, RATE, Encoding::Int(24));
             for s in words.chunks(step) {
-                m.frames(black_box(s));
+                m.frames(black_box(s), tracks);
             }
             black_box(m.finish().ok())
         });

@@ -291,7 +291,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         let ff = self.cfg.file_format;
         let Some(take) = &mut self.take else { return };
         self.converter.convert(words);
-        take.measuring.frames(words);
+        take.measuring.frames(words, ch);
         let mut failure = None;
         for (file, &input) in take.inputs.iter().enumerate() {
             let len = pack_track(words, ch, input, ff, &mut self.bytes);
@@ -561,13 +561,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         // Each take's files have levels of their own.
         self.converter.reset();
         let inputs: Vec<usize> = armed.iter().map(|t| usize::from(t.input - 1)).collect();
-        let measuring = Measuring::start(
-            inputs.clone(),
-            self.channels,
-            rate,
-            format.into(),
-            step_frames(self.channels),
-        );
+        let measuring = Measuring::start(inputs.clone(), self.channels, rate, format.into());
         Ok(Take {
             number,
             folder: folder.name,

@@ -98,9 +98,10 @@ fn the_worker_measures_what_the_writer_hands_it() {
     for &t in &tone {
         words.extend([t, 0, s24(0.25)]);
     }
-    let mut m = worker::Measuring::start(vec![2, 0], channels, RATE, Encoding::Int(24), 256);
-    for step in words.chunks(256 * channels) {
-        m.frames(step);
+    let mut m = worker::Measuring::start(vec![2, 0], channels, RATE, Encoding::Int(24));
+    // In small pieces, as a writer that keeps up hands them over.
+    for step in words.chunks(64 * channels) {
+        m.frames(step, channels);
     }
     m.silence(100);
     let reports = m.finish().expect("reports");
@@ -112,11 +113,11 @@ fn the_worker_measures_what_the_writer_hands_it() {
 
 #[test]
 fn a_measurement_that_falls_behind_is_given_up_never_waited_for() {
-    let mut m = worker::Measuring::start(vec![0], 1, RATE, Encoding::Int(24), 64);
-    let step = vec![s24(0.1); 64];
+    let mut m = worker::Measuring::start(vec![0], 1, RATE, Encoding::Int(24));
+    let step = vec![s24(0.1); 4096];
     // Far more than the queue holds, handed over faster than anything can measure it.
-    for _ in 0..(worker::QUEUE_SECONDS as usize + 20) * RATE as usize / 64 {
-        m.frames(&step);
+    for _ in 0..(worker::QUEUE_SECONDS as usize + 60) * RATE as usize / 4096 {
+        m.frames(&step, 1);
     }
     assert_eq!(m.lost(), Some(&worker::Lost::Behind));
     assert_eq!(m.finish(), Err(worker::Lost::Behind));

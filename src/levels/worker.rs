@@ -1,10 +1,12 @@
 //! The measuring thread of a take: the writer hands it each step of converted frames (a copy,
-//! through a bounded queue) and goes on; the thread measures every file of the take. The
+//! through a queue bounded in audio time: frames handed over and not yet measured) and goes on; the thread measures every file of the take. The
 //! writer never waits for it while recording: when the queue is full the take's measurement is
 //! given up (the writer's own peak and clip count stay), and the take ends without a level
 //! report rather than late. At the end of the take the writer waits for what is still queued.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use super::{Encoding, LevelMeter, LevelsError, Report};
@@ -35,7 +37,10 @@ pub enum Lost {
 
 /// The measurement of one take, as the writer holds it.
 pub struct Measuring {
-    queue: Option<SyncSender<Message>>,
+    queue: Option<Sender<Message>>,
+    /// Frames handed over and not yet measured, and how many may be.
+    pending: Arc<AtomicU64>,
+    limit: u64,
     /// Buffers the thread is done with, to be filled again.
     spent: Receiver<Vec<u32>>,
     thread: Option<JoinHandle<Vec<Report>>>,
@@ -44,17 +49,11 @@ pub struct Measuring {
 
 impl Measuring {
     /// Starts measuring files that record `inputs` (0-based) of a device with `channels`
-    /// interleaved channels, at `rate`, in steps of at most `step_frames` frames.
-    pub fn start(
-        inputs: Vec<usize>,
-        channels: usize,
-        rate: u32,
-        encoding: Encoding,
-        step_frames: usize,
-    ) -> Self {
-        let capacity =
-            (QUEUE_SECONDS * u64::from(rate)).div_ceil(step_frames.max(1) as u64) as usize;
-        let (queue, work) = mpsc::sync_channel(capacity.max(4));
+    /// interleaved channels, at `rate`.
+    pub fn start(inputs: Vec<usize>, channels: usize, rate: u32, encoding: Encoding) -> Self {
+        let limit = QUEUE_SECONDS * u64::from(rate);
+        let pending = Arc::new(AtomicU64::new(0));
+        let (queue, work) = mpsc::channel();
         let (give_back, spent) = mpsc::channel();
         let meters: Result<Vec<LevelMeter>, LevelsError> = inputs
             .iter()
@@ -64,12 +63,15 @@ impl Measuring {
             Ok(m) => m,
             Err(e) => return Self::failed(Lost::Start(e.to_string()), spent),
         };
+        let done = Arc::clone(&pending);
         let spawned = std::thread::Builder::new()
             .name("tapedeck-levels".into())
-            .spawn(move || measure(work, give_back, meters, inputs, channels));
+            .spawn(move || measure(work, give_back, &done, meters, inputs, channels));
         match spawned {
             Ok(thread) => Self {
                 queue: Some(queue),
+                pending,
+                limit,
                 spent,
                 thread: Some(thread),
                 lost: None,
@@ -81,15 +83,17 @@ impl Measuring {
     fn failed(why: Lost, spent: Receiver<Vec<u32>>) -> Self {
         Self {
             queue: None,
+            pending: Arc::new(AtomicU64::new(0)),
+            limit: 0,
             spent,
             thread: None,
             lost: Some(why),
         }
     }
 
-    /// Queues a copy of whole interleaved frames; never waits.
-    pub fn frames(&mut self, words: &[u32]) {
-        if self.queue.is_none() {
+    /// Queues a copy of whole interleaved frames (of `channels` channels); never waits.
+    pub fn frames(&mut self, words: &[u32], channels: usize) {
+        if !self.room_for((words.len() / channels.max(1)) as u64) {
             return;
         }
         let mut buf = self.spent.try_recv().unwrap_or_default();
@@ -100,15 +104,29 @@ impl Measuring {
 
     /// Queues frames of silence; never waits.
     pub fn silence(&mut self, frames: u64) {
-        self.send(Message::Silence(frames));
+        if self.room_for(frames) {
+            self.send(Message::Silence(frames));
+        }
+    }
+
+    /// Counts `frames` as handed over, or gives the take up when the thread is already that
+    /// far behind.
+    fn room_for(&mut self, frames: u64) -> bool {
+        if self.queue.is_none() {
+            return false;
+        }
+        // Behind by more than the limit before this hand-over: the thread cannot keep up.
+        if self.pending.fetch_add(frames, Ordering::AcqRel) > self.limit {
+            self.give_up(Lost::Behind);
+            return false;
+        }
+        true
     }
 
     fn send(&mut self, m: Message) {
         let Some(q) = &self.queue else { return };
-        match q.try_send(m) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.give_up(Lost::Behind),
-            Err(TrySendError::Disconnected(_)) => self.give_up(Lost::Died),
+        if q.send(m).is_err() {
+            self.give_up(Lost::Died);
         }
     }
 
@@ -142,7 +160,8 @@ impl Measuring {
 /// The thread: measures until the writer drops its end of the queue.
 fn measure(
     work: Receiver<Message>,
-    give_back: mpsc::Sender<Vec<u32>>,
+    give_back: Sender<Vec<u32>>,
+    pending: &AtomicU64,
     mut meters: Vec<LevelMeter>,
     inputs: Vec<usize>,
     channels: usize,
@@ -156,10 +175,14 @@ fn measure(
                     column.extend(words.iter().skip(input).step_by(channels.max(1)));
                     meter.add_words(&column);
                 }
+                pending.fetch_sub((words.len() / channels.max(1)) as u64, Ordering::AcqRel);
                 // The writer may have given up and gone: the buffer is then simply dropped.
                 let _ = give_back.send(words);
             }
-            Message::Silence(frames) => meters.iter_mut().for_each(|m| m.add_silence(frames)),
+            Message::Silence(frames) => {
+                meters.iter_mut().for_each(|m| m.add_silence(frames));
+                pending.fetch_sub(frames, Ordering::AcqRel);
+            }
         }
     }
     meters.iter().map(LevelMeter::report).collect()
