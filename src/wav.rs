@@ -44,6 +44,7 @@
 
 mod bwf;
 pub mod ixml_update;
+mod loudness;
 pub mod probe;
 mod repair;
 
@@ -58,6 +59,7 @@ pub use bwf::{
     BwfInfo, ORIGINATOR, coding_history, samples_since_midnight, truncate_utf8, unique_id,
     xml_escape,
 };
+pub use loudness::{BextLoudness, bext_body_offset, read_bext_loudness, write_bext_loudness};
 pub use repair::{Repair, data_region, repair};
 
 const WAVE_FORMAT_PCM: u16 = 1;
@@ -85,6 +87,8 @@ pub struct WavWriter {
     format: FileFormat,
     data_offset: u64,
     fact_offset: Option<u64>,
+    /// Where the bext chunk's body starts (its loudness fields are written at the end).
+    bext_body: u64,
     data_bytes: u64,
     rf64: bool,
 }
@@ -142,6 +146,7 @@ impl WavWriter {
             format,
             data_offset: header.data_offset,
             fact_offset: header.fact_offset,
+            bext_body: header.bext_body,
             data_bytes: 0,
             rf64: false,
         })
@@ -230,9 +235,20 @@ impl WavWriter {
     }
 
     /// Pads an odd-sized data chunk, writes the final header and syncs. Returns frames written.
-    pub fn finalize(mut self) -> io::Result<u64> {
+    pub fn finalize(self) -> io::Result<u64> {
+        self.finalize_with_loudness(None)
+    }
+
+    /// [`WavWriter::finalize`], with the bext loudness fields (measured as the file was
+    /// written) put in place before the final sync.
+    pub fn finalize_with_loudness(mut self, loudness: Option<&BextLoudness>) -> io::Result<u64> {
         if self.data_bytes & 1 == 1 {
             self.out.write_all(&[0])?;
+        }
+        if let Some(l) = loudness {
+            self.out
+                .get_ref()
+                .write_all_at(&l.bytes(), self.bext_body + loudness::LOUDNESS_AT)?;
         }
         self.sync()?;
         Ok(self.frames())
@@ -383,6 +399,7 @@ struct Header {
     bytes: Vec<u8>,
     data_offset: u64,
     fact_offset: Option<u64>,
+    bext_body: u64,
 }
 
 fn chunk(h: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
@@ -429,6 +446,7 @@ fn header(format: FileFormat, sample_rate: u32, info: &BwfInfo) -> Header {
     } else {
         chunk(&mut h, b"fmt ", &fmt);
     }
+    let bext_body = h.len() as u64 + 8;
     chunk(&mut h, b"bext", &bwf::bext_body(info, format, sample_rate));
 
     // iXML takes the room up to the next 4 KiB boundary (less the data chunk's header),
@@ -450,6 +468,7 @@ fn header(format: FileFormat, sample_rate: u32, info: &BwfInfo) -> Header {
         bytes: h,
         data_offset,
         fact_offset,
+        bext_body,
     }
 }
 

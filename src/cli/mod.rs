@@ -13,6 +13,7 @@ mod plan;
 mod play;
 mod record;
 mod recover;
+mod report;
 mod song_output;
 mod take;
 
@@ -155,6 +156,22 @@ enum Cmd {
     /// Write the session as an Ardour, DAWproject or REAPER project: each take at its place,
     /// markers and dropouts as markers, the audio referenced or copied.
     Export(export::ExportArgs),
+    /// Each file's level report (peaks, loudness, RMS, DC, clipping, noise floor), per take.
+    Report {
+        /// Session name (a folder under --dir) or a path to a session folder (default: the
+        /// current folder if it is a session, else the session under --dir updated last).
+        #[arg(value_name = "SESSION")]
+        session: Option<String>,
+        /// Folder that holds sessions.
+        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// JSON, with the manifest's field names.
+        #[arg(long)]
+        json: bool,
+        /// Only this take.
+        #[arg(long, value_name = "N")]
+        take: Option<u32>,
+    },
 }
 
 /// The hosts `record` records from.
@@ -341,6 +358,17 @@ pub fn main() -> i32 {
         Cmd::Handoff(a) => handoff::run(a),
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Export(a) => export::run(a),
+        Cmd::Report {
+            session,
+            dir,
+            json,
+            take,
+        } => report::run(report::ReportArgs {
+            session,
+            dir,
+            json,
+            take,
+        }),
         Cmd::Calibrate {
             host,
             device,

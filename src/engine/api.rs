@@ -4,7 +4,9 @@ use chrono::{DateTime, FixedOffset};
 
 use super::meter::InputMeter;
 use crate::format::FileFormat;
-use crate::session::manifest::{CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord};
+use crate::session::manifest::{
+    CueRecord, DeviceRecord, DropoutRecord, EndReason, TakeRecord, TakeTrack,
+};
 use crate::session::song::SongTrack;
 use crate::session::triage::{TriageChange, TriageTarget};
 
@@ -170,6 +172,8 @@ pub struct TakeSummary {
     pub reason: EndReason,
     pub detail: Option<String>,
     pub clipped_samples: u64,
+    /// Each file as the manifest lists it, its level report included.
+    pub tracks: Vec<TakeTrack>,
 }
 
 impl TakeSummary {
@@ -185,6 +189,7 @@ impl TakeSummary {
             reason: r.end_reason?,
             detail: r.end_detail.clone(),
             clipped_samples: r.tracks.iter().map(|t| t.clipped_samples).sum(),
+            tracks: r.tracks.clone(),
         })
     }
 }

@@ -25,6 +25,7 @@ use super::{Command, EndReason};
 use crate::capture::Gap;
 use crate::display::hms;
 use crate::format::{ChunkConverter, DeviceFormat, FileFormat, dbfs_rounded, pack_track};
+use crate::levels::worker::Measuring;
 use crate::session::manifest::{
     DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, TakeEnd, TakeKind, TakeRecord,
     TakeTrack, TrackRecord,
@@ -109,6 +110,8 @@ struct Take<F> {
     dropouts: Vec<DropoutRecord>,
     markers: Vec<MarkerRecord>,
     next_checkpoint: Instant,
+    /// The level report of every file, measured on a thread of its own as the take is written.
+    measuring: Measuring,
     /// While waiting for frames up to `stop_frame`: the position last seen and when waiting
     /// for more gives up (a stream that stopped delivering).
     drain: Option<(u64, Instant)>,
@@ -264,7 +267,10 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             }
         }
         match failure {
-            None => take.frames += fill,
+            None => {
+                take.frames += fill;
+                take.measuring.silence(fill);
+            }
             Some(e) => self.fail_take(e),
         }
         self.check_take_end();
@@ -285,6 +291,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         let ff = self.cfg.file_format;
         let Some(take) = &mut self.take else { return };
         self.converter.convert(words);
+        take.measuring.frames(words, ch);
         let mut failure = None;
         for (file, &input) in take.inputs.iter().enumerate() {
             let len = pack_track(words, ch, input, ff, &mut self.bytes);
@@ -564,6 +571,8 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         };
         // Each take's files have levels of their own.
         self.converter.reset();
+        let inputs: Vec<usize> = armed.iter().map(|t| usize::from(t.input - 1)).collect();
+        let measuring = Measuring::start(inputs.clone(), self.channels, rate, format.into());
         Ok(Take {
             number,
             folder: folder.name,
@@ -572,13 +581,14 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             stop_reason: EndReason::Duration,
             stop_detail: None,
             started_at,
-            inputs: armed.iter().map(|t| usize::from(t.input - 1)).collect(),
+            inputs,
             tracks,
             files,
             frames: 0,
             dropouts: Vec::new(),
             markers: Vec::new(),
             next_checkpoint: self.clock.now() + CHECKPOINT_INTERVAL,
+            measuring,
             drain: None,
         })
     }
@@ -724,14 +734,29 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
 
     fn finish_take(&mut self) {
         let Some(take) = self.take.take() else { return };
-        let ends = take.files.finish();
+        // The measurement has what the files were handed: wait for what it still has queued.
+        let (reports, lost) = match take.measuring.finish() {
+            Ok(r) => (r, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        let levels: Vec<_> = reports.iter().map(|r| r.levels()).collect();
+        let loudness: Vec<_> = levels
+            .iter()
+            .map(|l| Some(crate::levels::bext_loudness(l)))
+            .collect();
+        let ends = take.files.finish(&loudness);
         let mut tracks = take.tracks;
         let mut problem: Option<io::Error> = None;
-        for ((t, end), &input) in tracks.iter_mut().zip(ends).zip(&take.inputs) {
+        for (i, ((t, end), &input)) in tracks.iter_mut().zip(ends).zip(&take.inputs).enumerate() {
             let level = self.converter.level(input);
             t.frames = end.frames;
             t.peak_dbfs = dbfs_rounded(level.peak);
             t.clipped_samples = level.clipped;
+            // A file that holds less than was measured (a failed write) has no report.
+            t.levels = reports
+                .get(i)
+                .filter(|r| r.frames == end.frames)
+                .and(levels.get(i).cloned());
             if let Some(e) = end.error {
                 problem.get_or_insert(e);
             }
@@ -768,6 +793,12 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                 "could not update {}: {e}",
                 path.display()
             )));
+        }
+        if let Some(why) = lost {
+            self.note_take(
+                take.number,
+                &format!("take {} has no level report: {why}", take.number),
+            );
         }
         // What front ends are told is what the journal says, whether or not it reached the disk.
         match self

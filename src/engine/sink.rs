@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 
 use crate::format::FileFormat;
-use crate::wav::BwfInfo;
+use crate::wav::{BextLoudness, BwfInfo};
 
 /// One file of a take about to be recorded.
 #[derive(Clone, Debug)]
@@ -50,8 +50,8 @@ pub(crate) trait TakeFiles {
     /// leaves valid files; reports a failure to force them to disk since the last call.
     fn checkpoint(&mut self) -> io::Result<()>;
 
-    /// Finishes every file.
-    fn finish(self) -> Vec<FileEnd>;
+    /// Finishes every file, with its bext loudness fields where known (by file index).
+    fn finish(self, loudness: &[Option<BextLoudness>]) -> Vec<FileEnd>;
 }
 
 #[cfg(test)]
@@ -174,7 +174,7 @@ mod memory {
             Ok(())
         }
 
-        fn finish(self) -> Vec<FileEnd> {
+        fn finish(self, _: &[Option<BextLoudness>]) -> Vec<FileEnd> {
             let mut disk = self.disk.borrow_mut();
             self.files
                 .iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::sink::{FileEnd, NewFile, TakeFiles, TakeSink};
 use super::syncer::{SyncWatch, Syncer};
 use crate::format::FileFormat;
-use crate::wav::WavWriter;
+use crate::wav::{BextLoudness, WavWriter};
 
 /// Kept free in the session folder while recording and released when the disk fills up, so
 /// that the manifest can still be written.
@@ -133,14 +133,15 @@ impl TakeFiles for WavTake {
         }
     }
 
-    fn finish(self) -> Vec<FileEnd> {
+    fn finish(self, loudness: &[Option<BextLoudness>]) -> Vec<FileEnd> {
         self.sync.stop();
         let reserve = self.reserve;
         self.writers
             .into_iter()
-            .map(|w| {
+            .enumerate()
+            .map(|(i, w)| {
                 let path = w.path().to_path_buf();
-                match w.finalize() {
+                match w.finalize_with_loudness(loudness.get(i).and_then(Option::as_ref)) {
                     Ok(frames) => FileEnd {
                         frames,
                         error: None,

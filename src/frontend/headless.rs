@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Driver;
-use super::words::describe_take;
+use super::words::{describe_levels, describe_take};
 use crate::display::{clock, dbfs_text};
 use crate::engine::{Command, Event, Snapshot, TakeSummary, Transport};
 use crate::error::Error;
@@ -176,6 +176,14 @@ fn summary_json(s: &TakeSummary) -> serde_json::Value {
         "clipped_samples": s.clipped_samples,
         "end_reason": s.reason,
         "end_detail": s.detail,
+        // Each file with its level report, in the manifest's field names.
+        "tracks": s.tracks.iter().map(|t| serde_json::json!({
+            "track": t.track,
+            "name": t.name,
+            "file": t.file,
+            "frames": t.frames,
+            "levels": t.levels,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -226,7 +234,10 @@ impl Printer {
             Event::TakeFinished(s) => (
                 "take_finished",
                 summary_json(s),
-                describe_take(s, &self.session_dir),
+                std::iter::once(describe_take(s, &self.session_dir))
+                    .chain(s.tracks.iter().map(|t| format!("  {}", describe_levels(t))))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             ),
             // The same line as any warning: scripts read a refused take from the missing
             // take_started and the exit status.

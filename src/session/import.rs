@@ -183,6 +183,11 @@ fn import_locked(
     let mut take_tracks = Vec::new();
     for (c, p) in checked.iter().zip(&plan) {
         let source = absolute(&c.file.source);
+        // Measured from the copy, read once; a file that cannot be measured (a rate or
+        // channel count loudness is not defined for) is imported without a report.
+        let levels = crate::levels::file::measure_file(&dir.join(&p.file))
+            .ok()
+            .map(|r| r.levels());
         take_tracks.push(TakeTrack {
             track: p.track,
             name: p.name.clone(),
@@ -192,9 +197,9 @@ fn import_locked(
             channels: c.info.channels,
             imported_from: Some(source.display().to_string()),
             frames: c.info.frames,
-            peak_dbfs: None,
-            clipped_samples: 0,
-            levels: None,
+            peak_dbfs: levels.as_ref().and_then(|l| l.sample_peak_dbfs),
+            clipped_samples: levels.as_ref().map_or(0, |l| l.clipped_samples),
+            levels,
             triage: None,
         });
         m.tracks.push(TrackRecord {

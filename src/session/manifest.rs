@@ -328,6 +328,12 @@ pub struct Levels {
     pub longest_clipped_run: u64,
     /// The RMS of the quietest whole second, in dBFS.
     pub noise_floor_dbfs: Option<f64>,
+    /// The loudest 400 ms (EBU R 128 momentary loudness), looked at every 100 ms.
+    #[serde(default)]
+    pub max_momentary_lufs: Option<f64>,
+    /// The loudest 3 s (EBU R 128 short-term loudness), looked at every 100 ms.
+    #[serde(default)]
+    pub max_short_term_lufs: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

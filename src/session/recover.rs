@@ -2,14 +2,12 @@
 //! power while recording), repairs each file's header in place from the audio actually on disk,
 //! and marks the take `recovered` in the manifest with what was found. Safe to run twice.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::lock::SessionLock;
 use super::manifest::{EndReason, Manifest, NoteRecord, TakeState};
 use crate::error::Error;
-use crate::format::{FileFormat, dbfs_rounded};
+use crate::format::FileFormat;
 
 /// What recovery found for one take.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +46,7 @@ pub(crate) fn recover_takes(
     session_dir: &Path,
     manifest: &mut Manifest,
 ) -> Result<Vec<RecoveredTake>, Error> {
-    let format = FileFormat::parse(&manifest.format).ok_or_else(|| {
+    FileFormat::parse(&manifest.format).ok_or_else(|| {
         Error::Runtime(format!(
             "the manifest names an unknown format {:?}",
             manifest.format
@@ -71,9 +69,21 @@ pub(crate) fn recover_takes(
             match &result {
                 Ok(frames) => {
                     t.frames = *frames;
-                    if let Ok((peak, clipped)) = levels(&path, format) {
-                        t.peak_dbfs = dbfs_rounded(peak);
-                        t.clipped_samples = clipped;
+                    // The whole report, from the audio on disk (read once, as for the peak
+                    // before); into the bext loudness fields too, which the writer never got
+                    // to fill.
+                    match crate::levels::file::measure_file(&path) {
+                        Ok(r) => {
+                            let l = r.levels();
+                            t.peak_dbfs = l.sample_peak_dbfs;
+                            t.clipped_samples = l.clipped_samples;
+                            let _ = crate::wav::write_bext_loudness(
+                                &path,
+                                &crate::levels::bext_loudness(&l),
+                            );
+                            t.levels = Some(l);
+                        }
+                        Err(_) => t.levels = None,
                     }
                     let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
                     last_write = last_write.max(mtime);
@@ -121,50 +131,4 @@ pub(crate) fn recover_takes(
         manifest.updated = now;
     }
     Ok(found)
-}
-
-/// Peak magnitude and samples at full scale of a repaired file, read straight from its data.
-fn levels(path: &Path, format: FileFormat) -> io::Result<(f32, u64)> {
-    let info = crate::wav::data_region(path)?;
-    let mut f = File::open(path)?;
-    f.seek(SeekFrom::Start(info.0))?;
-    let mut left = info.1;
-    let bps = format.bytes_per_sample();
-    let mut buf = vec![0u8; 64 * 1024 * bps];
-    let (mut peak, mut clipped) = (0f32, 0u64);
-    while left > 0 {
-        let n = (left.min(buf.len() as u64) as usize) / bps * bps;
-        if n == 0 {
-            break;
-        }
-        f.read_exact(&mut buf[..n])?;
-        for s in buf[..n].chunks_exact(bps) {
-            let (m, full) = match format {
-                FileFormat::S16 => {
-                    let v = i16::from_le_bytes([s[0], s[1]]);
-                    (f32::from(v).abs() / 32768.0, v == i16::MAX || v == i16::MIN)
-                }
-                FileFormat::S24 => {
-                    let v = i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8;
-                    (
-                        v.abs() as f32 / 8_388_608.0,
-                        v == 8_388_607 || v == -8_388_608,
-                    )
-                }
-                FileFormat::F32 => {
-                    let v = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-                    let m = if v.is_nan() {
-                        0.0
-                    } else {
-                        v.abs().min(f32::MAX)
-                    };
-                    (m, m >= 1.0)
-                }
-            };
-            peak = peak.max(m);
-            clipped += u64::from(full);
-        }
-        left -= n as u64;
-    }
-    Ok((peak, clipped))
 }

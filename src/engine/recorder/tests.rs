@@ -553,3 +553,40 @@ fn file_levels_are_each_takes_own() {
     assert_eq!(m.takes[1].tracks[0].peak_dbfs, Some(-12.04));
     assert_eq!(m.takes[1].tracks[1].peak_dbfs, None, "digital silence");
 }
+
+#[test]
+fn each_files_level_report_measures_exactly_what_it_holds_gaps_included() {
+    let mut r = rig();
+    r.feed(0, 100, 100);
+    r.record(None, 100);
+    r.feed(100, 20_000, 333);
+    r.gap(20_000, 5_000);
+    r.feed(25_000, 30_000, 4096);
+    r.stop(30_000);
+    let take = &r.manifest().takes[0];
+    assert_eq!(take.length_frames, 29_900);
+    for (c, (t, f)) in take.tracks.iter().zip(r.sink.files()).enumerate() {
+        let l = t.levels.as_ref().expect("a level report");
+        let held = samples(&f);
+        assert_eq!(held.len(), 29_900);
+        // What the file holds, measured here by hand: the same peak, DC and clip count.
+        let peak = held.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let mean = held.iter().map(|&x| f64::from(x)).sum::<f64>() / held.len() as f64;
+        assert_eq!(
+            l.sample_peak_dbfs,
+            crate::format::dbfs_rounded(peak),
+            "input {c}"
+        );
+        assert_eq!(t.peak_dbfs, l.sample_peak_dbfs, "input {c}");
+        assert_eq!(
+            l.dc_offset,
+            crate::levels::round_as_printed(mean, 6),
+            "input {c}"
+        );
+        assert_eq!(l.clipped_samples, 0);
+        // A file under a second is its own quietest second.
+        assert_eq!(l.noise_floor_dbfs, l.rms_dbfs, "input {c}");
+    }
+    let summary = &r.finished()[0];
+    assert_eq!(summary.tracks, take.tracks);
+}
