@@ -179,7 +179,7 @@ enum Cmd {
 enum RecordHost {
     Alsa,
     Jack,
-    /// PipeWire's own API (a tapedeck built with the `pipewire` feature).
+    /// PipeWire's own API (left out of a build without the default `pipewire` feature).
     Pipewire,
 }
 
