@@ -264,14 +264,14 @@ fn unknown_host_is_refused() {
         &sb,
         &["record", "--host", "pulse", "--dir", &d, "--duration", "1s"],
         EXIT_USAGE,
-        &["--host \"pulse\"", "alsa or jack", "tapedeck demo"],
+        &["--host \"pulse\"", "alsa, jack or pipewire", "tapedeck demo"],
     );
     let sb = Sandbox::new();
     refused(
         &sb,
         &["devices", "--host", "pulse"],
         EXIT_USAGE,
-        &["\"pulse\"", "alsa, jack or demo"],
+        &["\"pulse\"", "alsa, jack, pipewire or demo"],
     );
 }
 
