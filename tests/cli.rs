@@ -264,7 +264,11 @@ fn unknown_host_is_refused() {
         &sb,
         &["record", "--host", "pulse", "--dir", &d, "--duration", "1s"],
         EXIT_USAGE,
-        &["--host \"pulse\"", "alsa, jack or pipewire", "tapedeck demo"],
+        &[
+            "--host \"pulse\"",
+            "alsa, jack or pipewire",
+            "tapedeck demo",
+        ],
     );
     let sb = Sandbox::new();
     refused(
