@@ -212,16 +212,17 @@ fn arming_keys() {
             armed: false
         }]
     );
-    // `a` arms all, then none.
+    // `a` disarms every track while any is armed, then arms all.
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('a'))),
+        vec![Command::ArmAll(false)]
+    );
+    assert!(a.snap.tracks.iter().all(|t| !t.armed));
     assert_eq!(
         a.on_key(key(KeyCode::Char('a'))),
         vec![Command::ArmAll(true)]
     );
     assert!(a.snap.tracks.iter().all(|t| t.armed));
-    assert_eq!(
-        a.on_key(key(KeyCode::Char('a'))),
-        vec![Command::ArmAll(false)]
-    );
     // A number beyond the tracks does nothing.
     assert!(a.on_key(key(KeyCode::Char('9'))).is_empty());
 }
@@ -235,7 +236,6 @@ fn record_and_stop_keys() {
     );
     // Nothing armed: no take, and the user is told why.
     let mut none = app(4, false);
-    none.on_key(key(KeyCode::Char('a')));
     none.on_key(key(KeyCode::Char('a')));
     assert!(none.on_key(key(KeyCode::Char('r'))).is_empty());
     assert!(none.message.is_some());

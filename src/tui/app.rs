@@ -507,16 +507,18 @@ impl App {
             }
             KeyCode::Enter => self.toggle_arm(self.selected),
             KeyCode::Char('a') => {
-                let all = self.snap.tracks.iter().all(|t| t.armed);
+                // Anything armed: disarm everything (the way to an overdub of one track);
+                // nothing armed: arm everything.
+                let arm = !self.snap.tracks.iter().any(|t| t.armed);
                 let now = Instant::now();
                 for t in &mut self.snap.tracks {
-                    t.armed = !all;
-                    self.pending_arm.push((t.number, !all, now));
+                    t.armed = arm;
+                    self.pending_arm.push((t.number, arm, now));
                 }
                 if self.recording() {
                     self.say("arming applies to the next take", Severity::Info);
                 }
-                vec![Command::ArmAll(!all)]
+                vec![Command::ArmAll(arm)]
             }
             KeyCode::Char('r') => {
                 if self.recording() || self.snap.song.starting_overdub {

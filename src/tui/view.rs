@@ -810,7 +810,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("space, s", "stop the take"),
     ("1-9", "arm/disarm track 1-9"),
     ("Enter", "arm/disarm the selected"),
-    ("a", "arm all tracks, or none"),
+    ("a", "disarm all (or arm all)"),
     ("↑↓ j k", "select a track"),
     ("m", "marker (while recording)"),
     ("n", "rename the track"),
