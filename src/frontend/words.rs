@@ -4,6 +4,34 @@ use crate::display::clock;
 use crate::engine::TakeSummary;
 
 pub(crate) fn describe_take(s: &TakeSummary, session_dir: &str) -> String {
+    let (drops, clips, why) = outcome(s);
+    format!(
+        "take {} done{why}: {} ({} frames), {} files in {session_dir}/{}; {drops}{clips}",
+        s.take,
+        clock(s.seconds),
+        s.frames,
+        s.files.len(),
+        s.folder
+    )
+}
+
+/// The same on one screen line, most important first: how it ended, what went wrong, the
+/// loudest levels; where the files are last, where a narrow terminal cuts the line.
+pub(crate) fn describe_take_brief(s: &TakeSummary, session_dir: &str) -> String {
+    let (drops, clips, why) = outcome(s);
+    let levels = levels_brief(s)
+        .map(|l| format!("; {l}"))
+        .unwrap_or_default();
+    format!(
+        "take {} done{why}: {}; {drops}{clips}{levels}; files in {session_dir}/{}",
+        s.take,
+        clock(s.seconds),
+        s.folder
+    )
+}
+
+/// Dropouts, clipped samples and why the take ended, in words.
+fn outcome(s: &TakeSummary) -> (String, String, String) {
     let lost: u64 = s.dropouts.iter().map(|d| d.frames).sum();
     let drops = if s.dropouts.is_empty() {
         "no dropouts".to_string()
@@ -22,14 +50,7 @@ pub(crate) fn describe_take(s: &TakeSummary, session_dir: &str) -> String {
         Some(d) => format!(" ({}: {d})", s.reason.describe()),
         None => String::new(),
     };
-    format!(
-        "take {} done{why}: {} ({} frames), {} files in {session_dir}/{}; {drops}{clips}",
-        s.take,
-        clock(s.seconds),
-        s.frames,
-        s.files.len(),
-        s.folder
-    )
+    (drops, clips, why)
 }
 
 /// A level in dB to one decimal with its unit, or "-inf" (digital silence) / "n/a" (not

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::engine::{Command, EndReason, Event, Locate, Snapshot, Track, Transport};
-use crate::frontend::words::{describe_take, levels_brief};
+use crate::frontend::words::describe_take_brief;
 use crate::session::manifest::CueRecord;
 use crate::session::song::SongTrack;
 use crate::session::triage::{TriageChange, TriageTarget};
@@ -223,12 +223,7 @@ impl App {
                 } else {
                     Severity::Info
                 };
-                let mut text = describe_take(s, &self.snap.session);
-                if let Some(levels) = levels_brief(s) {
-                    text.push_str("; ");
-                    text.push_str(&levels);
-                }
-                self.say(text, sev);
+                self.say(describe_take_brief(s, &self.snap.session), sev);
             }
             Event::Warning(w) | Event::TakeRefused(w) => self.say(w.clone(), Severity::Warning),
             Event::Triaged(t) => self.say(t.clone(), Severity::Info),
