@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use common::tmux::Tmux;
 use common::{bin, read_json, require};
 
 /// Records one take of the demo's first two inputs into `dir/name`.
@@ -345,77 +346,6 @@ fn a_running_recorder_is_not_raced() {
     let after = read_json(&session.join("session.json"));
     assert!(after["takes"][0].get("triage").is_none());
     assert_ne!(journal, manifest_before, "the recorder journaled its take");
-}
-
-/// A private tmux server (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn new(tag: &str) -> Self {
-        require("tmux");
-        Self {
-            socket: format!("tapedeck-{tag}-{}", std::process::id()),
-        }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
-        c
-    }
-
-    fn start(&self, shell_command: &str) {
-        let ok = self
-            .cmd()
-            .args(["new-session", "-d", "-s", "t", "-x", "80", "-y", "24"])
-            .arg(shell_command)
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux new-session");
-        assert!(ok.success());
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = self
-            .cmd()
-            .args(["send-keys", "-t", "t"])
-            .args(keys)
-            .status()
-            .expect("send-keys");
-        assert!(ok.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, secs: u64, want: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if want(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
 }
 
 #[test]
