@@ -1,14 +1,13 @@
 //! `tapedeck export SESSION --to ardour|dawproject|reaper [--takes kept|playing|all]
 //! [--out DIR] [--copy|--link]`: the session as a project another program opens.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::plan;
 use crate::error::Error;
 use crate::export::{self, ExportError, ExportFormat, ExportRequest, Media, TakeSelection};
-use crate::session::manifest::FILE_NAME;
 
 #[derive(Args, Debug)]
 pub(crate) struct ExportArgs {
@@ -38,25 +37,8 @@ pub(crate) struct ExportArgs {
     dir: PathBuf,
 }
 
-/// The session folder: a path to one, or a name under `dir`.
-fn session_dir(session: &str, dir: &Path) -> Result<PathBuf, Error> {
-    let p = Path::new(session);
-    if p.join(FILE_NAME).is_file() {
-        return Ok(p.to_path_buf());
-    }
-    let under = dir.join(session);
-    if under.join(FILE_NAME).is_file() {
-        return Ok(under);
-    }
-    Err(Error::usage(format!(
-        "no session {session:?} in {} (and {session} is not a session folder); give its name \
-         with --dir, or its path",
-        dir.display()
-    )))
-}
-
 pub(crate) fn run(a: ExportArgs) -> Result<i32, Error> {
-    let session = session_dir(&a.session, &a.dir)?;
+    let session = super::named_session(&a.session, &a.dir)?;
     let dest = a
         .out
         .unwrap_or_else(|| session.join("export").join(a.format.folder()));

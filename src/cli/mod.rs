@@ -17,15 +17,16 @@ mod report;
 mod song_output;
 mod take;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::audio::HostKind;
-use crate::error::EXIT_USAGE;
+use crate::error::{EXIT_USAGE, Error};
 use crate::format::{DeviceFormat, FileFormat};
+use crate::session::manifest::FILE_NAME;
 use plan::{SyncInterval, TrackSpec};
 
 #[derive(Parser, Debug)]
@@ -157,21 +158,24 @@ enum Cmd {
     /// markers and dropouts as markers, the audio referenced or copied.
     Export(export::ExportArgs),
     /// Each file's level report (peaks, loudness, RMS, DC, clipping, noise floor), per take.
-    Report {
-        /// Session name (a folder under --dir) or a path to a session folder (default: the
-        /// current folder if it is a session, else the session under --dir updated last).
-        #[arg(value_name = "SESSION")]
-        session: Option<String>,
-        /// Folder that holds sessions.
-        #[arg(long, value_name = "PATH", default_value = plan::DEFAULT_DIR)]
-        dir: PathBuf,
-        /// JSON, with the manifest's field names.
-        #[arg(long)]
-        json: bool,
-        /// Only this take.
-        #[arg(long, value_name = "N")]
-        take: Option<u32>,
-    },
+    Report(report::ReportArgs),
+}
+
+/// A session given by name or path on the command line: a folder holding session.json, or a
+/// session's name under `dir` (the one rule every command that takes a session follows).
+pub(crate) fn named_session(s: &str, dir: &Path) -> Result<PathBuf, Error> {
+    let p = Path::new(s);
+    if p.join(FILE_NAME).is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let under = dir.join(s);
+    if under.join(FILE_NAME).is_file() {
+        return Ok(under);
+    }
+    Err(Error::usage(format!(
+        "no session {s:?} in {} (and {s} is not a session folder); give its name with --dir, or its path",
+        dir.display()
+    )))
 }
 
 /// The hosts `record` records from.
@@ -358,17 +362,7 @@ pub fn main() -> i32 {
         Cmd::Handoff(a) => handoff::run(a),
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Export(a) => export::run(a),
-        Cmd::Report {
-            session,
-            dir,
-            json,
-            take,
-        } => report::run(report::ReportArgs {
-            session,
-            dir,
-            json,
-            take,
-        }),
+        Cmd::Report(a) => report::run(a),
         Cmd::Calibrate {
             host,
             device,

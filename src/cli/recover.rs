@@ -9,19 +9,7 @@ use crate::session::recover::recover;
 
 pub(crate) fn run(session: Option<&str>, dir: &Path) -> Result<i32, Error> {
     let folders: Vec<PathBuf> = match session {
-        Some(s) if Path::new(s).join(FILE_NAME).exists() => {
-            vec![PathBuf::from(s)]
-        }
-        Some(s) => {
-            let p = dir.join(s);
-            if !p.join(FILE_NAME).exists() {
-                return Err(Error::usage(format!(
-                    "no session {s:?} in {} (and {s} is not a session folder); give its name with --dir, or its path",
-                    dir.display()
-                )));
-            }
-            vec![p]
-        }
+        Some(s) => vec![super::named_session(s, dir)?],
         None => {
             let entries = std::fs::read_dir(dir).map_err(|e| {
                 Error::usage(format!(

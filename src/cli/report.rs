@@ -9,11 +9,20 @@ use crate::error::Error;
 use crate::session::manifest::{FILE_NAME, Levels, Manifest, TakeRecord};
 
 /// What the report covers.
-#[derive(Debug)]
+#[derive(clap::Args, Debug)]
 pub(crate) struct ReportArgs {
+    /// Session name (a folder under --dir) or a path to a session folder (default: the
+    /// current folder if it is a session, else the session under --dir updated last).
+    #[arg(value_name = "SESSION")]
     pub(crate) session: Option<String>,
+    /// Folder that holds sessions.
+    #[arg(long, value_name = "PATH", default_value = super::plan::DEFAULT_DIR)]
     pub(crate) dir: PathBuf,
+    /// JSON, with the manifest's field names.
+    #[arg(long)]
     pub(crate) json: bool,
+    /// Only this take.
+    #[arg(long, value_name = "N")]
     pub(crate) take: Option<u32>,
 }
 
@@ -25,12 +34,7 @@ const CONVENTION: &str = "Loudness: EBU R 128 / ITU-R BS.1770. A mono file count
 /// folder when it is a session, else the session under `dir` updated last.
 fn find_session(session: Option<&str>, dir: &Path) -> Result<PathBuf, Error> {
     match session {
-        Some(s) if Path::new(s).join(FILE_NAME).exists() => Ok(PathBuf::from(s)),
-        Some(s) if dir.join(s).join(FILE_NAME).exists() => Ok(dir.join(s)),
-        Some(s) => Err(Error::usage(format!(
-            "no session {s:?} in {} (and {s} is not a session folder); give its name with --dir, or its path",
-            dir.display()
-        ))),
+        Some(s) => super::named_session(s, dir),
         None if Path::new(FILE_NAME).exists() => Ok(PathBuf::from(".")),
         None => {
             let entries = std::fs::read_dir(dir).map_err(|e| {

@@ -68,18 +68,7 @@ pub(crate) fn session_dir(session: Option<&str>, dir: &Path) -> Result<PathBuf, 
             "the current folder is not a session (no session.json); give one with --session NAME or --session PATH",
         ));
     };
-    let p = Path::new(s);
-    if p.join(manifest::FILE_NAME).exists() {
-        return Ok(p.to_path_buf());
-    }
-    let under = dir.join(s);
-    if under.join(manifest::FILE_NAME).exists() {
-        return Ok(under);
-    }
-    Err(Error::usage(format!(
-        "no session {s:?}: neither {s} nor {} holds a session.json; give a session folder, or its name with --dir",
-        under.display()
-    )))
+    super::named_session(s, dir)
 }
 
 pub(crate) fn run(cmd: TakeCmd) -> Result<i32, Error> {
