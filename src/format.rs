@@ -43,7 +43,19 @@ impl fmt::Display for DeviceFormat {
 }
 
 /// The sample format of the files tapedeck writes (`--format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     S16,
     #[default]

@@ -11,7 +11,7 @@ use crate::session::song::SongTrack;
 use crate::session::triage::{TriageChange, TriageTarget};
 
 /// A track: one device input recorded into one mono file per take.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct Track {
     /// Track number, used in file names; equal to the input number unless chosen otherwise.
     pub number: u16,
@@ -37,8 +37,10 @@ impl Track {
     }
 }
 
-/// Commands front ends send.
-#[derive(Clone, Debug, PartialEq)]
+/// Commands front ends send: in this process, or over the control socket (`crate::control`),
+/// where each is a JSON object whose `cmd` is the variant's name in snake_case.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
     /// Arm or disarm a track (by track number). Applies to the next take.
     SetArmed { track: u16, armed: bool },
@@ -49,6 +51,10 @@ pub enum Command {
     /// with the round trip compensated); otherwise from the frame being captured now. It
     /// stops by itself after `max_frames` if given.
     Record { max_frames: Option<u64> },
+    /// Make a take of what was just played although nothing was recording ("that was the
+    /// riff"): the last `frames` the armed tracks captured (`None`: all that is kept), as an
+    /// ordinary take that ends at the frame being captured now.
+    KeepLast { frames: Option<u64> },
     /// Stop the take at the frame being captured now, and the song.
     Stop { reason: EndReason },
     /// Play the song from the song position.
@@ -84,7 +90,8 @@ pub enum Command {
 }
 
 /// Where to move the song position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
 pub enum Locate {
     Start,
     /// A timeline frame.
@@ -96,7 +103,7 @@ pub enum Locate {
 }
 
 /// The song as front ends show it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct SongView {
     /// The timeline frame playing now, or where play and record start.
     pub position: u64,
@@ -118,7 +125,7 @@ pub struct SongView {
 }
 
 /// Software input monitoring as front ends show it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct MonitorView {
     /// Tracks whose monitor is on, by number.
     pub tracks: Vec<u16>,
@@ -143,7 +150,8 @@ pub struct MonitorView {
 }
 
 /// Things that happened, for front ends to show.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
 pub enum Event {
     TakeStarted {
         take: u32,
@@ -161,7 +169,7 @@ pub enum Event {
     Triaged(String),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct TakeSummary {
     pub take: u32,
     pub folder: String,
@@ -194,7 +202,8 @@ impl TakeSummary {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum Transport {
     Stopped,
     Recording {
@@ -206,7 +215,7 @@ pub enum Transport {
 }
 
 /// Room left where the takes go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskSpace {
     pub free_bytes: u64,
     /// The tracks the estimate is for: the take's while recording, the armed ones otherwise.
@@ -216,7 +225,7 @@ pub struct DiskSpace {
 }
 
 /// Everything a front end shows, as of the last update (about 30 times a second).
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Snapshot {
     pub session: String,
     pub sample_rate: u32,

@@ -12,7 +12,7 @@ use crate::format::DeviceFormat;
 pub const PEAK_HOLD: Duration = Duration::from_secs(2);
 
 /// One input's meter, as front ends see it.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct InputMeter {
     /// Highest magnitude (1.0 = full scale) in the latest meter window (~33 ms).
     pub peak: f32,

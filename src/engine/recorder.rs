@@ -350,9 +350,12 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
                     Err(e) => self.emit(Event::Warning(e.to_string())),
                 }
             }
-            // The song's transport is the writer's (`transport`).
-            Command::Play | Command::StopSong | Command::Locate(_) | Command::SetMonitor { .. } => {
-            }
+            // The song's transport is the writer's (`transport`), and so is what it keeps.
+            Command::Play
+            | Command::StopSong
+            | Command::Locate(_)
+            | Command::SetMonitor { .. }
+            | Command::KeepLast { .. } => {}
             Command::Shutdown { reason } => {
                 self.shutdown = Some(reason);
                 self.request_stop(reason, None, live);

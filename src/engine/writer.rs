@@ -270,6 +270,9 @@ impl Writer {
                 self.core.command(cmd, live);
                 self.request_sheet();
             }
+            Command::KeepLast { .. } => self
+                .core
+                .refuse("this recorder keeps nothing of what was played before a take".into()),
             cmd => self.core.command(cmd, live),
         }
     }

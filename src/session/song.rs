@@ -8,7 +8,7 @@ use crate::playback::{Clip, Cue, CueTrack};
 use crate::wav::probe;
 
 /// A track of the song as front ends show it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 pub struct SongTrack {
     pub number: u16,
     pub name: String,

@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::wav::ixml_update::{IxmlTriage, IxmlUpdateError, PreparedIxml, prepare_ixml};
 
 /// What to change in a verdict; `None` leaves that part as it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct TriageChange {
     /// `Some(None)` clears the mark.
     pub mark: Option<Option<Mark>>,
@@ -53,7 +53,7 @@ impl TriageChange {
 }
 
 /// What a triage command addresses: a whole take, or one track's file of it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct TriageTarget {
     pub take: u32,
     pub track: Option<u16>,
