@@ -21,6 +21,7 @@ pub mod export;
 pub mod format;
 pub(crate) mod frontend;
 pub mod handoff;
+pub mod hooks;
 pub mod levels;
 pub mod monitor;
 pub mod playback;

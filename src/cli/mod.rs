@@ -329,6 +329,14 @@ struct CommonArgs {
     /// more tracks). Prefer the interface's direct monitoring where it has one.
     #[arg(long = "monitor", value_name = "TRACK")]
     monitor: Vec<u16>,
+    // Take-end hooks.
+    /// Run this shell command (`/bin/sh -c`) after each take ends, with the take's folder as
+    /// $1 and session.json as $2 (also TAPEDECK_TAKE, TAPEDECK_TAKE_DIR, TAPEDECK_MANIFEST,
+    /// TAPEDECK_SESSION_DIR, TAPEDECK_END_REASON). Runs apart from the recording, one at a
+    /// time; its output goes to hooks.log in the session; a failure is reported. Repeat for
+    /// more commands.
+    #[arg(long = "on-take-end", value_name = "CMD", value_parser = plan::parse_hook)]
+    on_take_end: Vec<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

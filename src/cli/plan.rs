@@ -93,6 +93,8 @@ pub(crate) struct RecordPlan {
     pub(crate) calibrating: bool,
     /// Tracks monitored from the start.
     pub(crate) monitor: Vec<u16>,
+    /// Take-end hooks: shell commands run after each take.
+    pub(crate) on_take_end: Vec<String>,
 }
 
 /// Which output plays the song.
@@ -176,6 +178,7 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         calibrating: false,
         separate_clocks: a.separate_clocks,
         monitor: a.monitor,
+        on_take_end: a.on_take_end,
         host,
         device,
         demo,
@@ -252,6 +255,16 @@ pub(crate) fn parse_track(s: &str) -> Result<TrackSpec, String> {
         None => None,
     };
     Ok(TrackSpec { input, name, role })
+}
+
+/// `--on-take-end`: a command for the shell; an empty one is a mistake worth saying.
+pub(crate) fn parse_hook(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "--on-take-end needs a command, e.g. --on-take-end 'rsync -a \"$1\" nas:takes/'".into(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 pub(crate) fn parse_session_name(s: &str) -> Result<String, String> {

@@ -232,7 +232,13 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         opened.shared,
         Box::new((opened.stream, output_stream)),
     )?;
-    let driver = Driver::start(engine, takes_before)?;
+    let mut driver = Driver::start(engine, takes_before)?;
+    if !plan.on_take_end.is_empty() {
+        let dir = std::path::absolute(&session_dir).unwrap_or_else(|_| session_dir.clone().into());
+        let hooks =
+            crate::hooks::Hooks::start(plan.on_take_end.clone(), dir.join(crate::hooks::LOG_FILE))?;
+        driver = driver.with_hooks(hooks, dir);
+    }
     let mut take_frames = plan
         .duration
         .map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);

@@ -201,6 +201,14 @@ impl Engine {
         self.join()
     }
 
+    /// `shutdown`, and the events the engine sent that nobody read (the end of the take the
+    /// shutdown finished, among them).
+    pub fn shutdown_and_drain(mut self, reason: EndReason) -> (Result<Session, Error>, Vec<Event>) {
+        let _ = self.commands.send(Command::Shutdown { reason });
+        let session = self.join();
+        (session, self.events.try_iter().collect())
+    }
+
     fn join(&mut self) -> Result<Session, Error> {
         let result = match self.writer.take() {
             Some(h) => h

@@ -5,11 +5,14 @@
 pub(crate) mod headless;
 pub(crate) mod words;
 
+use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use crate::engine::{Command, EndReason, Engine, Event, TakeSummary};
 use crate::error::{EXIT_RUNTIME, Error};
+use crate::hooks::{EndedTake, HookOutcome, Hooks};
 use crate::session::Session;
 use crate::signals::SignalGuard;
 
@@ -20,6 +23,10 @@ pub(crate) struct Driver {
     /// Takes the session had before this run.
     takes_before: usize,
     hangup_noted: bool,
+    /// `--on-take-end` commands, and the session folder their takes are in.
+    hooks: Option<(Hooks, PathBuf)>,
+    /// Events of the front end's own (a hook failed), shown like the engine's.
+    own_events: VecDeque<Event>,
 }
 
 /// How a run ended.
@@ -71,7 +78,40 @@ impl Driver {
             signals,
             takes_before,
             hangup_noted: false,
+            hooks: None,
+            own_events: VecDeque::new(),
         })
+    }
+
+    /// Runs `hooks` for every take that ends from now on (takes in `session_dir`).
+    pub(crate) fn with_hooks(mut self, hooks: Hooks, session_dir: PathBuf) -> Self {
+        self.hooks = Some((hooks, session_dir));
+        self
+    }
+
+    /// What every event goes through before a front end sees it: a take that ended starts its
+    /// hooks.
+    fn observe(&self, ev: &Event) {
+        if let (Event::TakeFinished(s), Some((hooks, dir))) = (ev, &self.hooks) {
+            hooks.take_ended(EndedTake::new(s, dir));
+        }
+    }
+
+    /// Hook runs that ended: noted in the session's log; a failure is also a warning.
+    fn collect_hooks(&mut self) {
+        let Some((hooks, _)) = &self.hooks else {
+            return;
+        };
+        for o in hooks.finished() {
+            self.report_hook(&o);
+        }
+    }
+
+    fn report_hook(&mut self, o: &HookOutcome) {
+        self.engine.send(Command::Note(o.text.clone()));
+        if !o.ok {
+            self.own_events.push_back(Event::Warning(o.text.clone()));
+        }
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -83,9 +123,16 @@ impl Driver {
     }
 
     /// The next event within `timeout`.
-    pub(crate) fn next_event(&self, timeout: Duration) -> Option<Event> {
+    pub(crate) fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        self.collect_hooks();
+        if let Some(ev) = self.own_events.pop_front() {
+            return Some(ev);
+        }
         match self.engine.events().recv_timeout(timeout) {
-            Ok(ev) => Some(ev),
+            Ok(ev) => {
+                self.observe(&ev);
+                Some(ev)
+            }
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
                 // Waiting is still what the caller asked for.
@@ -129,24 +176,67 @@ impl Driver {
                 .events()
                 .recv_timeout(Duration::from_millis(200))
             {
-                Ok(Event::TakeFinished(_)) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(ev @ Event::TakeFinished(_)) => {
+                    self.observe(&ev);
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
                 Ok(_) | Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }
 
-    /// Finishes any take, stops the engine and the stream.
+    /// Finishes any take, stops the engine and the stream, then waits (a while) for the
+    /// take-end hooks, whose outcome is noted in the session.
     pub(crate) fn finish(self) -> Result<Finished, Error> {
         let Self {
             engine,
             signals,
             takes_before,
             hangup_noted,
+            hooks,
+            own_events: _,
         } = self;
         let hung_up = signals.hung_up() || hangup_noted;
         // Signals must not reach an engine that is going away.
         drop(signals);
-        let session = engine.shutdown(EndReason::Stopped)?;
+        // A take ended by the shutdown itself (quitting the screen mid-take) has its hooks too.
+        let (session, rest) = engine.shutdown_and_drain(EndReason::Stopped);
+        let mut hook_notes = Vec::new();
+        if let Some((hooks, dir)) = hooks {
+            for ev in &rest {
+                if let Event::TakeFinished(s) = ev {
+                    hooks.take_ended(EndedTake::new(s, &dir));
+                }
+            }
+            let log = hooks.log().to_path_buf();
+            if hooks.pending() > 0 {
+                eprintln!(
+                    "tapedeck: waiting for the take-end hooks of {} take(s) to finish (at most {} s)",
+                    hooks.pending(),
+                    crate::hooks::EXIT_WAIT.as_secs()
+                );
+            }
+            let (outcomes, still_running) = hooks.finish(crate::hooks::EXIT_WAIT);
+            hook_notes.extend(outcomes);
+            if still_running {
+                eprintln!(
+                    "tapedeck: a take-end hook is still running after {} s; it is left running (its output goes to {})",
+                    crate::hooks::EXIT_WAIT.as_secs(),
+                    log.display()
+                );
+            }
+        }
+        let mut session = session?;
+        for o in hook_notes {
+            if !o.ok {
+                eprintln!("tapedeck: WARNING: {}", o.text);
+            }
+            // The engine is gone: the note goes into the manifest directly.
+            if let Err(e) = session.note(crate::session::now(), Some(o.take), &o.text) {
+                eprintln!("tapedeck: could not note the hook's outcome in session.json: {e}");
+            }
+        }
         Ok(Finished {
             session,
             takes_before,
