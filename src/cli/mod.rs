@@ -7,6 +7,7 @@
 mod calibrate;
 mod devices;
 mod export;
+mod extras;
 mod handoff;
 mod import;
 mod plan;
@@ -159,6 +160,11 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Each file's level report (peaks, loudness, RMS, DC, clipping, noise floor), per take.
     Report(report::ReportArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    /// (`scripts/install` puts it where the shell looks).
+    Completions(extras::CompletionsArgs),
+    /// Print the manual page, or write every page into a folder with --dir.
+    Man(extras::ManArgs),
 }
 
 /// A session given by name or path on the command line: a folder holding session.json, or a
@@ -371,6 +377,8 @@ pub fn main() -> i32 {
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Export(a) => export::run(a),
         Cmd::Report(a) => report::run(a),
+        Cmd::Completions(a) => extras::completions(a),
+        Cmd::Man(a) => extras::man(a),
         Cmd::Calibrate {
             host,
             device,
