@@ -20,8 +20,7 @@ use common::{bin, read_json, soxi};
 fn runtime_dir(tmp: &Path) -> PathBuf {
     let run = tmp.join("run");
     std::fs::create_dir_all(&run).expect("run dir");
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700))
-        .expect("chmod 700");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
     run
 }
 
@@ -68,10 +67,14 @@ fn status(run: &Path, session: &str) -> serde_json::Value {
 /// Records a take of about `secs` through the socket and waits for it to end.
 fn record_a_take(run: &Path, session: &str, secs: f64) {
     ctl_ok(run, session, &["record"]);
-    wait_until("the take to start", 20, || !status(run, session)["take"].is_null());
+    wait_until("the take to start", 20, || {
+        !status(run, session)["take"].is_null()
+    });
     std::thread::sleep(Duration::from_secs_f64(secs));
     ctl_ok(run, session, &["stop"]);
-    wait_until("the take to end", 20, || status(run, session)["take"].is_null());
+    wait_until("the take to end", 20, || {
+        status(run, session)["take"].is_null()
+    });
 }
 
 fn notes(session_dir: &Path) -> Vec<String> {
@@ -131,14 +134,13 @@ fn a_served_recorder_outlives_its_session_runs_hooks_and_stops_on_sigterm() {
         .expect("pid number");
 
     // The session ends: the terminal goes away and the shell hangs up its jobs.
-    let killed = tmux
-        .cmd()
-        .arg("kill-server")
-        .status()
-        .expect("kill-server");
+    let killed = tmux.cmd().arg("kill-server").status().expect("kill-server");
     assert!(killed.success());
     std::thread::sleep(Duration::from_secs(2));
-    assert!(alive(pid), "the recorder died with the session that started it");
+    assert!(
+        alive(pid),
+        "the recorder died with the session that started it"
+    );
     assert!(status(&run, session)["take"].is_null());
 
     // Take 1: both hooks run; the failing one is noted, the other one's output is logged.
@@ -158,7 +160,10 @@ fn a_served_recorder_outlives_its_session_runs_hooks_and_stops_on_sigterm() {
     );
     let log = std::fs::read_to_string(session_dir.join("hooks.log")).expect("hooks.log");
     assert!(
-        log.contains(&format!("copied {}", session_dir.join("take-001").display())),
+        log.contains(&format!(
+            "copied {}",
+            session_dir.join("take-001").display()
+        )),
         "{log}"
     );
 
@@ -213,7 +218,9 @@ fn a_served_recorder_outlives_its_session_runs_hooks_and_stops_on_sigterm() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     wait_until("the recorder to exit", 60, || !alive(pid));
     assert!(
-        !run.join("tapedeck").join(format!("{session}.sock")).exists(),
+        !run.join("tapedeck")
+            .join(format!("{session}.sock"))
+            .exists(),
         "the socket file was left behind"
     );
     let m = read_json(&session_dir.join("session.json"));

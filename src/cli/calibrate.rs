@@ -146,6 +146,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         calibrating: true,
         monitor: Vec::new(),
         on_take_end: Vec::new(),
+        control: Default::default(),
     };
     let mut captures = Vec::new();
     let mut latency = None;

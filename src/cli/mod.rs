@@ -5,6 +5,7 @@
 //! device, the session and the engine, and hands them to a front end.
 
 mod calibrate;
+mod ctl;
 mod devices;
 mod export;
 mod extras;
@@ -165,6 +166,9 @@ enum Cmd {
     Completions(extras::CompletionsArgs),
     /// Print the manual page, or write every page into a folder with --dir.
     Man(extras::ManArgs),
+    /// Control a running recorder through its control socket: status, arm, record, stop,
+    /// mark, events... (`ssh studio tapedeck ctl record` works; no terminal needed).
+    Ctl(ctl::CtlArgs),
 }
 
 /// A session given by name or path on the command line: a folder holding session.json, or a
@@ -343,6 +347,16 @@ struct CommonArgs {
     /// more commands.
     #[arg(long = "on-take-end", value_name = "CMD", value_parser = plan::parse_hook)]
     on_take_end: Vec<String>,
+    // The control socket and the service mode (docs/control.md).
+    /// Run as a service: no screen, no take until one is asked for through the control socket
+    /// (`tapedeck ctl record`) or --record; SIGHUP is ignored, SIGTERM ends any take with its
+    /// files finished and exits.
+    #[arg(long)]
+    serve: bool,
+    /// Where the control socket goes (default: $XDG_RUNTIME_DIR/tapedeck/SESSION.sock, or
+    /// /tmp/tapedeck-UID/SESSION.sock without XDG_RUNTIME_DIR).
+    #[arg(long, value_name = "PATH")]
+    control_socket: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -379,6 +393,7 @@ pub fn main() -> i32 {
         Cmd::Report(a) => report::run(a),
         Cmd::Completions(a) => extras::completions(a),
         Cmd::Man(a) => extras::man(a),
+        Cmd::Ctl(a) => Ok(ctl::run(a)),
         Cmd::Calibrate {
             host,
             device,

@@ -3,6 +3,7 @@
 //! printer (`headless`) and the TUI (`crate::tui`) both run on a `Driver`.
 
 pub(crate) mod headless;
+pub(crate) mod serve;
 pub(crate) mod words;
 
 use std::collections::VecDeque;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use crate::control::server::Server;
 use crate::engine::{Command, EndReason, Engine, Event, TakeSummary};
 use crate::error::{EXIT_RUNTIME, Error};
 use crate::hooks::{EndedTake, HookOutcome, Hooks};
@@ -27,6 +29,9 @@ pub(crate) struct Driver {
     hooks: Option<(Hooks, PathBuf)>,
     /// Events of the front end's own (a hook failed), shown like the engine's.
     own_events: VecDeque<Event>,
+    /// The control socket, when it runs: every event this driver receives is published to
+    /// it (a send that never waits), and it goes away (its file removed) after the engine.
+    control: Option<Server>,
 }
 
 /// How a run ended.
@@ -80,6 +85,7 @@ impl Driver {
             hangup_noted: false,
             hooks: None,
             own_events: VecDeque::new(),
+            control: None,
         })
     }
 
@@ -89,9 +95,22 @@ impl Driver {
         self
     }
 
-    /// What every event goes through before a front end sees it: a take that ended starts its
-    /// hooks.
+    /// Serves the control socket with this driver's events from now on.
+    pub(crate) fn set_control(&mut self, server: Server) {
+        self.control = Some(server);
+    }
+
+    /// The control socket's path, when one is served.
+    pub(crate) fn control_path(&self) -> Option<&std::path::Path> {
+        self.control.as_ref().map(Server::path)
+    }
+
+    /// What every event goes through before a front end sees it: the control socket's
+    /// clients get it, and a take that ended starts its hooks.
     fn observe(&self, ev: &Event) {
+        if let Some(c) = &self.control {
+            c.publish(ev);
+        }
         if let (Event::TakeFinished(s), Some((hooks, dir))) = (ev, &self.hooks) {
             hooks.take_ended(EndedTake::new(s, dir));
         }
@@ -126,6 +145,7 @@ impl Driver {
     pub(crate) fn next_event(&mut self, timeout: Duration) -> Option<Event> {
         self.collect_hooks();
         if let Some(ev) = self.own_events.pop_front() {
+            self.observe(&ev);
             return Some(ev);
         }
         match self.engine.events().recv_timeout(timeout) {
@@ -176,12 +196,14 @@ impl Driver {
                 .events()
                 .recv_timeout(Duration::from_millis(200))
             {
-                Ok(ev @ Event::TakeFinished(_)) => {
+                Ok(ev) => {
                     self.observe(&ev);
-                    return;
+                    if matches!(ev, Event::TakeFinished(_)) {
+                        return;
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }
@@ -196,12 +218,21 @@ impl Driver {
             hangup_noted,
             hooks,
             own_events: _,
+            control,
         } = self;
         let hung_up = signals.hung_up() || hangup_noted;
         // Signals must not reach an engine that is going away.
         drop(signals);
         // A take ended by the shutdown itself (quitting the screen mid-take) has its hooks too.
         let (session, rest) = engine.shutdown_and_drain(EndReason::Stopped);
+        // The control socket's clients see those last events; then they are told the recorder
+        // is gone by their connection closing, and the socket file goes with it.
+        if let Some(c) = &control {
+            for ev in &rest {
+                c.publish(ev);
+            }
+        }
+        drop(control);
         let mut hook_notes = Vec::new();
         if let Some((hooks, dir)) = hooks {
             for ev in &rest {
