@@ -315,8 +315,11 @@ fn a_client_of_another_uid_is_refused() {
     assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
 }
 
-#[cfg(feature = "fault-injection")]
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs the fault-injection feature: run it through scripts/test, or cargo test --features fault-injection"
+)]
 fn the_kernel_peer_check_refuses_another_uid_even_through_an_open_socket() {
     if !is_root() {
         common::daw::skip("a client of another uid needs root to become one (setpriv)");
@@ -656,8 +659,7 @@ fn a_hundred_clients_a_silent_one_and_garbage_leave_the_take_whole() {
         .stdout_text()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == "status")
-        .last()
+        .rfind(|v| v["type"] == "status")
         .expect("status lines printed");
     assert_eq!(last_status["dropped_frames"], 0);
     assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));

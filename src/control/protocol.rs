@@ -597,7 +597,7 @@ mod tests {
         let (id, _) = parsed(r#"{"id":"abc","cmd":"hello"}"#).expect("parses");
         assert_eq!(id, Some(Value::from("abc")));
         // A bad request still names its id, so the client can match the error.
-        let e = parsed(r#"{"id":9,"cmd":"arm"}"#).err().expect("refused");
+        let e = parsed(r#"{"id":9,"cmd":"arm"}"#).expect_err("refused");
         assert_eq!(e.id, Some(Value::from(9)));
         assert!(e.message.starts_with("bad arm request"), "{}", e.message);
     }

@@ -829,10 +829,10 @@ fn tick(clients: &Registry, snapshots: &SnapshotReader, tap: &MeterTap, now: Ins
     let snap = snapshots.get();
     let mut snapshot_line: Option<Arc<str>> = None;
     for d in due {
-        if d.sub.status {
-            if let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks)) {
-                d.conn.push(&Arc::from(format!("{s}\n")));
-            }
+        if d.sub.status
+            && let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks))
+        {
+            d.conn.push(&Arc::from(format!("{s}\n")));
         }
         if d.sub.meters {
             let m = Meters {
