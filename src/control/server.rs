@@ -587,9 +587,10 @@ fn execute(req: Request, conn: &Conn, shared: &Shared) -> Result<Fields, String>
                     ));
                 }
                 let channels = shared.snapshots.get().inputs.len();
+                // The first message after one interval, so that it covers one.
                 *conn.sub() = Some(SubState {
                     sub: sub.clone(),
-                    next_due: Instant::now(),
+                    next_due: Instant::now() + Duration::from_millis(sub.interval_ms),
                     peaks: vec![0.0; channels],
                 });
                 return Ok(fields(json!({"subscribed": sub})));
