@@ -713,3 +713,38 @@ fn a_hundred_clients_on_jack_never_hold_up_the_writer() {
     assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
     drop(jack);
 }
+
+#[test]
+fn the_client_past_the_limit_is_told_and_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = serve_demo(dir.path(), "full", &[], &[]);
+    // 128 connections, each answered once so that the recorder has surely counted it.
+    let mut held = Vec::new();
+    for _ in 0..128 {
+        let mut s = UnixStream::connect(&rec.socket).expect("connects");
+        s.write_all(b"{\"cmd\":\"hello\"}\n").expect("writes");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(s.try_clone().expect("clone"))
+            .read_line(&mut line)
+            .expect("hello answered");
+        assert!(line.starts_with("{\"type\":\"reply\""), "{line}");
+        held.push(s);
+    }
+    let e = Client::connect(&rec.socket)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("already serves 128 clients"), "{e}");
+    // One goes, another may come.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Client::connect(&rec.socket).is_err() {
+        assert!(Instant::now() < deadline, "the freed place was not given");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(held);
+    assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
+}
