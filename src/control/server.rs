@@ -456,7 +456,7 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
         conn.close();
         return;
     }
-    let (clients, shared) = (Arc::clone(clients), Arc::clone(shared));
+    let (registry, shared) = (Arc::clone(clients), Arc::clone(shared));
     let reader_conn = Arc::clone(&conn);
     let reader = std::thread::Builder::new()
         .name("tapedeck-ctl-in".into())
@@ -464,10 +464,11 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
         .spawn(move || {
             lower_priority();
             read_loop(read_half, &reader_conn, &shared);
-            clients.remove(&reader_conn);
+            registry.remove(&reader_conn);
             reader_conn.close();
         });
     if reader.is_err() {
+        clients.remove(&conn);
         conn.close();
     }
 }
