@@ -222,13 +222,16 @@ fn run_verb(a: CtlArgs) -> Result<i32, ControlError> {
         } => events(&mut c, meters, engine_events, interval),
         CtlVerb::Send { json } => {
             let value: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+            // The client numbers its requests itself; the reply shows the id that was given.
+            let id = value.get("id").cloned();
             match c.request_value(value) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    r.id = id;
                     println!("{}", r.to_line());
                     Ok(0)
                 }
                 Err(ControlError::Refused(m)) => {
-                    println!("{}", protocol::error_line(None, &m));
+                    println!("{}", protocol::error_line(id.as_ref(), &m));
                     Ok(EXIT_RUNTIME)
                 }
                 Err(e) => Err(e),
@@ -372,8 +375,8 @@ fn events(
     })?;
     let mut out = std::io::stdout();
     loop {
-        let line = match c.recv_timeout(Duration::from_secs(3600)) {
-            Ok(Some(p)) => pushed_line(&p),
+        let line = match c.recv_line_timeout(Duration::from_secs(3600)) {
+            Ok(Some((line, _))) => line,
             Ok(None) => continue,
             // The recorder ended: so do we.
             Err(ControlError::Lost(_)) => return Ok(0),
@@ -383,19 +386,6 @@ fn events(
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return Ok(0);
         }
-    }
-}
-
-/// A pushed message as the line it came as.
-fn pushed_line(p: &Pushed) -> String {
-    match p {
-        Pushed::Snapshot(s) => protocol::snapshot_line(s),
-        Pushed::Event(e) => protocol::engine_event_line(e),
-        Pushed::Status(s) => serde_json::to_string(s).unwrap_or_default(),
-        Pushed::Meters(m) => protocol::meters_line(m),
-        Pushed::Lagged(n) => protocol::lagged_line(*n),
-        Pushed::Notice { line, .. } => line.to_string(),
-        Pushed::Other(v) => v.to_string(),
     }
 }
 

@@ -47,18 +47,22 @@ pub enum ControlError {
 
 impl ControlError {
     pub(crate) fn unreachable(path: &Path, e: &std::io::Error) -> Self {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such socket".to_string(),
-            std::io::ErrorKind::ConnectionRefused => {
-                "nobody answers (the recorder that made it has ended)".to_string()
-            }
-            std::io::ErrorKind::PermissionDenied => {
-                "permission denied (the socket belongs to another user)".to_string()
-            }
-            _ => e.to_string(),
+        let start = "; start one with `tapedeck record --serve`";
+        let (why, then) = match e.kind() {
+            std::io::ErrorKind::NotFound => ("no such socket".to_string(), start),
+            std::io::ErrorKind::ConnectionRefused => (
+                "nobody answers (the recorder that made it has ended)".to_string(),
+                start,
+            ),
+            std::io::ErrorKind::PermissionDenied => (
+                "permission denied (the socket belongs to another user: run this as that user)"
+                    .to_string(),
+                "",
+            ),
+            _ => (e.to_string(), ""),
         };
         Self::Unreachable(format!(
-            "no recorder reachable at {}: {why}; start one with `tapedeck record --serve`",
+            "no recorder reachable at {}: {why}{then}",
             path.display()
         ))
     }
@@ -154,7 +158,7 @@ mod tests {
     #[test]
     fn the_finder_takes_the_one_running_recorder_and_names_the_choices_otherwise() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let none = find_socket_in(dir.path(), None).err().expect("none");
+        let none = find_socket_in(dir.path(), None).expect_err("none");
         assert!(matches!(none, ControlError::Unreachable(_)));
         assert!(
             none.to_string().contains("no recorder is running"),
@@ -171,17 +175,13 @@ mod tests {
             find_socket_in(dir.path(), Some("gig")).ok(),
             Some(a.clone())
         );
-        let stale = find_socket_in(dir.path(), Some("old"))
-            .err()
-            .expect("stale");
+        let stale = find_socket_in(dir.path(), Some("old")).expect_err("stale");
         assert!(stale.to_string().contains("nobody answers"), "{stale}");
-        let missing = find_socket_in(dir.path(), Some("rehearsal"))
-            .err()
-            .expect("missing");
+        let missing = find_socket_in(dir.path(), Some("rehearsal")).expect_err("missing");
         assert!(missing.to_string().contains("(running: gig)"), "{missing}");
 
         let _lb = UnixListener::bind(dir.path().join("band.sock")).expect("bind");
-        let several = find_socket_in(dir.path(), None).err().expect("several");
+        let several = find_socket_in(dir.path(), None).expect_err("several");
         assert!(matches!(several, ControlError::Ambiguous(_)));
         let text = several.to_string();
         assert!(

@@ -49,6 +49,18 @@ const TICK: Duration = Duration::from_millis(10);
 const ACCEPT_POLL_MS: i32 = 200;
 /// Stack of each client thread: they only parse lines and copy strings.
 const CLIENT_STACK: usize = 256 * 1024;
+/// The nice value of every control thread: when the machine is short of CPU, clients wait
+/// and the capture and writer threads do not.
+const NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's priority to `NICE` (Linux: nice is per thread). Best effort.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority on the calling thread only.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
+    }
+}
 
 /// What the server needs of the engine: no reference to the engine itself.
 pub(crate) struct EngineLink {
@@ -164,14 +176,20 @@ impl Server {
                 (Arc::clone(&stop), Arc::clone(&clients), link.snapshots);
             std::thread::Builder::new()
                 .name("tapedeck-ctl-hub".into())
-                .spawn(move || hub(&stop, &clients, &events_rx, &snapshots, &link.tap))
+                .spawn(move || {
+                    lower_priority();
+                    hub(&stop, &clients, &events_rx, &snapshots, &link.tap);
+                })
                 .map_err(|e| ControlError::Setup(format!("cannot start a thread: {e}")))?
         };
         let acceptor = {
             let (stop, clients) = (Arc::clone(&stop), Arc::clone(&clients));
             std::thread::Builder::new()
                 .name("tapedeck-ctl-accept".into())
-                .spawn(move || accept(&listener, &stop, &clients, &shared))
+                .spawn(move || {
+                    lower_priority();
+                    accept(&listener, &stop, &clients, &shared);
+                })
                 .map_err(|e| ControlError::Setup(format!("cannot start a thread: {e}")))?
         };
         Ok(Server {
@@ -233,7 +251,11 @@ fn socket_mode() -> u32 {
 /// Makes the listening socket at `path`, mode 0600 from the start.
 fn bind(path: &Path, default_location: bool) -> Result<UnixListener, ControlError> {
     path::check_length(path)?;
-    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        Some(_) => Path::new("."),
+        None => Path::new("/"),
+    };
     if default_location {
         path::ensure_private_dir(dir, path::our_uid())?;
     } else if !dir.is_dir() {
@@ -373,6 +395,8 @@ fn accept(
             continue;
         }
         let Ok((stream, _)) = listener.accept() else {
+            // Out of descriptors, say: do not spin on a socket that stays readable.
+            std::thread::sleep(Duration::from_millis(50));
             continue;
         };
         let _ = stream.set_nonblocking(false);
@@ -423,23 +447,28 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
     let writer = std::thread::Builder::new()
         .name("tapedeck-ctl-out".into())
         .stack_size(CLIENT_STACK)
-        .spawn(move || write_loop(write_half, &out_rx, &writer_conn));
+        .spawn(move || {
+            lower_priority();
+            write_loop(write_half, &out_rx, &writer_conn);
+        });
     if writer.is_err() {
         clients.remove(&conn);
         conn.close();
         return;
     }
-    let (clients, shared) = (Arc::clone(clients), Arc::clone(shared));
+    let (registry, shared) = (Arc::clone(clients), Arc::clone(shared));
     let reader_conn = Arc::clone(&conn);
     let reader = std::thread::Builder::new()
         .name("tapedeck-ctl-in".into())
         .stack_size(CLIENT_STACK)
         .spawn(move || {
+            lower_priority();
             read_loop(read_half, &reader_conn, &shared);
-            clients.remove(&reader_conn);
+            registry.remove(&reader_conn);
             reader_conn.close();
         });
     if reader.is_err() {
+        clients.remove(&conn);
         conn.close();
     }
 }
@@ -565,9 +594,10 @@ fn execute(req: Request, conn: &Conn, shared: &Shared) -> Result<Fields, String>
                     ));
                 }
                 let channels = shared.snapshots.get().inputs.len();
+                // The first message after one interval, so that it covers one.
                 *conn.sub() = Some(SubState {
                     sub: sub.clone(),
-                    next_due: Instant::now(),
+                    next_due: Instant::now() + Duration::from_millis(sub.interval_ms),
                     peaks: vec![0.0; channels],
                 });
                 return Ok(fields(json!({"subscribed": sub})));
@@ -807,10 +837,10 @@ fn tick(clients: &Registry, snapshots: &SnapshotReader, tap: &MeterTap, now: Ins
     let snap = snapshots.get();
     let mut snapshot_line: Option<Arc<str>> = None;
     for d in due {
-        if d.sub.status {
-            if let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks)) {
-                d.conn.push(&Arc::from(format!("{s}\n")));
-            }
+        if d.sub.status
+            && let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks))
+        {
+            d.conn.push(&Arc::from(format!("{s}\n")));
         }
         if d.sub.meters {
             let m = Meters {
