@@ -88,6 +88,8 @@ fn snapshot(tracks: usize, recording: bool) -> Snapshot {
         last_take: None,
         stream_failed: None,
         song: Default::default(),
+        trigger: Default::default(),
+        kept_frames: 0,
     }
 }
 

@@ -93,6 +93,49 @@ pub(crate) struct RecordPlan {
     pub(crate) calibrating: bool,
     /// Tracks monitored from the start.
     pub(crate) monitor: Vec<u16>,
+    // Pre-roll, keep what was just played, record on signal.
+    pub(crate) keep: KeepPlan,
+}
+
+/// What is kept of the past and what it is used for (`--keep`, `--pre-roll`, `--trigger`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct KeepPlan {
+    pub(crate) keep: Duration,
+    pub(crate) pre_roll: Duration,
+    /// The level in dBFS and the silence that ends a take.
+    pub(crate) trigger: Option<(f64, Duration)>,
+}
+
+/// The most `--keep` may ask for, and `--pre-roll`.
+const KEEP_MAX: Duration = Duration::from_secs(60 * 60);
+const PRE_ROLL_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// A duration where 0 is allowed (turns the feature off).
+fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim().trim_end_matches('s') == "0" {
+        return Ok(Duration::ZERO);
+    }
+    crate::duration::parse(s)
+}
+
+pub(crate) fn parse_keep(s: &str) -> Result<Duration, String> {
+    let d = duration_or_zero(s).map_err(|e| format!("--keep: {e}"))?;
+    if d > KEEP_MAX {
+        return Err(format!(
+            "--keep {s} is more than 60m; keep at most an hour (or 0 for nothing)"
+        ));
+    }
+    Ok(d)
+}
+
+pub(crate) fn parse_pre_roll(s: &str) -> Result<Duration, String> {
+    let d = duration_or_zero(s).map_err(|e| format!("--pre-roll: {e}"))?;
+    if d > PRE_ROLL_MAX {
+        return Err(format!(
+            "--pre-roll {s} is more than 10m; give at most 10m (or 0 for none)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Which output plays the song.
@@ -153,6 +196,18 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             "--connect-output and --connect-input name JACK ports; use them with --host jack",
         ));
     }
+    if a.keep > Duration::ZERO && a.pre_roll > a.keep {
+        return Err(Error::usage(format!(
+            "--pre-roll {}s is longer than what is kept (--keep {}s); keep at least as much as the pre-roll",
+            a.pre_roll.as_secs(),
+            a.keep.as_secs()
+        )));
+    }
+    if a.trigger.is_some() && a.overdub {
+        return Err(Error::usage(
+            "--trigger records with nothing playing; leave out --overdub",
+        ));
+    }
     let output = match a.output.as_deref() {
         Some("none") => {
             if a.overdub {
@@ -176,6 +231,11 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         calibrating: false,
         separate_clocks: a.separate_clocks,
         monitor: a.monitor,
+        keep: KeepPlan {
+            keep: a.keep,
+            pre_roll: a.pre_roll,
+            trigger: a.trigger.map(|level| (level, a.trigger_silence)),
+        },
         host,
         device,
         demo,
