@@ -43,7 +43,10 @@ fn continuous_counter(session: &Path, take: &serde_json::Value) -> u64 {
     assert_eq!(files.len(), 2);
     let first = samples(&session.join(files[0]["file"].as_str().expect("file")));
     let second = samples(&session.join(files[1]["file"].as_str().expect("file")));
-    assert_eq!(first.len() as u64, take["length_frames"].as_u64().unwrap());
+    assert_eq!(
+        first.len() as u64,
+        take["length_frames"].as_u64().expect("a number")
+    );
     let k0 = frame_of(first[0]);
     for (i, (a, b)) in first.iter().zip(&second).enumerate() {
         let want = common::history::value(k0 + i as u64, false);
@@ -93,7 +96,7 @@ fn pre_roll_and_keep_last_take_exactly_the_counter_before_the_press() {
     assert_eq!(take["started_by"], "record");
     let pre_roll = take["pre_roll_frames"].as_u64().expect("pre_roll_frames");
     assert_eq!(pre_roll, 3 * u64::from(RATE), "the whole pre-roll: {take}");
-    let start = take["start_frame"].as_u64().unwrap();
+    let start = take["start_frame"].as_u64().expect("a number");
     assert_eq!(take["pressed_frame"].as_u64(), Some(start + pre_roll));
     let k0 = continuous_counter(&session, &take);
     // The press as the source counted it, against where the take says it was pressed: the
@@ -106,7 +109,7 @@ fn pre_roll_and_keep_last_take_exactly_the_counter_before_the_press() {
     );
     // Its TimeReference moved back with it: the first frame's time of day.
     let tr = take["time_reference"].as_u64().expect("time_reference");
-    let file = session.join(take["tracks"][0]["file"].as_str().unwrap());
+    let file = session.join(take["tracks"][0]["file"].as_str().expect("a string"));
     assert_eq!(time_reference(&file), tr, "bext and manifest agree");
     let want = samples_since_midnight(wall) - 3 * i64::from(RATE);
     assert!(
@@ -124,7 +127,7 @@ fn pre_roll_and_keep_last_take_exactly_the_counter_before_the_press() {
     assert_eq!(kept["started_by"], "keep_last");
     assert_eq!(kept["length_frames"].as_u64(), Some(2 * u64::from(RATE)));
     assert_eq!(kept["pre_roll_frames"].as_u64(), Some(2 * u64::from(RATE)));
-    let start = kept["start_frame"].as_u64().unwrap();
+    let start = kept["start_frame"].as_u64().expect("a number");
     assert_eq!(
         kept["pressed_frame"].as_u64(),
         Some(start + 2 * u64::from(RATE))

@@ -21,16 +21,24 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn record(jack: &JackServer, counter: &Counter, dir: &Path, args: &[&str]) -> Command {
     let [one, two] = counter.ports();
     let mut cmd = Command::new(common::bin());
-    cmd.args(["record", "--host", "jack", "--channels", "2", "--format", "f32"])
-        .args(["--connect-input", &one, "--connect-input", &two])
-        .args(["--trigger", "-20dBFS", "--json-status", "--session", "trig"])
-        .args(args)
-        .arg("--dir")
-        .arg(dir)
-        .env("JACK_DEFAULT_SERVER", &jack.name)
-        .env("JACK_NO_START_SERVER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "record",
+        "--host",
+        "jack",
+        "--channels",
+        "2",
+        "--format",
+        "f32",
+    ])
+    .args(["--connect-input", &one, "--connect-input", &two])
+    .args(["--trigger", "-20dBFS", "--json-status", "--session", "trig"])
+    .args(args)
+    .arg("--dir")
+    .arg(dir)
+    .env("JACK_DEFAULT_SERVER", &jack.name)
+    .env("JACK_NO_START_SERVER", "1")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     cmd
 }
 
@@ -62,7 +70,14 @@ fn a_triggered_take_starts_the_pre_roll_before_the_crossing_and_ends_after_the_s
         &jack,
         &counter,
         dir,
-        &["--pre-roll", "1s", "--trigger-silence", "1s", "--duration", "12s"],
+        &[
+            "--pre-roll",
+            "1s",
+            "--trigger-silence",
+            "1s",
+            "--duration",
+            "12s",
+        ],
     )
     .spawn()
     .expect("start tapedeck");
@@ -92,8 +107,10 @@ fn a_triggered_take_starts_the_pre_roll_before_the_crossing_and_ends_after_the_s
     assert_eq!(take["pre_roll_frames"].as_u64(), Some(RATE));
     assert_eq!(take["trigger"]["level_dbfs"].as_f64(), Some(-20.0));
     assert_eq!(take["trigger"]["silence_frames"].as_u64(), Some(RATE));
-    let start = take["start_frame"].as_u64().unwrap();
-    let crossing_frame = take["trigger"]["crossing_frame"].as_u64().unwrap();
+    let start = take["start_frame"].as_u64().expect("a number");
+    let crossing_frame = take["trigger"]["crossing_frame"]
+        .as_u64()
+        .expect("a number");
     assert_eq!(take["pressed_frame"].as_u64(), Some(crossing_frame));
     assert_eq!(crossing_frame - start, RATE);
 
@@ -101,7 +118,11 @@ fn a_triggered_take_starts_the_pre_roll_before_the_crossing_and_ends_after_the_s
     let (first, second) = (samples(&file(0)), samples(&file(1)));
     // Exactly: the first frame is the source's frame one pre-roll before the crossing...
     let k0 = frame_of(first[0]);
-    assert_eq!(k0, crossing - RATE, "the take starts the pre-roll before the crossing");
+    assert_eq!(
+        k0,
+        crossing - RATE,
+        "the take starts the pre-roll before the crossing"
+    );
     // ...every frame follows, loud where the source was, and the take ends the silence after
     // the last loud frame.
     assert_eq!(first.len() as u64, loud_to - 1 + 1 + RATE - k0);

@@ -335,10 +335,11 @@ struct CommonArgs {
     /// at the start.
     #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = plan::parse_keep)]
     keep: Duration,
-    /// A take started by Record or the trigger begins this long before (2s, up to 10m; 0 turns
-    /// it off), taken bit-exact from what is kept.
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = plan::parse_pre_roll)]
-    pre_roll: Duration,
+    /// A take started by a key or the trigger begins this long before (up to 10m; 0 turns it
+    /// off), taken bit-exact from what is kept. Default 2s, none for a take that starts with
+    /// the program (headless without --trigger, --record).
+    #[arg(long, value_name = "DURATION", value_parser = plan::parse_pre_roll)]
+    pre_roll: Option<Duration>,
     /// Record on signal: a take starts when any armed input reaches this level (-40dBFS,
     /// -40), with the pre-roll, and ends after --trigger-silence below it.
     #[arg(long, value_name = "LEVEL", value_parser = crate::engine::parse_trigger_level,

@@ -149,7 +149,7 @@ mod tests {
     }
 
     fn since(h: &History, from: u64) -> Option<Vec<u32>> {
-        let mut out = vec![0; usize::try_from(h.end - from.min(h.end)).unwrap() * 2];
+        let mut out = vec![0; usize::try_from(h.end - from.min(h.end)).expect("small") * 2];
         let n = h.copy(from, &mut out)?;
         out.truncate(n * 2);
         Some(out)

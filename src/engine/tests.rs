@@ -332,7 +332,7 @@ fn keep_last_is_refused_while_a_take_records_and_when_nothing_is_kept() {
     rig.engine.send(Command::KeepLast { frames: None });
     let why = rig.next_take().expect_err("nothing is kept");
     assert!(why.contains("--keep"), "{why}");
-    let mut rig = Rig::start(
+    let rig = Rig::start(
         KeepConfig {
             keep_frames: 3000,
             ..KeepConfig::default()

@@ -133,7 +133,7 @@ pub(crate) fn parse_level(s: &str) -> Result<f64, String> {
         .unwrap_or(&lower)
         .trim();
     match number.parse::<f64>() {
-        Ok(v) if v.is_finite() && v < 0.0 && v >= -150.0 => Ok(v),
+        Ok(v) if (-150.0..0.0).contains(&v) => Ok(v),
         _ => Err(format!(
             "cannot read --trigger {s:?}; give a level below full scale, like -40dBFS or -40"
         )),
