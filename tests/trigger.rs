@@ -61,35 +61,55 @@ fn a_triggered_take_starts_the_pre_roll_before_the_crossing_and_ends_after_the_s
     let _serial = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let jack = JackServer::start(RATE as u32, 256, 0);
-    let counter = Counter::start(&jack, "source");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let session = dir.join("trig");
-    let mut child = record(
-        &jack,
-        &counter,
-        dir,
-        &[
-            "--pre-roll",
-            "1s",
-            "--trigger-silence",
-            "1s",
-            "--duration",
-            "12s",
-        ],
-    )
-    .spawn()
-    .expect("start tapedeck");
-    wait_until_listening(&session, &mut child);
-    // Loud for half a second, starting 3 s from now (the kept past then holds the pre-roll).
-    let crossing = counter.produced() + 3 * RATE;
-    let loud_to = crossing + RATE / 2;
-    counter.loud(crossing, loud_to);
-    let out = child.wait_with_output().expect("wait for tapedeck");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+    // Long periods: a dummy server on a loaded machine misses fewer cycles with them. A run in
+    // which it missed some near the take anyway is made again, four times at most.
+    let jack = JackServer::start(RATE as u32, 1024, 0);
+    for attempt in 1..=5 {
+        let counter = Counter::start(&jack, &format!("source{attempt}"));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let session = dir.join("trig");
+        let mut child = record(
+            &jack,
+            &counter,
+            dir,
+            &[
+                "--pre-roll",
+                "1s",
+                "--trigger-silence",
+                "1s",
+                "--duration",
+                "10s",
+            ],
+        )
+        .spawn()
+        .expect("start tapedeck");
+        wait_until_listening(&session, &mut child);
+        // Loud for half a second, starting 3 s from now (the kept past then holds the
+        // pre-roll).
+        let crossing = counter.produced() + 3 * RATE;
+        let loud_to = crossing + RATE / 2;
+        counter.loud(crossing, loud_to);
+        let out = child.wait_with_output().expect("wait for tapedeck");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}\n{stdout}");
+        // A dropout restarts the kept past (a shorter pre-roll) or is zero-filled in the take.
+        let m = common::read_json(&session.join("session.json"));
+        let take = &m["takes"][0];
+        if take["pre_roll_frames"].as_u64().is_some_and(|p| p < RATE)
+            || take["dropout_frames"].as_u64().is_some_and(|d| d > 0)
+        {
+            assert!(attempt < 5, "dropouts in five runs: {take}");
+            println!("run {attempt} had a dropout near the take; once more");
+            continue;
+        }
+        check_triggered_take(&session, &stdout, crossing, loud_to);
+        return;
+    }
+}
+
+fn check_triggered_take(session: &Path, stdout: &str, crossing: u64, loud_to: u64) {
     assert!(
         stdout.contains(r#""trigger":"waiting""#),
         "the status says the trigger waits: {stdout}"
@@ -139,7 +159,7 @@ fn a_signal_that_never_crosses_makes_no_take() {
     let _serial = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let jack = JackServer::start(RATE as u32, 256, 0);
+    let jack = JackServer::start(RATE as u32, 1024, 0);
     let counter = Counter::start(&jack, "quiet");
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = record(&jack, &counter, tmp.path(), &["--duration", "4s"])

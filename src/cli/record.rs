@@ -9,8 +9,8 @@ use super::plan::{FrontEnd, OutputPlan, RecordPlan, resolve_tracks, ring_frames}
 use super::song_output;
 use crate::audio::{self, HostKind, demo};
 use crate::engine::{
-    Engine, EngineConfig, KeepConfig, RecorderConfig, RoundTripFix, SongSetup, TriggerConfig,
-    kept_bytes, kept_fits, memory_available,
+    Engine, EngineConfig, KeepConfig, KeptPast, RecorderConfig, RoundTripFix, SongSetup,
+    TriggerConfig, kept_bytes, kept_fits, memory_available,
 };
 use crate::error::Error;
 use crate::frontend::Driver;
@@ -115,6 +115,23 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     // 4. The stream, before anything is created.
     let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
     let (keep, kept_note) = keep_config(&plan, choice.sample_rate, choice.channels, ring_frames)?;
+    // The kept past's memory, held before the stream starts (at least a second while a song
+    // can play, for an overdub that starts behind the writer).
+    let song_possible = plan.output != OutputPlan::Off;
+    let kept_frames = keep.frames(
+        ring_frames as u64,
+        if song_possible {
+            u64::from(choice.sample_rate)
+        } else {
+            0
+        },
+    );
+    let kept = (kept_frames > 0).then(|| {
+        KeptPast::touched(
+            usize::from(choice.channels.max(1)),
+            usize::try_from(kept_frames).unwrap_or(usize::MAX),
+        )
+    });
     // Software monitoring: the capture callback's end now, the output's when it opens.
     let (monitor_in, monitor_out, monitor) = crate::monitor::monitor();
     let opened =
@@ -228,6 +245,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         taken,
         song: song_setup,
         keep,
+        kept,
     };
     // Dropped in this order: the capture stream, then the output.
     let engine = Engine::start(

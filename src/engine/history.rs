@@ -9,12 +9,13 @@
 //! The past is contiguous on the stream: a gap (frames the device or the ring lost) starts it
 //! afresh, so that nothing before a dropout is ever joined to what follows it.
 //!
-//! The words live in one allocation made before the stream starts (zeroed pages that the
-//! kernel hands out as the writer first writes them, on the writer thread, never on the
-//! audio thread); `memory_available` tells whether that much may be asked for at all.
+//! The words live in one allocation made and written once before the stream starts
+//! (`History::touched`), so that the memory said up front is really held and no page is
+//! first faulted in while audio runs; `memory_available` tells whether that much may be asked
+//! for at all.
 
 /// A ring of the last frames of the capture stream.
-pub(super) struct History {
+pub(crate) struct History {
     words: Box<[u32]>,
     channels: usize,
     capacity: usize,
@@ -37,6 +38,22 @@ impl History {
             head: 0,
             end: 0,
         }
+    }
+
+    /// A past of `frames` frames of `channels` channels, every page of it written once now
+    /// (made before the stream starts: writing gigabytes takes a while).
+    pub(crate) fn touched(channels: usize, frames: usize) -> Self {
+        let mut h = Self::new(channels, frames);
+        // A page is 4 KiB at least: one word in each makes the kernel hand it out now. The
+        // value is hidden from the compiler, which knows the allocation is zeroed.
+        for w in h.words.iter_mut().step_by(1024) {
+            *w = std::hint::black_box(0);
+        }
+        h
+    }
+
+    pub(super) fn channels(&self) -> usize {
+        self.channels
     }
 
     /// Keeps `words` (whole frames) that start at stream position `start`. Frames that do not

@@ -41,7 +41,9 @@ pub use api::{
     Command, DiskSpace, Event, Locate, MonitorView, Snapshot, SongView, TakeSummary, Track,
     Transport,
 };
-pub(crate) use history::{bytes_for as kept_bytes, fits as kept_fits, memory_available};
+pub(crate) use history::{
+    History as KeptPast, bytes_for as kept_bytes, fits as kept_fits, memory_available,
+};
 pub use meter::{InputMeter, MeterTap, PEAK_HOLD};
 pub(crate) use recorder::RecorderConfig;
 pub(crate) use roundtrip::RoundTripFix;
@@ -62,6 +64,8 @@ pub(crate) struct EngineConfig {
     pub(crate) song: SongSetup,
     /// The kept past: pre-roll, keep what was just played, record on signal.
     pub(crate) keep: KeepConfig,
+    /// Its memory, made before the stream started (`None`: the writer makes what it needs).
+    pub(crate) kept: Option<KeptPast>,
 }
 
 /// What the writer keeps of the past, and what it does with it.

@@ -72,6 +72,7 @@ fn the_engine_records_what_the_callback_stored_and_meters_it() {
             monitor_tracks: Vec::new(),
         },
         keep: KeepConfig::default(),
+        kept: None,
     };
     let engine =
         Engine::start(config, session, output, shared, Box::new(())).expect("engine starts");
@@ -198,6 +199,7 @@ impl Rig {
                 monitor_tracks: Vec::new(),
             },
             keep,
+            kept: None,
         };
         let engine =
             Engine::start(config, session, output, shared, Box::new(())).expect("engine starts");

@@ -123,18 +123,21 @@ impl Writer {
             events,
             snapshot: Arc::new(Mutex::new(first)),
             meters,
-            history: History::new(
-                channels,
-                usize::try_from(cfg.keep.frames(
-                    cfg.ring_frames as u64,
-                    if song.has_output() {
-                        u64::from(rate)
-                    } else {
-                        0
-                    },
-                ))
-                .unwrap_or(usize::MAX),
-            ),
+            history: match cfg.kept {
+                Some(h) if h.channels() == channels => h,
+                _ => History::new(
+                    channels,
+                    usize::try_from(cfg.keep.frames(
+                        cfg.ring_frames as u64,
+                        if song.has_output() {
+                            u64::from(rate)
+                        } else {
+                            0
+                        },
+                    ))
+                    .unwrap_or(usize::MAX),
+                ),
+            },
             keep: cfg.keep,
             trigger: cfg.keep.trigger.map(|t| Trigger::new(t, device_format)),
             trigger_take: None,
@@ -404,8 +407,11 @@ impl Writer {
                 self.input.gaps.try_pop();
                 self.core.gap(g);
                 self.ring_pos = self.ring_pos.max(self.core.position());
-                // What came before a dropout is not joined to what follows.
-                self.history.gap(self.ring_pos);
+                // What came before a dropout is not joined to what follows (an xrun the
+                // timeline found to have lost nothing leaves the past whole).
+                if g.frames > 0 || !g.exact {
+                    self.history.gap(self.ring_pos);
+                }
                 progressed = true;
             }
             if budget == 0 {
