@@ -646,7 +646,12 @@ impl Writer {
         let held = self.kept_frames() + live.saturating_sub(self.ring_pos);
         let limit = self.keep.keep_frames.min(held);
         let want = frames.unwrap_or(limit);
-        if want == 0 || limit == 0 {
+        if want == 0 {
+            self.core
+                .refuse("a take of nothing: ask for some seconds of what was played".into());
+            return;
+        }
+        if limit == 0 {
             self.core
                 .refuse("nothing has been kept yet: play something first".into());
             return;
