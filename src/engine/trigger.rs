@@ -135,7 +135,7 @@ pub(crate) fn parse_level(s: &str) -> Result<f64, String> {
     match number.parse::<f64>() {
         Ok(v) if (-150.0..0.0).contains(&v) => Ok(v),
         _ => Err(format!(
-            "cannot read --trigger {s:?}; give a level below full scale, like -40dBFS or -40"
+            "cannot read the level {s:?}; give one below full scale, like -40dBFS or -40"
         )),
     }
 }
