@@ -452,3 +452,48 @@ fn the_trigger_starts_a_take_at_the_crossing_less_the_pre_roll_and_ends_it_after
         assert!(*got == want(4500..6300, c, &value), "input {c}");
     }
 }
+
+#[test]
+fn the_trigger_leaves_a_take_started_by_hand_alone() {
+    let keep = KeepConfig {
+        pre_roll_frames: 0,
+        trigger: Some(super::TriggerConfig {
+            level_dbfs: -20.0,
+            silence_frames: 500,
+        }),
+        ..KeepConfig::default()
+    };
+    // Loud for frames 1000..1200, quiet before and after.
+    let value = |k: usize, c: usize| {
+        if (1000..1200).contains(&k) {
+            0.5
+        } else {
+            counter(k, c)
+        }
+    };
+    let mut rig = Rig::start(keep, [true, true]);
+    rig.engine.send(Command::Record { max_frames: None });
+    wait_for("the take to start", || {
+        matches!(rig.engine.snapshot().transport, Transport::Recording { .. })
+    });
+    rig.play(10, 0, value);
+    rig.settle();
+    // The loud passage and its silence went by: the take by hand records on, and no other
+    // started.
+    assert!(matches!(
+        rig.engine.snapshot().transport,
+        Transport::Recording { take: 1, .. }
+    ));
+    assert_eq!(rig.engine.snapshot().trigger, TriggerView::Waiting);
+    rig.engine.send(Command::Stop {
+        reason: EndReason::Stopped,
+    });
+    let s = rig.next_take().expect("the take by hand");
+    assert_eq!(s.reason, EndReason::Stopped);
+    let (take, _) = rig.finish(1);
+    assert_eq!(
+        take.started_by,
+        Some(crate::session::manifest::StartedBy::Record)
+    );
+    assert!(take.trigger.is_none());
+}
