@@ -10,7 +10,8 @@ use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
     CueRecord, DeviceRecord, DropoutRecord, EndReason, LatencyRecord, Manifest, MarkerRecord,
-    NoteRecord, Program, SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack, TrackRecord,
+    NoteRecord, Program, SCHEMA, StartedBy, TakeKind, TakeRecord, TakeState, TakeTrack,
+    TrackRecord, TriggerRecord,
 };
 
 fn read_json(path: &Path) -> Value {
@@ -260,6 +261,10 @@ fn built_manifest() -> Value {
         }],
         time_reference: Some(20 * 3600 * 48_000 + 15 * 60 * 48_000 + 3 * 48_000 + 5760),
         family_uid: Some("0123456789ABCDEF0123456789ABCDEF".into()),
+        started_by: Some(StartedBy::Record),
+        pressed_frame: Some(97_024),
+        pre_roll_frames: Some(96_000),
+        trigger: None,
     };
     let recording = TakeRecord {
         number: 2,
@@ -332,6 +337,41 @@ fn built_manifest() -> Value {
         markers: Vec::new(),
         time_reference: None,
         family_uid: None,
+        started_by: None,
+        pressed_frame: None,
+        pre_roll_frames: None,
+        ..complete.clone()
+    };
+    let triggered = TakeRecord {
+        number: 5,
+        folder: "take-005".into(),
+        end_reason: Some(EndReason::Silence),
+        end_detail: None,
+        started_by: Some(StartedBy::Trigger),
+        pressed_frame: Some(1_000_000),
+        pre_roll_frames: Some(96_000),
+        trigger: Some(TriggerRecord {
+            level_dbfs: -40.0,
+            silence_frames: 480_000,
+            silence_seconds: 10.0,
+            crossing_frame: 1_000_000,
+        }),
+        dropouts: Vec::new(),
+        dropout_frames: 0,
+        markers: Vec::new(),
+        ..complete.clone()
+    };
+    let kept = TakeRecord {
+        number: 6,
+        folder: "take-006".into(),
+        end_reason: Some(EndReason::Duration),
+        end_detail: None,
+        started_by: Some(StartedBy::KeepLast),
+        pressed_frame: Some(2_000_000),
+        pre_roll_frames: Some(480_000),
+        dropouts: Vec::new(),
+        dropout_frames: 0,
+        markers: Vec::new(),
         ..complete.clone()
     };
     let manifest = Manifest {
@@ -381,7 +421,7 @@ fn built_manifest() -> Value {
                 },
             },
         ],
-        takes: vec![complete, recording, overdub, imported],
+        takes: vec![complete, recording, overdub, imported, triggered, kept],
         notes: vec![NoteRecord {
             at: DateTime::parse_from_rfc3339("2026-11-25T21:40:00+01:00").expect("time"),
             take: Some(2),

@@ -88,6 +88,8 @@ fn snapshot(tracks: usize, recording: bool) -> Snapshot {
         last_take: None,
         stream_failed: None,
         song: Default::default(),
+        trigger: Default::default(),
+        kept_frames: 0,
     }
 }
 
@@ -959,4 +961,51 @@ fn triage_keys_mark_the_selected_tracks_take() {
     a.selected = 2;
     assert!(a.on_key(key(KeyCode::Char('v'))).is_empty());
     assert_eq!(a.mode, Mode::Normal);
+}
+
+// Keep what was just played, record on signal.
+#[test]
+fn k_makes_a_take_of_what_was_just_played() {
+    // Nothing kept yet: said, no prompt.
+    let mut a = app(4, false);
+    assert!(a.on_key(key(KeyCode::Char('K'))).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+    let mut s = snapshot(4, false);
+    s.kept_frames = 90 * 48_000;
+    let mut a = App::new(s, true, None);
+    assert!(a.on_key(key(KeyCode::Char('K'))).is_empty());
+    let screen = render(&a, 80, 24);
+    assert!(
+        screen.contains("keep the last (Enter: all 0:01:30"),
+        "{screen}"
+    );
+    // Enter alone: all that is kept.
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::KeepLast { frames: None }]
+    );
+    // A typed length.
+    a.on_key(key(KeyCode::Char('K')));
+    for c in "30s".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::KeepLast {
+            frames: Some(30 * 48_000)
+        }]
+    );
+    // Not while a take records.
+    let mut a = app(4, true);
+    assert!(a.on_key(key(KeyCode::Char('K'))).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn a_recorder_waiting_for_the_trigger_says_so() {
+    let mut s = snapshot(4, false);
+    s.trigger = tapedeck::engine::TriggerView::Waiting;
+    let a = App::new(s, true, None);
+    let screen = render(&a, 80, 24);
+    assert!(screen.contains("WAITING  for the trigger"), "{screen}");
 }

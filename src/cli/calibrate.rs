@@ -147,6 +147,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         monitor: Vec::new(),
         on_take_end: Vec::new(),
         control: Default::default(),
+        keep: Default::default(),
     };
     let mut captures = Vec::new();
     let mut latency = None;

@@ -357,6 +357,26 @@ struct CommonArgs {
     /// /tmp/tapedeck-UID/SESSION.sock without XDG_RUNTIME_DIR).
     #[arg(long, value_name = "PATH")]
     control_socket: Option<PathBuf>,
+    // Pre-roll, keep what was just played, record on signal.
+    /// How much of what was played is kept for a take made afterwards (K on the screen;
+    /// every device input): 30s, 10m, up to 60m; 0 keeps nothing for it. Its memory is said
+    /// at the start.
+    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = plan::parse_keep)]
+    keep: Duration,
+    /// A take started by a key or the trigger begins this long before (up to 10m; 0 turns it
+    /// off), taken bit-exact from what is kept. Default 2s, none for a take that starts with
+    /// the program (headless without --trigger, --record).
+    #[arg(long, value_name = "DURATION", value_parser = plan::parse_pre_roll)]
+    pre_roll: Option<Duration>,
+    /// Record on signal: a take starts when any armed input reaches this level (-40dBFS,
+    /// -40), with the pre-roll, and ends after --trigger-silence below it.
+    #[arg(long, value_name = "LEVEL", value_parser = crate::engine::parse_trigger_level,
+          allow_hyphen_values = true)]
+    trigger: Option<f64>,
+    /// How long every armed input must stay below the --trigger level before a take it
+    /// started ends.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    trigger_silence: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -109,6 +109,51 @@ pub(crate) struct RecordPlan {
     pub(crate) on_take_end: Vec<String>,
     // The control socket.
     pub(crate) control: ControlPlan,
+    // Pre-roll, keep what was just played, record on signal.
+    pub(crate) keep: KeepPlan,
+}
+
+/// What is kept of the past and what it is used for (`--keep`, `--pre-roll`, `--trigger`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct KeepPlan {
+    pub(crate) keep: Duration,
+    pub(crate) pre_roll: Duration,
+    /// The level in dBFS and the silence that ends a take.
+    pub(crate) trigger: Option<(f64, Duration)>,
+}
+
+/// The pre-roll of a take started by a key or the trigger, unless told.
+const DEFAULT_PRE_ROLL: Duration = Duration::from_secs(2);
+/// The most `--keep` may ask for, and `--pre-roll`.
+const KEEP_MAX: Duration = Duration::from_secs(60 * 60);
+const PRE_ROLL_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// A duration where 0 is allowed (turns the feature off).
+fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim().trim_end_matches('s') == "0" {
+        return Ok(Duration::ZERO);
+    }
+    crate::duration::parse(s)
+}
+
+pub(crate) fn parse_keep(s: &str) -> Result<Duration, String> {
+    let d = duration_or_zero(s).map_err(|e| format!("--keep: {e}"))?;
+    if d > KEEP_MAX {
+        return Err(format!(
+            "--keep {s} is more than 60m; keep at most an hour (or 0 for nothing)"
+        ));
+    }
+    Ok(d)
+}
+
+pub(crate) fn parse_pre_roll(s: &str) -> Result<Duration, String> {
+    let d = duration_or_zero(s).map_err(|e| format!("--pre-roll: {e}"))?;
+    if d > PRE_ROLL_MAX {
+        return Err(format!(
+            "--pre-roll {s} is more than 10m; give at most 10m (or 0 for none)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Which output plays the song.
@@ -184,6 +229,33 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             "--connect-output and --connect-input name JACK ports; use them with --host jack",
         ));
     }
+    // A take that starts with the program has no past to roll from: no pre-roll unless asked.
+    let starts_at_once = a.trigger.is_none()
+        && match front {
+            FrontEnd::Screen { record_now, .. } => record_now,
+            _ => true,
+        };
+    let pre_roll = match a.pre_roll {
+        Some(d) => d,
+        None if starts_at_once => Duration::ZERO,
+        None => DEFAULT_PRE_ROLL.min(if a.keep.is_zero() {
+            DEFAULT_PRE_ROLL
+        } else {
+            a.keep
+        }),
+    };
+    if a.keep > Duration::ZERO && pre_roll > a.keep {
+        return Err(Error::usage(format!(
+            "--pre-roll {}s is longer than what is kept (--keep {}s); keep at least as much as the pre-roll",
+            pre_roll.as_secs(),
+            a.keep.as_secs()
+        )));
+    }
+    if a.trigger.is_some() && a.overdub {
+        return Err(Error::usage(
+            "--trigger records with nothing playing; leave out --overdub",
+        ));
+    }
     let output = match a.output.as_deref() {
         Some("none") => {
             if a.overdub {
@@ -212,6 +284,11 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         separate_clocks: a.separate_clocks,
         monitor: a.monitor,
         on_take_end: a.on_take_end,
+        keep: KeepPlan {
+            keep: a.keep,
+            pre_roll,
+            trigger: a.trigger.map(|level| (level, a.trigger_silence)),
+        },
         host,
         device,
         demo,
@@ -667,5 +744,61 @@ mod tests {
     fn the_ring_holds_at_least_1024_frames() {
         assert_eq!(ring_frames(4.0, 48_000), 192_000);
         assert_eq!(ring_frames(0.1, 8_000), 1024);
+    }
+
+    // Pre-roll, keep what was just played, record on signal.
+    #[test]
+    fn the_kept_past_and_the_trigger_are_planned_with_their_defaults_and_limits() {
+        let p = planned(&["tapedeck", "demo"], &env(true)).expect("plan");
+        assert_eq!(p.keep.keep, Duration::from_secs(120));
+        assert_eq!(p.keep.pre_roll, Duration::from_secs(2));
+        assert_eq!(p.keep.trigger, None);
+        // A take that starts with the program has no pre-roll unless asked for one.
+        let p = planned(&["tapedeck", "demo"], &env(false)).expect("plan");
+        assert_eq!(p.keep.pre_roll, Duration::ZERO);
+        let p = planned(&["tapedeck", "demo", "--record"], &env(true)).expect("plan");
+        assert_eq!(p.keep.pre_roll, Duration::ZERO);
+        let p = planned(&["tapedeck", "demo", "--pre-roll", "5s"], &env(false)).expect("plan");
+        assert_eq!(p.keep.pre_roll, Duration::from_secs(5));
+        // The trigger waits for the signal: the default pre-roll, headless too.
+        let p = planned(
+            &[
+                "tapedeck",
+                "demo",
+                "--trigger",
+                "-40dBFS",
+                "--trigger-silence",
+                "5s",
+            ],
+            &env(false),
+        )
+        .expect("plan");
+        assert_eq!(p.keep.pre_roll, Duration::from_secs(2));
+        assert_eq!(p.keep.trigger, Some((-40.0, Duration::from_secs(5))));
+        let p = planned(
+            &["tapedeck", "demo", "--pre-roll", "0", "--keep", "0"],
+            &env(true),
+        )
+        .expect("plan");
+        assert_eq!(
+            (p.keep.keep, p.keep.pre_roll),
+            (Duration::ZERO, Duration::ZERO)
+        );
+        // Refused, each with what to write instead.
+        for (args, says) in [
+            (&["--pre-roll", "3m"][..], "longer than what is kept"),
+            (&["--keep", "2h"][..], "at most an hour"),
+            (&["--pre-roll", "11m", "--keep", "20m"][..], "at most 10m"),
+            (&["--trigger", "loud"][..], "-40dBFS"),
+            (
+                &["--trigger", "-40", "--overdub", "--headless"][..],
+                "leave out --overdub",
+            ),
+        ] {
+            let mut all = vec!["tapedeck", "demo"];
+            all.extend_from_slice(args);
+            let e = planned(&all, &env(true)).expect_err("refused");
+            assert!(e.to_string().contains(says), "{args:?}: {e}");
+        }
     }
 }

@@ -11,7 +11,10 @@ use crate::audio::{self, HostKind, demo};
 use crate::control::protocol::{Hello, PROTOCOL_VERSION};
 use crate::control::server::{EngineLink, Server, ServerConfig};
 use crate::control::{ControlError, path as control_path};
-use crate::engine::{Engine, EngineConfig, RecorderConfig, RoundTripFix, SongSetup};
+use crate::engine::{
+    Engine, EngineConfig, KeepConfig, KeptPast, RecorderConfig, RoundTripFix, SongSetup,
+    TriggerConfig, kept_bytes, kept_fits, memory_available,
+};
 use crate::error::Error;
 use crate::frontend::headless::{self, Printer, StatusStyle};
 use crate::frontend::{self, Driver};
@@ -114,6 +117,24 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
 
     // 4. The stream, before anything is created.
     let ring_frames = ring_frames(plan.ring_seconds, choice.sample_rate);
+    let (keep, kept_note) = keep_config(&plan, choice.sample_rate, choice.channels, ring_frames)?;
+    // The kept past's memory, held before the stream starts (at least a second while a song
+    // can play, for an overdub that starts behind the writer).
+    let song_possible = plan.output != OutputPlan::Off;
+    let kept_frames = keep.frames(
+        ring_frames as u64,
+        if song_possible {
+            u64::from(choice.sample_rate)
+        } else {
+            0
+        },
+    );
+    let kept = (kept_frames > 0).then(|| {
+        KeptPast::touched(
+            usize::from(choice.channels.max(1)),
+            usize::try_from(kept_frames).unwrap_or(usize::MAX),
+        )
+    });
     // Software monitoring: the capture callback's end now, the output's when it opens.
     let (monitor_in, monitor_out, monitor) = crate::monitor::monitor();
     let opened =
@@ -226,6 +247,8 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         sync_interval: plan.sync_interval,
         taken,
         song: song_setup,
+        keep,
+        kept,
     };
     // Dropped in this order: the capture stream, then the output.
     let engine = Engine::start(
@@ -256,8 +279,19 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             Err(e) => warnings.push(format!("no control socket: {e}")),
         }
     }
+    // With --trigger, a headless run waits for the signal: --duration is then the wall time
+    // it listens and records for, not a take's length.
+    let trigger_on = plan.keep.trigger.is_some();
+    let trigger_wall = if trigger_on {
+        headless::Start::OnSignal {
+            listen_for: plan.duration,
+        }
+    } else {
+        headless::Start::Now
+    };
     let mut take_frames = plan
         .duration
+        .filter(|_| !trigger_on)
         .map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);
     if plan.overdub && take_frames.is_none() {
         // To the song's end.
@@ -266,6 +300,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
     match plan.front {
         FrontEnd::Screen { fps, record_now } => {
             // The screen takes the terminal: the warning stays above it, and on it after.
+            if let Some(n) = &kept_note {
+                eprintln!("tapedeck: {n}");
+            }
             for w in &warnings {
                 eprintln!("tapedeck: WARNING: {w}");
             }
@@ -292,10 +329,13 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
                 choice.channels, choice.sample_rate, choice.format, plan.file_format
             ));
+            if let Some(n) = &kept_note {
+                printer.info(n);
+            }
             for w in &warnings {
                 printer.warning(w);
             }
-            headless::run(driver, take_frames, &printer)
+            headless::run(driver, take_frames, &printer, trigger_wall)
         }
         FrontEnd::Serve { json, record_now } => {
             let printer = Printer {
@@ -310,6 +350,9 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
                 choice.channels, choice.sample_rate, choice.format, plan.file_format
             ));
+            if let Some(n) = &kept_note {
+                printer.info(n);
+            }
             if let Some(p) = driver.control_path() {
                 printer.note(&format!(
                     "tapedeck: serving on {}; control it with `tapedeck ctl` (stop the service with SIGTERM)",
@@ -329,7 +372,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             for w in &warnings {
                 printer.warning(w);
             }
-            headless::run(driver, take_frames, &printer)
+            headless::run(driver, take_frames, &printer, trigger_wall)
         }
     }
 }
@@ -374,4 +417,73 @@ fn start_control(
             tap: engine.meter_tap(),
         },
     )
+}
+
+/// What the engine keeps of the past, in frames, and the line that says what it costs.
+/// Refused, with what to lower, when the memory is not there.
+fn keep_config(
+    plan: &RecordPlan,
+    rate: u32,
+    channels: u16,
+    ring_frames: usize,
+) -> Result<(KeepConfig, Option<String>), Error> {
+    let frames = |d: std::time::Duration| (d.as_secs_f64() * f64::from(rate)).round() as u64;
+    // An overdub starts from the song position: no pre-roll there (docs/usage.md).
+    let pre_roll = if plan.overdub {
+        0
+    } else {
+        frames(plan.keep.pre_roll)
+    };
+    let keep = KeepConfig {
+        keep_frames: frames(plan.keep.keep),
+        pre_roll_frames: pre_roll,
+        trigger: plan
+            .keep
+            .trigger
+            .map(|(level_dbfs, silence)| TriggerConfig {
+                level_dbfs,
+                silence_frames: frames(silence),
+            }),
+    };
+    let total = keep.frames(ring_frames as u64, 0);
+    if total == 0 {
+        return Ok((keep, None));
+    }
+    let bytes = kept_bytes(total, channels);
+    let kept = keep.keep_frames.max(keep.pre_roll_frames);
+    let what = format!(
+        "keeping the last {} of {channels} input{}: {}",
+        span(kept / u64::from(rate.max(1))),
+        if channels == 1 { "" } else { "s" },
+        megabytes(bytes)
+    );
+    if let Some(available) = memory_available()
+        && !kept_fits(bytes, available)
+    {
+        return Err(Error::usage(format!(
+            "{what}, and only {} of memory is available; lower --keep (or --pre-roll), or record fewer --channels",
+            megabytes(available)
+        )));
+    }
+    Ok((keep, Some(what)))
+}
+
+/// 2m, 1h30m, 45s, 10m30s.
+fn span(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{} MB", bytes.div_ceil(1_000_000))
 }

@@ -287,4 +287,12 @@ pub struct Snapshot {
     pub last_take: Option<TakeSummary>,
     pub stream_failed: Option<String>,
     pub song: SongView,
+    // Pre-roll, keep what was just played, record on signal.
+    /// Record on signal: off, waiting for the level, or recording a take it started.
+    #[serde(default)]
+    pub trigger: super::trigger::TriggerView,
+    /// Frames of the past a keep-last take would hold now (`K`): what is kept, up to
+    /// `--keep`.
+    #[serde(default)]
+    pub kept_frames: u64,
 }

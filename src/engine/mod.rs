@@ -23,6 +23,7 @@ mod sink;
 mod syncer;
 mod take_files;
 mod transport;
+mod trigger;
 mod watch;
 mod writer;
 
@@ -40,10 +41,15 @@ pub use api::{
     Command, DiskSpace, Event, Locate, MonitorView, Snapshot, SongView, TakeSummary, Track,
     Transport,
 };
+pub(crate) use history::{
+    History as KeptPast, bytes_for as kept_bytes, fits as kept_fits, memory_available,
+};
 pub use meter::{InputMeter, MeterTap, PEAK_HOLD};
 pub(crate) use recorder::RecorderConfig;
 pub(crate) use roundtrip::RoundTripFix;
 pub(crate) use transport::SONG_RING_SECONDS;
+pub use trigger::TriggerView;
+pub(crate) use trigger::{TriggerConfig, parse_level as parse_trigger_level};
 
 /// What the engine needs to run.
 pub(crate) struct EngineConfig {
@@ -56,6 +62,35 @@ pub(crate) struct EngineConfig {
     /// paces itself by them (the unpaced demo device).
     pub(crate) taken: Option<Arc<AtomicU64>>,
     pub(crate) song: SongSetup,
+    /// The kept past: pre-roll, keep what was just played, record on signal.
+    pub(crate) keep: KeepConfig,
+    /// Its memory, made before the stream started (`None`: the writer makes what it needs).
+    pub(crate) kept: Option<KeptPast>,
+}
+
+/// What the writer keeps of the past, and what it does with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct KeepConfig {
+    /// The most a keep-last take holds (`--keep`); 0 keeps nothing for it.
+    pub(crate) keep_frames: u64,
+    /// How long before Record (or the trigger's crossing) a take starts (`--pre-roll`).
+    pub(crate) pre_roll_frames: u64,
+    /// Record on signal (`--trigger`).
+    pub(crate) trigger: Option<TriggerConfig>,
+}
+
+impl KeepConfig {
+    /// The frames the past must hold: the larger of the two uses, plus `margin` (what arrives
+    /// while a take of the whole kept past is written); at least `overdub` when a song can
+    /// play. 0 when nothing is kept.
+    pub(crate) fn frames(&self, margin: u64, overdub: u64) -> u64 {
+        let wanted = self.keep_frames.max(self.pre_roll_frames);
+        if wanted == 0 {
+            overdub
+        } else {
+            (wanted + margin).max(overdub)
+        }
+    }
 }
 
 /// Whether the loop from tapedeck's output to its input closes inside JACK, or why that could

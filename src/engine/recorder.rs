@@ -27,8 +27,8 @@ use crate::display::hms;
 use crate::format::{ChunkConverter, DeviceFormat, FileFormat, dbfs_rounded, pack_track};
 use crate::levels::worker::Measuring;
 use crate::session::manifest::{
-    DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, TakeEnd, TakeKind, TakeRecord,
-    TakeTrack, TrackRecord,
+    DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, StartedBy, TakeEnd, TakeKind,
+    TakeRecord, TakeTrack, TrackRecord, TriggerRecord,
 };
 use crate::session::{Session, TakeFolder, naming};
 use crate::wav::BwfInfo;
@@ -78,6 +78,15 @@ pub(crate) struct Placement {
     pub(crate) latency: Option<LatencyRecord>,
     /// The stream frame the take starts at; `None`: the frame being captured now.
     pub(crate) stream_start: Option<u64>,
+    // Pre-roll, keep what was just played, record on signal.
+    /// What started the take.
+    pub(crate) started_by: StartedBy,
+    /// The stream frame the take was asked for at, when it starts before it (a pre-roll, a
+    /// take of the kept past, a trigger's crossing): the take's clock time is moved back to
+    /// match, and the manifest says how much came before.
+    pub(crate) pressed: Option<u64>,
+    /// The trigger that started the take.
+    pub(crate) trigger: Option<TriggerRecord>,
 }
 
 impl Placement {
@@ -88,6 +97,9 @@ impl Placement {
             kind: TakeKind::Recorded,
             latency: None,
             stream_start: None,
+            started_by: StartedBy::Record,
+            pressed: None,
+            trigger: None,
         }
     }
 }
@@ -463,8 +475,8 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             )));
             return;
         }
-        let live = placement.stream_start.unwrap_or(live);
-        match self.open_take(&armed, max_frames, live, placement) {
+        let start = placement.stream_start.unwrap_or(live);
+        match self.open_take(&armed, max_frames, start, live, placement) {
             Ok(take) => {
                 self.emit(Event::TakeStarted {
                     take: take.number,
@@ -480,6 +492,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         &mut self,
         armed: &[Track],
         max_frames: Option<u64>,
+        start: u64,
         live: u64,
         placement: Placement,
     ) -> io::Result<Take<S::Files>> {
@@ -487,10 +500,15 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         let format = self.cfg.file_format;
         // The take starts at the frame being captured now; what is still in the ring before it
         // is skipped, so the take begins when the command was given.
-        let start_frame = live.max(self.pos);
-        let backlog = start_frame - self.pos;
-        let started_at = self.clock.wall()
-            - chrono::Duration::microseconds((seconds(backlog, rate) * 1e6) as i64);
+        let start_frame = start.max(self.pos);
+        // A take that begins before it was asked for (from the kept past) began that long
+        // before the frame being captured now.
+        let back = match placement.pressed {
+            Some(_) => live.saturating_sub(start_frame),
+            None => start_frame - self.pos,
+        };
+        let started_at =
+            self.clock.wall() - chrono::Duration::microseconds((seconds(back, rate) * 1e6) as i64);
         let folder = self.session.new_take_folder()?;
         let number = folder.number;
         let names: Vec<String> = armed
@@ -557,6 +575,10 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         record.kind = placement.kind;
         record.timeline_start = placement.timeline_start;
         record.latency = placement.latency;
+        record.started_by = Some(placement.started_by);
+        record.pressed_frame = placement.pressed;
+        record.pre_roll_frames = placement.pressed.map(|p| p.saturating_sub(start_frame));
+        record.trigger = placement.trigger;
         self.session.set_timeline_origin(origin);
         // The journal entry comes first: whenever we die from here on, the manifest lists the
         // take and every file it may have left behind.
@@ -852,6 +874,19 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         if self.take.is_none() {
             self.pos = self.pos.min(to);
         }
+    }
+
+    /// Moves on to stream position `to` without a take to write the frames between (after a
+    /// take of the kept past ended behind the writer).
+    pub(crate) fn advance(&mut self, to: u64) {
+        if self.take.is_none() {
+            self.pos = self.pos.max(to);
+        }
+    }
+
+    /// Ends the take at stream frame `at` (or at the position, if that is later), for `reason`.
+    pub(crate) fn stop_at(&mut self, at: u64, reason: EndReason) {
+        self.request_stop(reason, None, at);
     }
 
     pub(crate) fn take_running(&self) -> bool {

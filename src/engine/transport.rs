@@ -320,6 +320,7 @@ impl Transport {
                         kind: TakeKind::Overdub,
                         latency: Some(latency_record(&out, &last, &self.fix)),
                         stream_start: Some(stream_start),
+                        ..Placement::plain(p.t0)
                     },
                     max_frames: p.max_frames,
                 }

@@ -19,17 +19,22 @@ use super::no_signal::SilenceWatch;
 use super::recorder::{Placement, Recorder, step_frames};
 use super::take_files::WavSink;
 use super::transport::{Start, Transport};
+use super::trigger::{Decision, Trigger, TriggerView};
 use super::watch::{AudioWatch, realtime_warning};
-use super::{EndReason, EngineConfig};
-use crate::capture::{CaptureOutput, CaptureShared, StreamFault};
+use super::{EndReason, EngineConfig, KeepConfig};
+use crate::capture::{CaptureOutput, CaptureShared, Gap, GapCause, StreamFault};
 use crate::handoff::SheetWorker;
 use crate::session::Session;
+use crate::session::manifest::{StartedBy, TriggerRecord};
 
 /// How long the writer sleeps when the ring is empty. The ring holds seconds; waking less
 /// often costs nothing in safety and saves the context switches.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// How often meters and the snapshot are refreshed.
 const METER_INTERVAL: Duration = Duration::from_millis(33);
+/// Frames of the kept past handed to a take catching up, at most, between two looks at the
+/// ring: a take of minutes of the past is written while the ring keeps being emptied.
+const CATCH_UP_FRAMES: usize = 16_384;
 
 pub(super) struct Writer {
     core: Recorder<WavSink, SystemClock>,
@@ -40,8 +45,17 @@ pub(super) struct Writer {
     snapshot: Arc<Mutex<Snapshot>>,
     meters: Meters,
     song: Transport,
-    /// The last second of the capture, kept while a song can play (`history`).
-    history: Option<History>,
+    /// The kept past of the capture (`history`): pre-roll, keep-last, an overdub's start.
+    history: History,
+    keep: KeepConfig,
+    /// Record on signal, and the take it started (if one is running).
+    trigger: Option<Trigger>,
+    trigger_take: Option<u32>,
+    /// Stream frame of the next frame to come out of the ring. The recording core is at it,
+    /// or behind it while a take that began in the kept past catches up (`catch_up`).
+    ring_pos: u64,
+    /// Frames of the kept past on their way to the core.
+    scratch: Vec<u32>,
     monitoring: Monitoring,
     /// One step of interleaved ring words, taken out of the ring.
     chunk: Vec<u32>,
@@ -79,6 +93,7 @@ impl Writer {
         let now = Instant::now();
         let channels = usize::from(cfg.recorder.device.channels.max(1));
         let rate = cfg.recorder.device.sample_rate;
+        let device_format = cfg.recorder.device_format;
         let sink = WavSink::new(session.dir(), cfg.sync_interval);
         let mut core = Recorder::new(cfg.recorder, session, sink, SystemClock);
         for problem in song.reload(core.session().dir(), core.session().manifest()) {
@@ -87,7 +102,7 @@ impl Writer {
         if let Some(w) = monitoring.apply(core.tracks(), &core.session().manifest().tracks) {
             core.warn(w);
         }
-        let first = snapshot_of(
+        let mut first = snapshot_of(
             &core,
             &meters,
             &shared,
@@ -96,6 +111,9 @@ impl Writer {
             &song,
             &monitoring,
         );
+        if cfg.keep.trigger.is_some() {
+            first.trigger = TriggerView::Waiting;
+        }
         Self {
             core,
             input,
@@ -105,9 +123,26 @@ impl Writer {
             events,
             snapshot: Arc::new(Mutex::new(first)),
             meters,
-            history: song
-                .has_output()
-                .then(|| History::new(channels, rate as usize)),
+            history: match cfg.kept {
+                Some(h) if h.channels() == channels => h,
+                _ => History::new(
+                    channels,
+                    usize::try_from(cfg.keep.frames(
+                        cfg.ring_frames as u64,
+                        if song.has_output() {
+                            u64::from(rate)
+                        } else {
+                            0
+                        },
+                    ))
+                    .unwrap_or(usize::MAX),
+                ),
+            },
+            keep: cfg.keep,
+            trigger: cfg.keep.trigger.map(|t| Trigger::new(t, device_format)),
+            trigger_take: None,
+            ring_pos: 0,
+            scratch: vec![0; step_frames(channels) * channels],
             song,
             monitoring,
             chunk: vec![0; step_frames(channels) * channels],
@@ -229,8 +264,7 @@ impl Writer {
                         }
                     }
                 } else {
-                    let placement = Placement::plain(self.song.position());
-                    self.core.start_take(max_frames, live, placement);
+                    self.record_with_pre_roll(max_frames, live);
                 }
             }
             Command::Stop { .. } | Command::Shutdown { .. } | Command::StopSong => {
@@ -270,9 +304,7 @@ impl Writer {
                 self.core.command(cmd, live);
                 self.request_sheet();
             }
-            Command::KeepLast { .. } => self
-                .core
-                .refuse("this recorder keeps nothing of what was played before a take".into()),
+            Command::KeepLast { frames } => self.keep_last(frames, live),
             cmd => self.core.command(cmd, live),
         }
     }
@@ -303,19 +335,15 @@ impl Writer {
                 max_frames,
             } => {
                 let live = self.live();
-                // A start a little behind the writer is still in the history: go back there
-                // and take those frames again.
-                let replay = placement
+                // A start a little behind the writer is still in the kept past: go back there
+                // and take those frames again (`catch_up`).
+                if let Some(s) = placement
                     .stream_start
-                    .filter(|s| *s < self.core.position())
-                    .and_then(|s| Some((s, self.history.as_ref()?.since(s)?)));
-                if let Some((s, _)) = &replay {
-                    self.core.rewind(*s);
+                    .filter(|s| *s < self.core.position() && *s >= self.history.oldest())
+                {
+                    self.core.rewind(s);
                 }
                 self.core.start_take(max_frames, live, placement);
-                if let Some((_, mut words)) = replay {
-                    self.core.chunk(&mut words);
-                }
                 if !self.core.take_running() {
                     self.song.stop();
                 }
@@ -360,6 +388,10 @@ impl Writer {
     }
 
     /// Processes everything the ring holds now. Returns whether anything happened.
+    ///
+    /// Every frame goes into the kept past, the meters and the trigger; the recording core
+    /// gets it at once when it is in step with the ring, or later from the kept past while a
+    /// take that began there catches up.
     fn pump(&mut self) -> bool {
         let ch = self.channels;
         // Measure the data first, then look at gaps: a gap queued after this measurement
@@ -367,12 +399,19 @@ impl Writer {
         let mut budget = self.input.samples.occupied_len() / ch;
         let mut progressed = false;
         loop {
-            while let Some(g) = self.input.gaps.try_peek().copied() {
-                if g.at_frame > self.core.position() {
-                    break;
-                }
+            // A gap reaches the core in stream order: while it catches up, the gap waits.
+            while self.in_step()
+                && let Some(g) = self.input.gaps.try_peek().copied()
+                && g.at_frame <= self.ring_pos
+            {
                 self.input.gaps.try_pop();
                 self.core.gap(g);
+                self.ring_pos = self.ring_pos.max(self.core.position());
+                // What came before a dropout is not joined to what follows (an xrun the
+                // timeline found to have lost nothing leaves the past whole).
+                if g.frames > 0 || !g.exact {
+                    self.history.gap(self.ring_pos);
+                }
                 progressed = true;
             }
             if budget == 0 {
@@ -380,29 +419,271 @@ impl Writer {
             }
             let mut n = budget.min(self.chunk.len() / ch) as u64;
             if let Some(g) = self.input.gaps.try_peek() {
-                n = n.min(g.at_frame - self.core.position());
+                n = n.min(g.at_frame.saturating_sub(self.ring_pos));
             }
+            if !self.in_step() {
+                // Frames the core has yet to be handed stay in the kept past.
+                n = n.min(self.history.room(self.core.position()) as u64);
+            }
+            if n == 0 {
+                break;
+            }
+            let start = self.ring_pos;
             let words = n as usize * ch;
             let (a, b) = self.input.samples.as_slices();
             let from_a = words.min(a.len());
             self.chunk[..from_a].copy_from_slice(&a[..from_a]);
             self.chunk[from_a..words].copy_from_slice(&b[..words - from_a]);
             self.input.samples.skip(words);
-            // Only an overdub's start can reach back into it: not kept while a take runs.
-            if let Some(h) = &mut self.history
-                && !self.core.take_running()
-            {
-                h.push(&self.chunk[..words], self.core.position());
-            }
+            self.history.push(&self.chunk[..words], start);
+            self.ring_pos += n;
             self.meters.measure(&self.chunk[..words]);
-            self.core.chunk(&mut self.chunk[..words]);
+            self.feed(start, n as usize);
             budget -= n as usize;
             progressed = true;
             if let Some(t) = &self.taken {
-                t.store(self.core.position(), Ordering::Relaxed);
+                t.store(self.ring_pos, Ordering::Relaxed);
             }
         }
-        progressed
+        self.catch_up() || progressed
+    }
+
+    /// Whether the core is at the ring's position (no take catching up from the kept past).
+    fn in_step(&self) -> bool {
+        self.core.position() >= self.ring_pos
+    }
+
+    /// Hands the `n` frames in `chunk` (stream frames from `start`) to the trigger and, when
+    /// in step, to the core; each decision of the trigger at the frame it was made.
+    fn feed(&mut self, start: u64, n: usize) {
+        let ch = self.channels;
+        let mut done = 0;
+        while done < n {
+            let (looked, decision) = match &mut self.trigger {
+                Some(t) => {
+                    let armed: Vec<usize> = self
+                        .core
+                        .tracks()
+                        .iter()
+                        .filter(|t| t.armed)
+                        .map(|t| usize::from(t.input.saturating_sub(1)))
+                        .collect();
+                    t.scan(
+                        &self.chunk[done * ch..n * ch],
+                        ch,
+                        start + done as u64,
+                        &armed,
+                    )
+                }
+                None => (n - done, None),
+            };
+            if looked > 0 && self.core.position() == start + done as u64 {
+                self.core
+                    .chunk(&mut self.chunk[done * ch..(done + looked) * ch]);
+            }
+            done += looked;
+            if let Some(d) = decision {
+                self.decided(d);
+            }
+        }
+    }
+
+    /// Carries out what the trigger decided.
+    fn decided(&mut self, d: Decision) {
+        match d {
+            Decision::Start { crossing } => {
+                if self.core.take_running() || self.song.is_pending() {
+                    // A take someone started goes on; the trigger stays out of it.
+                    return;
+                }
+                let Some(cfg) = self.trigger.as_ref().map(Trigger::config) else {
+                    return;
+                };
+                let live = self.live();
+                let trigger = TriggerRecord {
+                    level_dbfs: cfg.level_dbfs,
+                    silence_frames: cfg.silence_frames,
+                    silence_seconds: cfg.silence_frames as f64
+                        / f64::from(self.core.config().device.sample_rate.max(1)),
+                    crossing_frame: crossing,
+                };
+                self.start_from_past(
+                    crossing,
+                    self.keep.pre_roll_frames,
+                    None,
+                    live,
+                    StartedBy::Trigger,
+                    Some(trigger),
+                );
+                self.trigger_take = self.core.take_number();
+            }
+            Decision::Stop { at } => {
+                if let Some(n) = self.trigger_take.take()
+                    && self.core.take_number() == Some(n)
+                {
+                    self.core.stop_at(at, EndReason::Silence);
+                }
+            }
+        }
+    }
+
+    /// Hands the core the frames of the kept past it is behind by, a bounded amount per call
+    /// so that the ring is emptied meanwhile. Returns whether anything happened.
+    fn catch_up(&mut self) -> bool {
+        if self.in_step() {
+            return false;
+        }
+        if !self.core.take_running() {
+            // A take of the kept past ended behind the ring: nothing more is wanted from it.
+            self.core.advance(self.ring_pos);
+            return true;
+        }
+        let ch = self.channels;
+        let mut left = CATCH_UP_FRAMES;
+        while left > 0 && !self.in_step() && self.core.take_running() {
+            let from = self.core.position();
+            let want = left.min(self.scratch.len() / ch);
+            match self.history.copy(from, &mut self.scratch[..want * ch]) {
+                Some(n) if n > 0 => {
+                    self.core.chunk(&mut self.scratch[..n * ch]);
+                    left -= n;
+                }
+                _ => {
+                    // Never expected (`room` keeps those frames): say what is missing rather
+                    // than join what does not belong together.
+                    let to = self.history.oldest().max(from + 1).min(self.ring_pos);
+                    self.core.gap(Gap {
+                        at_frame: from,
+                        frames: to - from,
+                        exact: true,
+                        cause: GapCause::RingOverflow,
+                    });
+                }
+            }
+        }
+        true
+    }
+
+    /// Record with nothing playing: the take starts `--pre-roll` before the frame being
+    /// captured now, as far as the kept past reaches.
+    fn record_with_pre_roll(&mut self, max_frames: Option<u64>, live: u64) {
+        if self.keep.pre_roll_frames == 0 {
+            let placement = Placement::plain(self.song.position());
+            self.core.start_take(max_frames, live, placement);
+            return;
+        }
+        // The take's length counts from the press, as without a pre-roll.
+        self.start_from_past(
+            live,
+            self.keep.pre_roll_frames,
+            max_frames,
+            live,
+            StartedBy::Record,
+            None,
+        );
+    }
+
+    /// Starts a take `back` frames before stream frame `pressed` (as far as the kept past
+    /// reaches), running `after` frames past `pressed` if given.
+    fn start_from_past(
+        &mut self,
+        pressed: u64,
+        back: u64,
+        after: Option<u64>,
+        live: u64,
+        started_by: StartedBy,
+        trigger: Option<TriggerRecord>,
+    ) {
+        if !self.core.take_running() {
+            self.core.advance(self.ring_pos);
+        }
+        let wanted = pressed.saturating_sub(back);
+        // Frames still in the ring are there; frames before the ring's position only as far
+        // as the kept past reaches.
+        let start = if wanted >= self.ring_pos {
+            wanted
+        } else {
+            wanted.max(self.history.oldest()).min(self.ring_pos)
+        };
+        let before = pressed - start.min(pressed);
+        let placement = Placement {
+            stream_start: Some(start),
+            started_by,
+            pressed: Some(pressed),
+            trigger,
+            ..Placement::plain(self.song.position().saturating_sub(before))
+        };
+        if let Err(e) = self.core.can_start_take() {
+            self.core.refuse(e);
+            return;
+        }
+        if start < self.core.position() {
+            self.core.rewind(start);
+        }
+        self.core
+            .start_take(after.map(|a| a + before), live, placement);
+    }
+
+    /// `Command::KeepLast`: the last `frames` of the kept past (all of it: `None`), up to the
+    /// frame being captured now, become a take.
+    fn keep_last(&mut self, frames: Option<u64>, live: u64) {
+        if self.core.take_running() || self.song.is_pending() {
+            self.core.refuse(
+                "a take is being recorded: keep-last makes a take of what was played between takes; stop first".into(),
+            );
+            return;
+        }
+        if self.keep.keep_frames == 0 {
+            self.core.refuse(
+                "nothing is kept of what was played: start tapedeck with --keep (e.g. --keep 5m)"
+                    .into(),
+            );
+            return;
+        }
+        self.core.advance(self.ring_pos);
+        // What is kept reaches back from the ring's position; the frames after it are still
+        // in the ring.
+        let held = self.kept_frames() + live.saturating_sub(self.ring_pos);
+        let limit = self.keep.keep_frames.min(held);
+        let want = frames.unwrap_or(limit);
+        if want == 0 {
+            self.core
+                .refuse("a take of nothing: ask for some seconds of what was played".into());
+            return;
+        }
+        if limit == 0 {
+            self.core
+                .refuse("nothing has been kept yet: play something first".into());
+            return;
+        }
+        let take = want.min(limit);
+        if take < want {
+            let rate = f64::from(self.core.config().device.sample_rate.max(1));
+            self.core.warn(format!(
+                "only {:.1} s of what was played is kept (asked for {:.1} s); the take holds that",
+                take as f64 / rate,
+                want as f64 / rate
+            ));
+        }
+        self.start_from_past(live, take, Some(0), live, StartedBy::KeepLast, None);
+    }
+
+    /// Frames of the past a keep-last take can hold now.
+    fn kept_frames(&self) -> u64 {
+        self.history.held().min(self.keep.keep_frames)
+    }
+
+    /// Where the trigger stands, for front ends.
+    fn trigger_view(&self) -> TriggerView {
+        match &self.trigger {
+            None => TriggerView::Off,
+            Some(_)
+                if self.trigger_take.is_some() && self.trigger_take == self.core.take_number() =>
+            {
+                TriggerView::Recording
+            }
+            Some(_) => TriggerView::Waiting,
+        }
     }
 
     /// Notices a stream that ended (device unplugged, server gone).
@@ -459,7 +740,7 @@ impl Writer {
     }
 
     fn publish(&self) {
-        let snap = snapshot_of(
+        let mut snap = snapshot_of(
             &self.core,
             &self.meters,
             &self.shared,
@@ -468,6 +749,8 @@ impl Writer {
             &self.song,
             &self.monitoring,
         );
+        snap.trigger = self.trigger_view();
+        snap.kept_frames = self.kept_frames();
         match self.snapshot.lock() {
             Ok(mut s) => *s = snap,
             Err(p) => *p.into_inner() = snap,
@@ -510,6 +793,9 @@ fn snapshot_of(
             monitor: monitoring.view(),
             ..song_view(core, song)
         },
+        // The writer's own (`Writer::publish`).
+        trigger: TriggerView::Off,
+        kept_frames: 0,
     }
 }
 

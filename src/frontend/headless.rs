@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Driver;
 use super::words::{describe_levels, describe_take};
 use crate::display::{clock, dbfs_text};
-use crate::engine::{Command, Event, Snapshot, TakeSummary, Transport};
+use crate::engine::{Command, Event, Snapshot, TakeSummary, Transport, TriggerView};
 use crate::error::Error;
 use crate::format::{dbfs_rounded, round_hundredths};
 
@@ -50,6 +50,9 @@ pub struct StatusLine {
     /// frames (0 when nothing plays).
     pub underruns: u64,
     pub underrun_frames: u64,
+    /// Record on signal (`--trigger`): "waiting" or "recording"; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerView>,
 }
 
 /// Software monitoring in a status line.
@@ -119,12 +122,14 @@ pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
         },
         underruns: snap.song.underruns,
         underrun_frames: snap.song.underrun_frames,
+        trigger: (snap.trigger != TriggerView::Off).then_some(snap.trigger),
     }
 }
 
 pub(crate) fn format_text(l: &StatusLine) -> String {
     let mut out = match l.take {
         Some(t) => format!("REC take {t} {}  {} frames", clock(l.elapsed_s), l.frames),
+        None if l.trigger == Some(TriggerView::Waiting) => "WAITING for the trigger".to_string(),
         None => "STOPPED".to_string(),
     };
     out.push_str("  |");
@@ -203,6 +208,15 @@ impl Printer {
 
     pub(crate) fn note(&self, line: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    /// A fact worth knowing before recording (what the kept past costs): on stderr, and as
+    /// an `info` line with --json-status.
+    pub(crate) fn info(&self, text: &str) {
+        self.note(&format!("tapedeck: {text}"));
+        if self.style == StatusStyle::Json {
+            self.out(&serde_json::json!({"type": "info", "message": text}).to_string());
+        }
     }
 
     /// A warning before recording: on stderr, and as a `warning` line with --json-status.
@@ -285,28 +299,74 @@ pub(crate) fn event_line(e: &Event) -> String {
     serde_json::to_string(&JsonEvent { kind, body }).unwrap_or_default()
 }
 
-/// Records one take until its duration or a signal, printing status once a second. Returns
-/// the exit status: 1 when the take failed or none was recorded.
+/// How a headless run starts its takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// One take, at once.
+    Now,
+    /// Record on signal (`--trigger`): wait for the signal, record every take it starts, for
+    /// `listen_for` of wall time (`--duration`) or until a signal stops tapedeck.
+    OnSignal { listen_for: Option<Duration> },
+}
+
+/// Records one take until its duration or a signal, printing status once a second (or, with
+/// `--trigger`, the takes the signal starts). Returns the exit status: 1 when the take failed
+/// or none was recorded.
 pub(crate) fn run(
     mut driver: Driver,
     take_frames: Option<u64>,
     printer: &Printer,
+    start: Start,
 ) -> Result<i32, Error> {
     let tap = driver.engine().meter_tap();
-    driver.send(Command::Record {
-        max_frames: take_frames,
-    });
+    let began = Instant::now();
+    let listen_until = match start {
+        Start::Now => {
+            driver.send(Command::Record {
+                max_frames: take_frames,
+            });
+            None
+        }
+        Start::OnSignal { listen_for } => {
+            printer.note("tapedeck: waiting for the signal to reach the --trigger level");
+            Some(listen_for.map(|d| began + d))
+        }
+    };
+    let mut stopping = false;
     let mut next_status = Instant::now() + Duration::from_secs(1);
     loop {
         let wait = next_status.saturating_duration_since(Instant::now());
         if let Some(ev) = driver.next_event(wait.min(Duration::from_millis(100))) {
             printer.event(&ev);
             match ev {
-                Event::TakeFinished(_) => break,
+                Event::TakeFinished(_) if listen_until.is_none() || stopping => break,
                 // Other warnings (a slow disk, no realtime priority, ...) may come before the
                 // take starts and are only shown.
-                Event::TakeRefused(_) => break,
+                Event::TakeRefused(_) if listen_until.is_none() => break,
                 _ => {}
+            }
+        }
+        if let Some(until) = listen_until
+            && !stopping
+        {
+            let over = until.is_some_and(|u| Instant::now() >= u);
+            if over || driver.terminated() {
+                // The listening is over: a take running ends now (its TakeFinished ends the
+                // loop), or the run ends at once.
+                stopping = true;
+                let recording = matches!(
+                    driver.engine().snapshot().transport,
+                    Transport::Recording { .. }
+                );
+                let reason = if over {
+                    crate::engine::EndReason::Duration
+                } else {
+                    crate::engine::EndReason::Signal
+                };
+                driver.send(Command::Shutdown { reason });
+                if !recording {
+                    break;
+                }
             }
         }
         if Instant::now() >= next_status {
@@ -326,7 +386,8 @@ pub(crate) fn run(
             .note("note: the terminal hung up during the take; the take was recorded to the end");
     }
     let path = finished.session.dir().join("session.json");
-    let code = finished.exit_code(true);
+    // Waiting for a signal that never came is no failure.
+    let code = finished.exit_code(listen_until.is_none());
     match finished.takes().last() {
         Some(t) if t.reason.is_failure() => printer.note(&format!(
             "tapedeck: the take ended early ({}); what was captured is in {}",

@@ -250,6 +250,10 @@ fn import_locked(
         family_uid: None,
         triage: None,
         warnings: Vec::new(),
+        started_by: None,
+        pressed_frame: None,
+        pre_roll_frames: None,
+        trigger: None,
     });
     if m.timeline_origin.is_none() {
         // The arranger's file knows where it sits in time of day: the timeline starts

@@ -179,6 +179,8 @@ pub enum EndReason {
     /// The program stopped without finishing the take (killed, crashed, power cut); found and
     /// repaired by `tapedeck recover`.
     Interrupted,
+    /// A take started by `--trigger` ended after `--trigger-silence` below the level.
+    Silence,
 }
 
 impl EndReason {
@@ -193,6 +195,7 @@ impl EndReason {
             Self::WriteError => "a file could not be written",
             Self::DiskFull => "the disk is full",
             Self::Interrupted => "the program stopped before finishing it",
+            Self::Silence => "the signal stayed below the trigger level",
         }
     }
 
@@ -252,6 +255,45 @@ pub struct TakeRecord {
     /// silent since the take started), oldest first; absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    // Pre-roll, keep what was just played, record on signal.
+    /// What started the take (absent in manifests from before pre-roll).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<StartedBy>,
+    /// Stream frame at which the take was asked for: Record handled, the level crossed, or
+    /// the keep-last command handled (absent when the take starts there itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressed_frame: Option<u64>,
+    /// Frames of the kept past the take begins with, before `pressed_frame`: the pre-roll as
+    /// really included (shorter than asked after a dropout or right after the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_roll_frames: Option<u64>,
+    /// The trigger that started the take (`--trigger`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<TriggerRecord>,
+}
+
+/// What started a take.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StartedBy {
+    /// Record (a key, `--record`, a headless run, a control command).
+    Record,
+    /// The signal crossed `--trigger`'s level.
+    Trigger,
+    /// Made afterwards from the kept past (`K`, `Command::KeepLast`).
+    KeepLast,
+}
+
+/// The trigger a take was started by.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TriggerRecord {
+    /// The level crossed, in dBFS.
+    pub level_dbfs: f64,
+    /// The silence that ends the take, in frames and seconds.
+    pub silence_frames: u64,
+    pub silence_seconds: f64,
+    /// Stream frame of the first sample at or above the level.
+    pub crossing_frame: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -485,6 +527,10 @@ impl TakeRecord {
             family_uid: Some(family_uid),
             triage: None,
             warnings: Vec::new(),
+            started_by: None,
+            pressed_frame: None,
+            pre_roll_frames: None,
+            trigger: None,
         }
     }
 

@@ -29,6 +29,10 @@ pub enum Mode {
     Goto {
         text: String,
     },
+    /// `K`: typing how much of what was just played becomes a take (empty: all that is kept).
+    KeepLast {
+        text: String,
+    },
     /// `v`: the verdict on the take the selected track plays (the whole take, or with Tab
     /// only this track's file).
     Triage {
@@ -349,6 +353,36 @@ impl App {
                     Vec::new()
                 }
             },
+            Mode::KeepLast { mut text } => match edit_line(&mut text, key, ctrl_c) {
+                Edit::Done => {
+                    self.mode = Mode::Normal;
+                    if text.trim().is_empty() {
+                        return vec![Command::KeepLast { frames: None }];
+                    }
+                    let span = crate::song_time::parse(&text).and_then(|t| {
+                        t.frames(self.snap.sample_rate)
+                            .filter(|f| *f > 0)
+                            .ok_or_else(|| format!("cannot keep {}", text.trim()))
+                    });
+                    match span {
+                        Ok(frames) => vec![Command::KeepLast {
+                            frames: Some(frames),
+                        }],
+                        Err(e) => {
+                            self.say(e, Severity::Warning);
+                            Vec::new()
+                        }
+                    }
+                }
+                Edit::Cancel => {
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                Edit::Editing => {
+                    self.mode = Mode::KeepLast { text };
+                    Vec::new()
+                }
+            },
             Mode::Triage {
                 take,
                 track,
@@ -568,6 +602,25 @@ impl App {
                 self.mode = Mode::Goto {
                     text: String::new(),
                 };
+                Vec::new()
+            }
+            // What was just played, as a take.
+            KeyCode::Char('K') => {
+                if self.recording() || self.snap.song.starting_overdub {
+                    self.say(
+                        "a take is being recorded: K keeps what was played between takes",
+                        Severity::Info,
+                    );
+                } else if self.snap.kept_frames == 0 {
+                    self.say(
+                        "nothing is kept yet (tapedeck keeps what was played with --keep)",
+                        Severity::Info,
+                    );
+                } else {
+                    self.mode = Mode::KeepLast {
+                        text: String::new(),
+                    };
+                }
                 Vec::new()
             }
             // The selected track's cue and take.

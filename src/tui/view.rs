@@ -208,6 +208,11 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
             }
             v
         }
+        // Record on signal: listening, not stopped.
+        Transport::Stopped if s.trigger == crate::engine::TriggerView::Waiting => vec![
+            Span::styled("◌ WAITING", st.bold(Color::Yellow)),
+            Span::raw(format!("  for the trigger, take {}", s.next_take)),
+        ],
         Transport::Stopped => vec![
             Span::styled("■ STOPPED", st.bold(Color::White)),
             Span::raw(format!("  next take {}", s.next_take)),
@@ -708,6 +713,21 @@ fn draw_message(f: &mut Frame, app: &App, area: Rect, now: Instant, st: &Styles)
         f.render_widget(Paragraph::new(line), area);
         return;
     }
+    if let Mode::KeepLast { text } = &app.mode {
+        let kept = crate::display::song_clock(app.snap.kept_frames, app.snap.sample_rate);
+        let line = Line::from(vec![
+            Span::styled(
+                format!("keep the last (Enter: all {kept}): "),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!("{text}▏"),
+                Style::default().add_modifier(Modifier::REVERSED),
+            ),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
     if let Mode::Goto { text } = &app.mode {
         let line = Line::from(vec![
             Span::styled("go to: ", Style::default().add_modifier(Modifier::BOLD)),
@@ -743,6 +763,11 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
         Mode::Goto { .. } => &[
             ("type", "a time: 1:23, 83s, 3984000f"),
             ("Enter", "go"),
+            ("Esc", "cancel"),
+        ],
+        Mode::KeepLast { .. } => &[
+            ("type", "how much: 30s, 1:30"),
+            ("Enter", "make the take"),
             ("Esc", "cancel"),
         ],
         Mode::Help => &[("any key", "close help")],
@@ -832,6 +857,7 @@ pub const HELP_SONG: &[(&str, &str)] = &[
     ("< >", "pan left / right"),
     ("t", "play its next take"),
     ("T", "play its newest take"),
+    ("K", "keep what was just played"),
 ];
 
 fn help_line(left: Option<&(&str, &str)>, right: Option<&(&str, &str)>) -> Line<'static> {

@@ -6,6 +6,8 @@
 pub mod control;
 pub mod daw;
 #[cfg(feature = "jack")]
+pub mod history;
+#[cfg(feature = "jack")]
 pub mod jack_cable;
 pub mod pipewire;
 pub mod tmux;
