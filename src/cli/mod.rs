@@ -360,9 +360,9 @@ struct CommonArgs {
     // Pre-roll, keep what was just played, record on signal.
     /// How much of what was played is kept for a take made afterwards (K on the screen;
     /// every device input): 30s, 10m, up to 60m; 0 keeps nothing for it. Its memory is said
-    /// at the start.
-    #[arg(long, default_value = "2m", value_name = "DURATION", value_parser = plan::parse_keep)]
-    keep: Duration,
+    /// at the start. Default 2m, or as much as 512 MB holds on a big interface.
+    #[arg(long, value_name = "DURATION", value_parser = plan::parse_keep)]
+    keep: Option<Duration>,
     /// A take started by a key or the trigger begins this long before (up to 10m; 0 turns it
     /// off), taken bit-exact from what is kept. Default 2s, none for a take that starts with
     /// the program (headless without --trigger, --record).

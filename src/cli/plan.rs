@@ -117,9 +117,31 @@ pub(crate) struct RecordPlan {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct KeepPlan {
     pub(crate) keep: Duration,
+    /// `--keep` was given: the memory it costs is the user's choice. Otherwise `keep` is at
+    /// most what `DEFAULT_KEEP_BYTES` holds at the device's channel count.
+    pub(crate) keep_given: bool,
     pub(crate) pre_roll: Duration,
     /// The level in dBFS and the silence that ends a take.
     pub(crate) trigger: Option<(f64, Duration)>,
+}
+
+/// What is kept unless told (`--keep`), and the memory that may cost at most: two minutes of
+/// a small interface, less of a big one (32 inputs at 48 kHz: 1m23s).
+pub(crate) const DEFAULT_KEEP: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_KEEP_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The frames kept when `--keep` was not given: `wanted`, or fewer when that would cost more
+/// than `DEFAULT_KEEP_BYTES` with the ring's margin (4 bytes a sample, every input), but never
+/// less than the pre-roll.
+pub(crate) fn default_keep_frames(
+    wanted: u64,
+    channels: u16,
+    ring_frames: usize,
+    pre_roll: u64,
+) -> u64 {
+    let per_frame = 4 * u64::from(channels.max(1));
+    let budget = (DEFAULT_KEEP_BYTES / per_frame).saturating_sub(ring_frames as u64);
+    wanted.min(budget.max(pre_roll))
 }
 
 /// The pre-roll of a take started by a key or the trigger, unless told.
@@ -229,6 +251,8 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
             "--connect-output and --connect-input name JACK ports; use them with --host jack",
         ));
     }
+    let keep_given = a.keep.is_some();
+    let keep = a.keep.unwrap_or(DEFAULT_KEEP);
     // A take that starts with the program has no past to roll from: no pre-roll unless asked.
     let starts_at_once = a.trigger.is_none()
         && match front {
@@ -238,17 +262,17 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
     let pre_roll = match a.pre_roll {
         Some(d) => d,
         None if starts_at_once => Duration::ZERO,
-        None => DEFAULT_PRE_ROLL.min(if a.keep.is_zero() {
+        None => DEFAULT_PRE_ROLL.min(if keep.is_zero() {
             DEFAULT_PRE_ROLL
         } else {
-            a.keep
+            keep
         }),
     };
-    if a.keep > Duration::ZERO && pre_roll > a.keep {
+    if keep > Duration::ZERO && pre_roll > keep {
         return Err(Error::usage(format!(
             "--pre-roll {}s is longer than what is kept (--keep {}s); keep at least as much as the pre-roll",
             pre_roll.as_secs(),
-            a.keep.as_secs()
+            keep.as_secs()
         )));
     }
     if a.trigger.is_some() && a.overdub {
@@ -285,7 +309,8 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         monitor: a.monitor,
         on_take_end: a.on_take_end,
         keep: KeepPlan {
-            keep: a.keep,
+            keep,
+            keep_given,
             pre_roll,
             trigger: a.trigger.map(|level| (level, a.trigger_silence)),
         },
@@ -747,6 +772,27 @@ mod tests {
     }
 
     // Pre-roll, keep what was just played, record on signal.
+    #[test]
+    fn unless_told_the_kept_past_stays_within_its_memory_budget() {
+        let two_minutes = 120 * 48_000;
+        let ring = ring_frames(4.0, 48_000);
+        // 8 inputs: two minutes fit (8 × 4 × 5.95 M frames = 190 MB).
+        assert_eq!(
+            default_keep_frames(two_minutes, 8, ring, 96_000),
+            two_minutes
+        );
+        // 64 inputs: what 512 MiB holds, the ring's margin included.
+        let k = default_keep_frames(two_minutes, 64, ring, 96_000);
+        assert_eq!((k + ring as u64) * 64 * 4, DEFAULT_KEEP_BYTES);
+        assert!(k < two_minutes);
+        // Never less than the pre-roll, however many inputs.
+        assert_eq!(default_keep_frames(two_minutes, 4096, ring, 96_000), 96_000);
+        let p = planned(&["tapedeck", "demo"], &env(true)).expect("plan");
+        assert!(!p.keep.keep_given);
+        let p = planned(&["tapedeck", "demo", "--keep", "10m"], &env(true)).expect("plan");
+        assert!(p.keep.keep_given);
+    }
+
     #[test]
     fn the_kept_past_and_the_trigger_are_planned_with_their_defaults_and_limits() {
         let p = planned(&["tapedeck", "demo"], &env(true)).expect("plan");

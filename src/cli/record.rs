@@ -434,8 +434,15 @@ fn keep_config(
     } else {
         frames(plan.keep.pre_roll)
     };
+    // Unless told, what is kept is bounded by memory too: a 64-input interface keeps less
+    // than two minutes rather than gigabytes.
+    let mut keep_frames = frames(plan.keep.keep);
+    if !plan.keep.keep_given {
+        keep_frames =
+            super::plan::default_keep_frames(keep_frames, channels, ring_frames, pre_roll);
+    }
     let keep = KeepConfig {
-        keep_frames: frames(plan.keep.keep),
+        keep_frames,
         pre_roll_frames: pre_roll,
         trigger: plan
             .keep
