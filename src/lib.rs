@@ -12,6 +12,7 @@ pub mod audio;
 pub mod calibrate;
 pub mod capture;
 pub mod cli;
+pub mod control;
 pub mod disk;
 pub(crate) mod display;
 pub(crate) mod duration;

@@ -44,7 +44,12 @@ impl Track {
 pub enum Command {
     /// Arm or disarm a track (by track number). Applies to the next take.
     SetArmed { track: u16, armed: bool },
-    /// Arm every track (true) or none (false).
+    /// Arm every track (true) or none (false). On the wire `{"cmd":"arm_all","armed":true}`
+    /// (an internally tagged enum cannot carry a bare bool).
+    #[serde(
+        serialize_with = "wire::ser_arm_all",
+        deserialize_with = "wire::de_arm_all"
+    )]
     ArmAll(bool),
     /// Start a take of the armed tracks at the song position: with an output open and
     /// something to play, an overdub (the song plays from there and the take is placed on it
@@ -77,7 +82,9 @@ pub enum Command {
     Rename { track: u16, name: String },
     /// Reset the clip counters shown on the meters.
     ClearClips,
-    /// Write a note into the manifest's log (with the current take, if any), at once.
+    /// Write a note into the manifest's log (with the current take, if any), at once. On the
+    /// wire `{"cmd":"note","text":"..."}`.
+    #[serde(serialize_with = "wire::ser_note", deserialize_with = "wire::de_note")]
     Note(String),
     /// Mark a finished take, or one track's file of it (keep, no-good, circled, a note): saved
     /// in the session and in the files' iXML at once.
@@ -87,6 +94,38 @@ pub enum Command {
     },
     /// Finish any take and stop the engine.
     Shutdown { reason: EndReason },
+}
+
+/// The wire forms of the `Command` variants that hold a bare value: an internally tagged enum
+/// needs an object to put its `cmd` in.
+mod wire {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct ArmAll {
+        armed: bool,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Note<T> {
+        text: T,
+    }
+
+    pub(super) fn ser_arm_all<S: Serializer>(armed: &bool, s: S) -> Result<S::Ok, S::Error> {
+        ArmAll { armed: *armed }.serialize(s)
+    }
+
+    pub(super) fn de_arm_all<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        ArmAll::deserialize(d).map(|a| a.armed)
+    }
+
+    pub(super) fn ser_note<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        Note { text }.serialize(s)
+    }
+
+    pub(super) fn de_note<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Note::<String>::deserialize(d).map(|n| n.text)
+    }
 }
 
 /// Where to move the song position.

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Driver;
 use super::words::{describe_levels, describe_take};
@@ -21,12 +21,13 @@ pub(crate) enum StatusStyle {
     Quiet,
 }
 
-/// One status report, as printed by `--json-status` (field names are a stable interface,
-/// documented in docs/usage.md).
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub(crate) struct StatusLine {
+/// One status report, as printed by `--json-status` and sent on the control socket (field
+/// names are a stable interface, documented in docs/usage.md and docs/control.md).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    /// Always "status".
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// Take being recorded, or null between takes.
     pub take: Option<u32>,
     /// Seconds recorded in the take so far.
@@ -42,7 +43,7 @@ pub(crate) struct StatusLine {
     /// Ring-buffer fill, 0.0 to 1.0.
     pub ring_fill: f64,
     /// Software monitoring, when a track is monitored (`--monitor`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorStatus>,
     /// Playback: blocks the output played silence for (the disk was late, or the server ran
     /// cycles without the output), and their
@@ -52,8 +53,8 @@ pub(crate) struct StatusLine {
 }
 
 /// Software monitoring in a status line.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub(crate) struct MonitorStatus {
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MonitorStatus {
     /// Tracks heard now.
     pub tracks: Vec<u16>,
     /// Capture-to-output latency, measured; null until both callbacks have run with it.
@@ -64,8 +65,8 @@ pub(crate) struct MonitorStatus {
     pub missing_frames: u64,
 }
 
-#[derive(Serialize, Debug, Clone, PartialEq)]
-pub(crate) struct TrackStatus {
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TrackStatus {
     pub track: u16,
     pub name: String,
     pub input: u16,
@@ -82,7 +83,7 @@ pub(crate) fn status_line(snap: &Snapshot, peaks: &[f32]) -> StatusLine {
         Transport::Stopped => (None, 0),
     };
     StatusLine {
-        kind: "status",
+        kind: "status".to_string(),
         take,
         elapsed_s: round_hundredths(frames as f64 / f64::from(snap.sample_rate.max(1))),
         frames,
@@ -225,57 +226,63 @@ impl Printer {
     }
 
     pub(crate) fn event(&self, e: &Event) {
-        let (kind, body, text) = match e {
-            Event::TakeStarted { take, folder } => (
-                "take_started",
-                serde_json::json!({"take": take, "folder": folder}),
-                format!("recording take {take} into {}/{folder}", self.session_dir),
-            ),
-            Event::TakeFinished(s) => (
-                "take_finished",
-                summary_json(s),
-                std::iter::once(describe_take(s, &self.session_dir))
-                    .chain(s.tracks.iter().map(|t| format!("  {}", describe_levels(t))))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-            // The same line as any warning: scripts read a refused take from the missing
-            // take_started and the exit status.
-            Event::Warning(w) | Event::TakeRefused(w) => (
-                "warning",
-                serde_json::json!({"message": w}),
-                format!("warning: {w}"),
-            ),
-            Event::Triaged(t) => ("triaged", serde_json::json!({"message": t}), t.clone()),
-            Event::StreamFailed(w) => (
-                "stream_failed",
-                serde_json::json!({"message": w}),
-                format!("error: {w}; finishing the take with everything captured"),
-            ),
-        };
         match self.style {
             StatusStyle::Text => {
+                let text = event_text(e, &self.session_dir);
                 if matches!(e, Event::TakeFinished(_)) {
                     self.out(&text)
                 } else {
                     self.note(&text)
                 }
             }
-            StatusStyle::Json => {
-                if let Ok(s) = serde_json::to_string(&JsonEvent { kind, body }) {
-                    self.out(&s);
-                }
-            }
+            StatusStyle::Json => self.out(&event_line(e)),
             StatusStyle::Quiet => {
                 if matches!(
                     e,
                     Event::Warning(_) | Event::TakeRefused(_) | Event::StreamFailed(_)
                 ) {
-                    self.note(&text);
+                    self.note(&event_text(e, &self.session_dir));
                 }
             }
         }
     }
+}
+
+/// An event in words, for people.
+fn event_text(e: &Event, session_dir: &str) -> String {
+    match e {
+        Event::TakeStarted { take, folder } => {
+            format!("recording take {take} into {session_dir}/{folder}")
+        }
+        Event::TakeFinished(s) => std::iter::once(describe_take(s, session_dir))
+            .chain(s.tracks.iter().map(|t| format!("  {}", describe_levels(t))))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::Warning(w) | Event::TakeRefused(w) => format!("warning: {w}"),
+        Event::Triaged(t) => t.clone(),
+        Event::StreamFailed(w) => {
+            format!("error: {w}; finishing the take with everything captured")
+        }
+    }
+}
+
+/// An event as one JSON line (without its newline), as `--json-status` prints it and the
+/// control socket pushes it: the one place these field names are made.
+pub(crate) fn event_line(e: &Event) -> String {
+    let (kind, body) = match e {
+        Event::TakeStarted { take, folder } => (
+            "take_started",
+            serde_json::json!({"take": take, "folder": folder}),
+        ),
+        Event::TakeFinished(s) => ("take_finished", summary_json(s)),
+        // The same line as any warning: scripts read a refused take from the missing
+        // take_started and the exit status.
+        Event::Warning(w) | Event::TakeRefused(w) => ("warning", serde_json::json!({"message": w})),
+        Event::Triaged(t) => ("triaged", serde_json::json!({"message": t})),
+        Event::StreamFailed(w) => ("stream_failed", serde_json::json!({"message": w})),
+    };
+    // A struct, so that "type" comes first as it always has.
+    serde_json::to_string(&JsonEvent { kind, body }).unwrap_or_default()
 }
 
 /// Records one take until its duration or a signal, printing status once a second. Returns
