@@ -4,6 +4,8 @@
 //! turns them into a validated `RecordPlan` without touching anything; `record` then opens the
 //! device, the session and the engine, and hands them to a front end.
 
+// attach: the screen of a recorder in another process.
+mod attach;
 mod calibrate;
 mod devices;
 mod export;
@@ -159,6 +161,10 @@ enum Cmd {
     Export(export::ExportArgs),
     /// Each file's level report (peaks, loudness, RMS, DC, clipping, noise floor), per take.
     Report(report::ReportArgs),
+    // attach: the screen of a running recorder.
+    /// The screen of a recorder running in another process (a service, a headless run), over
+    /// its control socket: meters, arm, record, markers, the song. Quitting leaves it running.
+    Attach(attach::AttachArgs),
 }
 
 /// A session given by name or path on the command line: a folder holding session.json, or a
@@ -363,6 +369,7 @@ pub fn main() -> i32 {
         Cmd::Sheet { session, dir } => take::run_sheet(session.as_deref(), &dir),
         Cmd::Export(a) => export::run(a),
         Cmd::Report(a) => report::run(a),
+        Cmd::Attach(a) => attach::run(a),
         Cmd::Calibrate {
             host,
             device,
