@@ -145,6 +145,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         separate_clocks: a.separate_clocks,
         calibrating: true,
         monitor: Vec::new(),
+        control: Default::default(),
     };
     let mut captures = Vec::new();
     let mut latency = None;

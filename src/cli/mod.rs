@@ -7,6 +7,7 @@
 // attach: the screen of a recorder in another process.
 mod attach;
 mod calibrate;
+mod ctl;
 mod devices;
 mod export;
 mod handoff;
@@ -165,6 +166,9 @@ enum Cmd {
     /// The screen of a recorder running in another process (a service, a headless run), over
     /// its control socket: meters, arm, record, markers, the song. Quitting leaves it running.
     Attach(attach::AttachArgs),
+    /// Control a running recorder through its control socket: status, arm, record, stop,
+    /// mark, events... (`ssh studio tapedeck ctl record` works; no terminal needed).
+    Ctl(ctl::CtlArgs),
 }
 
 /// A session given by name or path on the command line: a folder holding session.json, or a
@@ -335,6 +339,16 @@ struct CommonArgs {
     /// more tracks). Prefer the interface's direct monitoring where it has one.
     #[arg(long = "monitor", value_name = "TRACK")]
     monitor: Vec<u16>,
+    // The control socket and the service mode (docs/control.md).
+    /// Run as a service: no screen, no take until one is asked for through the control socket
+    /// (`tapedeck ctl record`) or --record; SIGHUP is ignored, SIGTERM ends any take with its
+    /// files finished and exits.
+    #[arg(long)]
+    serve: bool,
+    /// Where the control socket goes (default: $XDG_RUNTIME_DIR/tapedeck/SESSION.sock, or
+    /// /tmp/tapedeck-UID/SESSION.sock without XDG_RUNTIME_DIR).
+    #[arg(long, value_name = "PATH")]
+    control_socket: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -370,6 +384,7 @@ pub fn main() -> i32 {
         Cmd::Export(a) => export::run(a),
         Cmd::Report(a) => report::run(a),
         Cmd::Attach(a) => attach::run(a),
+        Cmd::Ctl(a) => Ok(ctl::run(a)),
         Cmd::Calibrate {
             host,
             device,

@@ -61,6 +61,18 @@ pub(crate) enum FrontEnd {
     Headless { json: bool },
     /// One take, only warnings said (for `calibrate`).
     Quiet,
+    /// A service: takes only when asked through the control socket (or `record_now`),
+    /// events printed (status lines too with `json`).
+    Serve { json: bool, record_now: bool },
+}
+
+/// The control socket (docs/control.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ControlPlan {
+    /// Served (every recorder front end but calibrate's).
+    pub(crate) enabled: bool,
+    /// `--control-socket`; None: the default place for the session.
+    pub(crate) socket: Option<PathBuf>,
 }
 
 /// Everything `record` and `demo` will do, checked.
@@ -93,6 +105,8 @@ pub(crate) struct RecordPlan {
     pub(crate) calibrating: bool,
     /// Tracks monitored from the start.
     pub(crate) monitor: Vec<u16>,
+    // The control socket.
+    pub(crate) control: ControlPlan,
 }
 
 /// Which output plays the song.
@@ -133,7 +147,22 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         Some(d) => (d, false),
         None => (PathBuf::from(DEFAULT_DIR), !env.default_dir_exists),
     };
-    let front = if a.headless || a.json_status || !env.terminal {
+    let front = if a.serve {
+        if a.overdub {
+            return Err(Error::usage(
+                "--overdub records one take and ends; with --serve, record takes through the control socket",
+            ));
+        }
+        if a.duration.is_some() && !a.record {
+            return Err(Error::usage(
+                "with --serve, --duration limits the take --record starts; add --record, or give the duration to `tapedeck ctl record --duration`",
+            ));
+        }
+        FrontEnd::Serve {
+            json: a.json_status,
+            record_now: a.record,
+        }
+    } else if a.headless || a.json_status || !env.terminal {
         FrontEnd::Headless {
             json: a.json_status,
         }
@@ -168,6 +197,10 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         None => OutputPlan::Off,
     };
     Ok(RecordPlan {
+        control: ControlPlan {
+            enabled: true,
+            socket: a.control_socket,
+        },
         output,
         overdub: a.overdub,
         from: a.from,

@@ -8,10 +8,13 @@ use std::sync::atomic::AtomicU64;
 use super::plan::{FrontEnd, OutputPlan, RecordPlan, resolve_tracks, ring_frames};
 use super::song_output;
 use crate::audio::{self, HostKind, demo};
+use crate::control::protocol::{Hello, PROTOCOL_VERSION};
+use crate::control::server::{EngineLink, Server, ServerConfig};
+use crate::control::{ControlError, path as control_path};
 use crate::engine::{Engine, EngineConfig, RecorderConfig, RoundTripFix, SongSetup};
 use crate::error::Error;
-use crate::frontend::Driver;
 use crate::frontend::headless::{self, Printer, StatusStyle};
+use crate::frontend::{self, Driver};
 use crate::session::manifest::{DeviceRecord, TrackRecord};
 use crate::session::{self, Session, SessionInit};
 use crate::tui::{self, TuiOptions};
@@ -232,7 +235,21 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         opened.shared,
         Box::new((opened.stream, output_stream)),
     )?;
-    let driver = Driver::start(engine, takes_before)?;
+    let mut driver = Driver::start(engine, takes_before)?;
+    // 6b. The control socket: a warning when it cannot be served (recording matters more),
+    // except for a service, which is controlled only through it.
+    let serving = matches!(plan.front, FrontEnd::Serve { .. });
+    if plan.control.enabled {
+        match start_control(&plan, &driver, &session_dir, choice.sample_rate) {
+            Ok(server) => driver.set_control(server),
+            Err(e) if serving => {
+                return Err(Error::Runtime(format!(
+                    "cannot serve the control socket, and --serve is controlled only through it: {e}"
+                )));
+            }
+            Err(e) => warnings.push(format!("no control socket: {e}")),
+        }
+    }
     let mut take_frames = plan
         .duration
         .map(|d| (d.as_secs_f64() * f64::from(choice.sample_rate)).round() as u64);
@@ -274,6 +291,30 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             }
             headless::run(driver, take_frames, &printer)
         }
+        FrontEnd::Serve { json, record_now } => {
+            let printer = Printer {
+                style: if json {
+                    StatusStyle::Json
+                } else {
+                    StatusStyle::Text
+                },
+                session_dir: session_dir.clone(),
+            };
+            printer.note(&format!(
+                "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
+                choice.channels, choice.sample_rate, choice.format, plan.file_format
+            ));
+            if let Some(p) = driver.control_path() {
+                printer.note(&format!(
+                    "tapedeck: serving on {}; control it with `tapedeck ctl` (stop the service with SIGTERM)",
+                    p.display()
+                ));
+            }
+            for w in &warnings {
+                printer.warning(w);
+            }
+            frontend::serve::run(driver, take_frames, record_now, &printer)
+        }
         FrontEnd::Quiet => {
             let printer = Printer {
                 style: StatusStyle::Quiet,
@@ -285,4 +326,46 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             headless::run(driver, take_frames, &printer)
         }
     }
+}
+
+/// Starts the control socket of this recorder.
+fn start_control(
+    plan: &RecordPlan,
+    driver: &Driver,
+    session_dir: &str,
+    sample_rate: u32,
+) -> Result<Server, ControlError> {
+    let (path, default_location) = match &plan.control.socket {
+        Some(p) => (p.clone(), false),
+        None => (control_path::default_socket(&plan.session), true),
+    };
+    let front_end = match plan.front {
+        FrontEnd::Screen { .. } => "screen",
+        FrontEnd::Headless { .. } | FrontEnd::Quiet => "headless",
+        FrontEnd::Serve { .. } => "serve",
+    };
+    // Absolute, so that `tapedeck take` run elsewhere can tell it is the same session.
+    let dir = std::fs::canonicalize(session_dir)
+        .map_or_else(|_| session_dir.to_string(), |p| p.display().to_string());
+    let engine = driver.engine();
+    Server::start(
+        ServerConfig {
+            path,
+            default_location,
+            hello: Hello {
+                protocol: PROTOCOL_VERSION,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                session: plan.session.clone(),
+                session_dir: dir,
+                sample_rate,
+                pid: std::process::id(),
+                front_end: front_end.to_string(),
+            },
+        },
+        EngineLink {
+            commander: engine.commander(),
+            snapshots: engine.snapshot_reader(),
+            tap: engine.meter_tap(),
+        },
+    )
 }

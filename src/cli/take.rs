@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::plan;
+use crate::control::protocol::Verdict;
 use crate::error::Error;
 use crate::handoff::sheet;
 use crate::session::manifest::{self, Manifest, Mark};
@@ -72,25 +73,54 @@ pub(crate) fn session_dir(session: Option<&str>, dir: &Path) -> Result<PathBuf, 
 }
 
 pub(crate) fn run(cmd: TakeCmd) -> Result<i32, Error> {
-    let (at, change) = match cmd {
-        TakeCmd::Keep(a) => (a.at, TriageChange::mark(Mark::Keep, a.note)),
-        TakeCmd::NoGood(a) => (a.at, TriageChange::mark(Mark::NoGood, a.note)),
-        TakeCmd::Circle(a) => (a.at, TriageChange::mark(Mark::Circled, a.note)),
+    // The verdict as the control socket names it too (a recorder may hold the session).
+    let (at, change, verdict, note) = match cmd {
+        TakeCmd::Keep(a) => (
+            a.at,
+            TriageChange::mark(Mark::Keep, a.note.clone()),
+            Verdict::Keep,
+            a.note,
+        ),
+        TakeCmd::NoGood(a) => (
+            a.at,
+            TriageChange::mark(Mark::NoGood, a.note.clone()),
+            Verdict::NoGood,
+            a.note,
+        ),
+        TakeCmd::Circle(a) => (
+            a.at,
+            TriageChange::mark(Mark::Circled, a.note.clone()),
+            Verdict::Circle,
+            a.note,
+        ),
         TakeCmd::Clear(a) => {
             if a.note.is_some() {
                 return Err(Error::usage(
                     "clear removes the mark and the note; to change only the note use `tapedeck take note`",
                 ));
             }
-            (a.at, TriageChange::clear())
+            (a.at, TriageChange::clear(), Verdict::Clear, None)
         }
-        TakeCmd::Note { at, text } => (at, TriageChange::note(&text)),
+        TakeCmd::Note { at, text } => (at, TriageChange::note(&text), Verdict::Note, Some(text)),
     };
     let dir = session_dir(at.session.as_deref(), &at.dir)?;
     let target = TriageTarget {
         take: at.take,
         track: at.track,
     };
+    // A recorder holds the session: it makes the change (the session is its to write), told
+    // through its control socket. Without one answering, the refusal below says what to do.
+    if crate::session::lock::is_locked(&dir)
+        && let Some(mut client) = super::ctl::recorder_of(&dir)
+    {
+        return Ok(super::ctl::send_verdict(
+            &mut client,
+            verdict,
+            target.take,
+            target.track,
+            note,
+        )?);
+    }
     let (m, outcome) = triage::apply_to_folder(&dir, &target, &change)?;
     println!("{}", outcome.summary);
     for w in &outcome.warnings {

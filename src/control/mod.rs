@@ -9,7 +9,9 @@
 
 pub mod client;
 pub mod path;
+pub(crate) mod peer;
 pub mod protocol;
+pub(crate) mod server;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -94,6 +94,20 @@ impl Commander {
     }
 }
 
+/// Reads the engine's latest snapshot from any thread. The writer takes the same mutex
+/// briefly to publish: a reader clones and lets go at once, and never holds it.
+#[derive(Clone)]
+pub(crate) struct SnapshotReader(Arc<Mutex<Snapshot>>);
+
+impl SnapshotReader {
+    pub(crate) fn get(&self) -> Snapshot {
+        match self.0.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
 /// A running engine. Dropping it without `shutdown` still finishes any take.
 pub struct Engine {
     commands: Sender<Command>,
@@ -170,10 +184,12 @@ impl Engine {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        match self.snapshot.lock() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.snapshot_reader().get()
+    }
+
+    /// A reader of the snapshot for another thread (the control socket's).
+    pub(crate) fn snapshot_reader(&self) -> SnapshotReader {
+        SnapshotReader(Arc::clone(&self.snapshot))
     }
 
     pub fn events(&self) -> &Receiver<Event> {

@@ -5,11 +5,13 @@
 
 pub(crate) mod headless;
 pub(crate) mod link;
+pub(crate) mod serve;
 pub(crate) mod words;
 
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use crate::control::server::Server;
 use crate::engine::{Command, EndReason, Engine, Event, TakeSummary};
 use crate::error::{EXIT_RUNTIME, Error};
 use crate::session::Session;
@@ -22,6 +24,9 @@ pub(crate) struct Driver {
     /// Takes the session had before this run.
     takes_before: usize,
     hangup_noted: bool,
+    /// The control socket, when it runs: every event this driver receives is published to
+    /// it (a send that never waits), and it goes away (its file removed) after the engine.
+    control: Option<Server>,
 }
 
 /// How a run ended.
@@ -73,7 +78,24 @@ impl Driver {
             signals,
             takes_before,
             hangup_noted: false,
+            control: None,
         })
+    }
+
+    /// Serves the control socket with this driver's events from now on.
+    pub(crate) fn set_control(&mut self, server: Server) {
+        self.control = Some(server);
+    }
+
+    /// The control socket's path, when one is served.
+    pub(crate) fn control_path(&self) -> Option<&std::path::Path> {
+        self.control.as_ref().map(Server::path)
+    }
+
+    fn publish(&self, e: &Event) {
+        if let Some(c) = &self.control {
+            c.publish(e);
+        }
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -87,7 +109,10 @@ impl Driver {
     /// The next event within `timeout`.
     pub(crate) fn next_event(&self, timeout: Duration) -> Option<Event> {
         match self.engine.events().recv_timeout(timeout) {
-            Ok(ev) => Some(ev),
+            Ok(ev) => {
+                self.publish(&ev);
+                Some(ev)
+            }
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
                 // Waiting is still what the caller asked for.
@@ -131,8 +156,14 @@ impl Driver {
                 .events()
                 .recv_timeout(Duration::from_millis(200))
             {
-                Ok(Event::TakeFinished(_)) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(ev) => {
+                    self.publish(&ev);
+                    if matches!(ev, Event::TakeFinished(_)) {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }
@@ -144,11 +175,16 @@ impl Driver {
             signals,
             takes_before,
             hangup_noted,
+            control,
         } = self;
         let hung_up = signals.hung_up() || hangup_noted;
         // Signals must not reach an engine that is going away.
         drop(signals);
-        let session = engine.shutdown(EndReason::Stopped)?;
+        let session = engine.shutdown(EndReason::Stopped);
+        // Clients are told the recorder is gone by their connection closing; the socket
+        // file goes with it.
+        drop(control);
+        let session = session?;
         Ok(Finished {
             session,
             takes_before,
