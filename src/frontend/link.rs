@@ -325,7 +325,7 @@ impl Link for Remote {
         }
         let _ = writeln!(
             out,
-            "tapedeck: detached; the recorder (pid {}, session {}) goes on running, {}. `tapedeck attach` comes back to it.",
+            "tapedeck: detached; the recorder (pid {}, session {}) goes on running, {}.\n`tapedeck attach` comes back to it.",
             self.pid,
             self.session,
             self.doing()
