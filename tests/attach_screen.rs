@@ -71,7 +71,7 @@ fn snapshot(recording: bool) -> Snapshot {
 
 fn attached(recording: bool) -> App {
     let mut app = App::new(snapshot(recording), true, None);
-    app.attached = Some(Attached { pid: 4242 });
+    app.attach(Attached { pid: 4242 });
     app
 }
 
@@ -101,6 +101,10 @@ fn the_header_says_which_recorder_it_is_attached_to() {
     assert!(first.contains("Gig"), "{screen}");
     assert!(first.contains("attached pid 4242"), "{screen}");
     assert!(screen.contains("● REC 0:01:15"), "{screen}");
+    assert!(
+        screen.contains("attached to the recorder (pid 4242): q leaves it running"),
+        "{screen}"
+    );
     // The local screen has no such mark.
     let local = render(&App::new(snapshot(true), true, None));
     assert!(!local.contains("attached"), "{local}");

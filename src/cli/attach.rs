@@ -35,7 +35,10 @@ pub(crate) fn run(a: AttachArgs) -> Result<i32, Error> {
                     "tapedeck attach shows a screen and needs a terminal; without one use `tapedeck ctl` (status, record, stop, events ...)",
                 ));
             }
-            let link = Remote::start(client, a.fps).map_err(Error::from)?;
+            let link = match Remote::start(client, a.fps) {
+                Ok(link) => link,
+                Err(e) => return Ok(said(&e)),
+            };
             tui::run(
                 link,
                 TuiOptions {
@@ -46,12 +49,15 @@ pub(crate) fn run(a: AttachArgs) -> Result<i32, Error> {
                 },
             )
         }
-        // Nothing to attach to: said in one line, with `ctl`'s exit status (3: no recorder).
-        Err(e) => {
-            eprintln!("tapedeck: {e}");
-            Ok(e.exit_code())
-        }
+        Err(e) => Ok(said(&e)),
     }
+}
+
+/// Nothing to attach to (or it went away at once): said in one line, with `ctl`'s exit
+/// status (3: no recorder reachable).
+fn said(e: &ControlError) -> i32 {
+    eprintln!("tapedeck: {e}");
+    e.exit_code()
 }
 
 fn connect(a: &AttachArgs) -> Result<Client, ControlError> {

@@ -138,6 +138,19 @@ impl App {
         }
     }
 
+    /// This screen drives a recorder in another process: the header says so, and quitting
+    /// leaves it running (said once, at the start).
+    pub fn attach(&mut self, to: Attached) {
+        self.say(
+            format!(
+                "attached to the recorder (pid {}): q leaves it running",
+                to.pid
+            ),
+            Severity::Info,
+        );
+        self.attached = Some(to);
+    }
+
     /// The rows of the track list: the tracks the device records, in their order, then the
     /// song's other tracks (imported, or of inputs not opened now).
     pub fn rows(&self) -> Vec<Row<'_>> {

@@ -143,7 +143,9 @@ fn wait_for_input(timeout: Duration) -> Input {
 /// exit status.
 pub(crate) fn run<L: Link>(mut link: L, opts: TuiOptions) -> Result<i32, Error> {
     let mut app = App::new(link.snapshot(), opts.color, opts.take_frames);
-    app.attached = link.attached();
+    if let Some(to) = link.attached() {
+        app.attach(to);
+    }
     if opts.record_now {
         link.send(Command::Record {
             max_frames: opts.take_frames,
