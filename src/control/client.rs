@@ -104,9 +104,16 @@ impl Client {
         map.insert("id".into(), Value::from(id));
         let mut line = Value::Object(map).to_string();
         line.push('\n');
-        self.stream
-            .write_all(line.as_bytes())
-            .map_err(|e| ControlError::lost(&self.path, &e))?;
+        if let Err(e) = self.stream.write_all(line.as_bytes()) {
+            // A recorder that refuses this connection says why, then closes: the reason may
+            // be waiting to be read although the write failed.
+            while let Ok(Some(incoming)) = self.read_incoming(Duration::from_secs(1)) {
+                if let Incoming::Error { message, .. } = incoming {
+                    return Err(ControlError::Refused(message));
+                }
+            }
+            return Err(ControlError::lost(&self.path, &e));
+        }
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());

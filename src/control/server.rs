@@ -49,6 +49,18 @@ const TICK: Duration = Duration::from_millis(10);
 const ACCEPT_POLL_MS: i32 = 200;
 /// Stack of each client thread: they only parse lines and copy strings.
 const CLIENT_STACK: usize = 256 * 1024;
+/// The nice value of every control thread: when the machine is short of CPU, clients wait
+/// and the capture and writer threads do not.
+const NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's priority to `NICE` (Linux: nice is per thread). Best effort.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority on the calling thread only.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
+    }
+}
 
 /// What the server needs of the engine: no reference to the engine itself.
 pub(crate) struct EngineLink {
@@ -164,14 +176,20 @@ impl Server {
                 (Arc::clone(&stop), Arc::clone(&clients), link.snapshots);
             std::thread::Builder::new()
                 .name("tapedeck-ctl-hub".into())
-                .spawn(move || hub(&stop, &clients, &events_rx, &snapshots, &link.tap))
+                .spawn(move || {
+                    lower_priority();
+                    hub(&stop, &clients, &events_rx, &snapshots, &link.tap);
+                })
                 .map_err(|e| ControlError::Setup(format!("cannot start a thread: {e}")))?
         };
         let acceptor = {
             let (stop, clients) = (Arc::clone(&stop), Arc::clone(&clients));
             std::thread::Builder::new()
                 .name("tapedeck-ctl-accept".into())
-                .spawn(move || accept(&listener, &stop, &clients, &shared))
+                .spawn(move || {
+                    lower_priority();
+                    accept(&listener, &stop, &clients, &shared);
+                })
                 .map_err(|e| ControlError::Setup(format!("cannot start a thread: {e}")))?
         };
         Ok(Server {
@@ -423,7 +441,10 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
     let writer = std::thread::Builder::new()
         .name("tapedeck-ctl-out".into())
         .stack_size(CLIENT_STACK)
-        .spawn(move || write_loop(write_half, &out_rx, &writer_conn));
+        .spawn(move || {
+            lower_priority();
+            write_loop(write_half, &out_rx, &writer_conn);
+        });
     if writer.is_err() {
         clients.remove(&conn);
         conn.close();
@@ -435,6 +456,7 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
         .name("tapedeck-ctl-in".into())
         .stack_size(CLIENT_STACK)
         .spawn(move || {
+            lower_priority();
             read_loop(read_half, &reader_conn, &shared);
             clients.remove(&reader_conn);
             reader_conn.close();

@@ -3,6 +3,7 @@
 // Each test binary uses part of it, through `mod common;`.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod control;
 pub mod daw;
 #[cfg(feature = "jack")]
 pub mod jack_cable;
