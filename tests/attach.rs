@@ -216,6 +216,26 @@ fn attach_drives_a_headless_recorder_and_quitting_leaves_it_recording() {
         after > before,
         "the take stopped growing: {before} -> {after}"
     );
+    // And as the recorder says it, through `tapedeck ctl`.
+    let status = |rec: &Recorder| {
+        let out = Command::new(common::bin())
+            .args(["ctl", "--socket"])
+            .arg(rec.socket())
+            .args(["status", "--json"])
+            .output()
+            .expect("tapedeck ctl status");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("a JSON status line")
+    };
+    let first = status(&rec);
+    std::thread::sleep(Duration::from_millis(600));
+    let second = status(&rec);
+    assert_eq!(first["take"], 1, "{first}");
+    assert_eq!(second["take"], 1, "{second}");
+    assert!(
+        second["frames"].as_u64() > first["frames"].as_u64(),
+        "{first}\n{second}"
+    );
 
     // Re-attach (found by session name this time): the take is still running, further on.
     let ok = t
@@ -236,10 +256,11 @@ fn attach_drives_a_headless_recorder_and_quitting_leaves_it_recording() {
     // Stop it with its key, then leave.
     let detached = quit_at.elapsed().as_secs_f64();
     t.keys(&["s"]);
-    let s = t.wait_for("STOPPED after the take", 10, |s| {
-        s.contains("STOPPED") && s.contains("next take 2")
+    // (The take's end is an event, pushed apart from the snapshots: it may come a little
+    // after the screen shows STOPPED.)
+    t.wait_for("STOPPED and the take's end", 10, |s| {
+        s.contains("STOPPED") && s.contains("next take 2") && s.contains("take 1 done")
     });
-    assert!(s.contains("take 1 done"), "{s}");
     t.keys(&["q"]);
     let s = t.wait_for("attach to exit", 15, |s| s.contains("EXIT="));
     assert!(s.contains("EXIT=0"), "{s}");
