@@ -333,7 +333,20 @@ fn a_running_recorder_is_not_raced() {
     let journal = fs::read(session.join("session.json")).expect("read");
     let wav = files_of(&session, 1)[0].clone();
     let wav_before = fs::read(&wav).expect("read");
-    let (code, _, err) = take(&["keep", "1", "--session", "s"], dir);
+    // Where no recorder's control socket answers (they are looked for under
+    // XDG_RUNTIME_DIR), `take` refuses; tests/control.rs has it go through the socket.
+    let (code, _, err) = common::run(
+        &[
+            "take",
+            "keep",
+            "1",
+            "--session",
+            "s",
+            "--dir",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        &[("XDG_RUNTIME_DIR", "/nonexistent")],
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code, 1, "{err}");

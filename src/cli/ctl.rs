@@ -372,8 +372,8 @@ fn events(
     })?;
     let mut out = std::io::stdout();
     loop {
-        let line = match c.recv_timeout(Duration::from_secs(3600)) {
-            Ok(Some(p)) => pushed_line(&p),
+        let line = match c.recv_line_timeout(Duration::from_secs(3600)) {
+            Ok(Some((line, _))) => line,
             Ok(None) => continue,
             // The recorder ended: so do we.
             Err(ControlError::Lost(_)) => return Ok(0),
@@ -383,19 +383,6 @@ fn events(
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return Ok(0);
         }
-    }
-}
-
-/// A pushed message as the line it came as.
-fn pushed_line(p: &Pushed) -> String {
-    match p {
-        Pushed::Snapshot(s) => protocol::snapshot_line(s),
-        Pushed::Event(e) => protocol::engine_event_line(e),
-        Pushed::Status(s) => serde_json::to_string(s).unwrap_or_default(),
-        Pushed::Meters(m) => protocol::meters_line(m),
-        Pushed::Lagged(n) => protocol::lagged_line(*n),
-        Pushed::Notice { line, .. } => line.to_string(),
-        Pushed::Other(v) => v.to_string(),
     }
 }
 

@@ -30,7 +30,8 @@ pub struct Client {
     path: PathBuf,
     /// Bytes read but not yet split into lines.
     buf: Vec<u8>,
-    pending: VecDeque<Pushed>,
+    /// Pushed messages that came while waiting for a reply, with their lines.
+    pending: VecDeque<(String, Pushed)>,
     next_id: u64,
     hello: Hello,
 }
@@ -107,7 +108,7 @@ impl Client {
         if let Err(e) = self.stream.write_all(line.as_bytes()) {
             // A recorder that refuses this connection says why, then closes: the reason may
             // be waiting to be read although the write failed.
-            while let Ok(Some(incoming)) = self.read_incoming(Duration::from_secs(1)) {
+            while let Ok(Some((_, incoming))) = self.read_incoming(Duration::from_secs(1)) {
                 if let Incoming::Error { message, .. } = incoming {
                     return Err(ControlError::Refused(message));
                 }
@@ -125,15 +126,17 @@ impl Client {
                 )));
             }
             match self.read_incoming(wait)? {
-                Some(Incoming::Reply(r)) if r.id.as_ref().and_then(Value::as_u64) == Some(id) => {
+                Some((_, Incoming::Reply(r)))
+                    if r.id.as_ref().and_then(Value::as_u64) == Some(id) =>
+                {
                     return Ok(r);
                 }
-                Some(Incoming::Error { id: eid, message })
+                Some((_, Incoming::Error { id: eid, message }))
                     if eid.is_none() || eid.as_ref().and_then(Value::as_u64) == Some(id) =>
                 {
                     return Err(ControlError::Refused(message));
                 }
-                Some(Incoming::Pushed(p)) => self.keep(p),
+                Some((line, Incoming::Pushed(p))) => self.keep(line, p),
                 // Another request's reply (one that timed out before).
                 Some(_) | None => {}
             }
@@ -169,6 +172,14 @@ impl Client {
     /// The next pushed message, waiting at most `timeout` (zero: only what has arrived).
     /// `Ok(None)`: nothing came in time. An error means the connection is gone.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Pushed>, ControlError> {
+        Ok(self.recv_line_timeout(timeout)?.map(|(_, p)| p))
+    }
+
+    /// `recv_timeout`, with the line the message came as (what `ctl events` prints).
+    pub fn recv_line_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<(String, Pushed)>, ControlError> {
         if let Some(p) = self.pending.pop_front() {
             return Ok(Some(p));
         }
@@ -176,10 +187,10 @@ impl Client {
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.read_incoming(wait)? {
-                Some(Incoming::Pushed(p)) => return Ok(Some(p)),
+                Some((line, Incoming::Pushed(p))) => return Ok(Some((line, p))),
                 // A reply nobody waits for any more, or an error not tied to a request
                 // (the recorder refusing this connection says why before it closes).
-                Some(Incoming::Error { id: None, message }) => {
+                Some((_, Incoming::Error { id: None, message })) => {
                     return Err(ControlError::Refused(message));
                 }
                 Some(_) => {}
@@ -204,21 +215,23 @@ impl Client {
         })
     }
 
-    fn keep(&mut self, p: Pushed) {
+    fn keep(&mut self, line: String, p: Pushed) {
         if self.pending.len() >= KEPT_PUSHED {
             self.pending.pop_front();
         }
-        self.pending.push_back(p);
+        self.pending.push_back((line, p));
     }
 
     /// One line from the recorder, within `wait` (None: nothing complete in time).
-    fn read_incoming(&mut self, wait: Duration) -> Result<Option<Incoming>, ControlError> {
+    fn read_incoming(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<(String, Incoming)>, ControlError> {
         let Some(line) = self.read_line(wait)? else {
             return Ok(None);
         };
-        protocol::parse_incoming(&line)
-            .map(Some)
-            .map_err(ControlError::Protocol)
+        let incoming = protocol::parse_incoming(&line).map_err(ControlError::Protocol)?;
+        Ok(Some((line, incoming)))
     }
 
     fn read_line(&mut self, wait: Duration) -> Result<Option<String>, ControlError> {

@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn the_finder_takes_the_one_running_recorder_and_names_the_choices_otherwise() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let none = find_socket_in(dir.path(), None).err().expect("none");
+        let none = find_socket_in(dir.path(), None).expect_err("none");
         assert!(matches!(none, ControlError::Unreachable(_)));
         assert!(
             none.to_string().contains("no recorder is running"),
@@ -171,17 +171,13 @@ mod tests {
             find_socket_in(dir.path(), Some("gig")).ok(),
             Some(a.clone())
         );
-        let stale = find_socket_in(dir.path(), Some("old"))
-            .err()
-            .expect("stale");
+        let stale = find_socket_in(dir.path(), Some("old")).expect_err("stale");
         assert!(stale.to_string().contains("nobody answers"), "{stale}");
-        let missing = find_socket_in(dir.path(), Some("rehearsal"))
-            .err()
-            .expect("missing");
+        let missing = find_socket_in(dir.path(), Some("rehearsal")).expect_err("missing");
         assert!(missing.to_string().contains("(running: gig)"), "{missing}");
 
         let _lb = UnixListener::bind(dir.path().join("band.sock")).expect("bind");
-        let several = find_socket_in(dir.path(), None).err().expect("several");
+        let several = find_socket_in(dir.path(), None).expect_err("several");
         assert!(matches!(several, ControlError::Ambiguous(_)));
         let text = several.to_string();
         assert!(

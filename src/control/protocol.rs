@@ -346,25 +346,50 @@ impl Reply {
 
     /// The line, without its newline.
     pub fn to_line(&self) -> String {
-        let mut m = Map::new();
-        m.insert("type".into(), Value::from("reply"));
-        m.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
-        m.insert("ok".into(), Value::Bool(true));
+        // By hand, so that `type` comes first (a JSON map would sort it last).
+        let mut line = format!(
+            "{{\"type\":\"reply\",\"id\":{},\"ok\":true",
+            self.id.as_ref().unwrap_or(&Value::Null)
+        );
         for (k, v) in &self.fields {
-            m.insert(k.clone(), v.clone());
+            line.push(',');
+            line.push_str(&Value::from(k.as_str()).to_string());
+            line.push(':');
+            line.push_str(&v.to_string());
         }
-        Value::Object(m).to_string()
+        line.push('}');
+        line
     }
+}
+
+/// A message whose `type` comes first, then its own fields.
+#[derive(Serialize)]
+struct Typed<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(flatten)]
+    body: T,
+}
+
+fn typed_line<T: Serialize>(kind: &str, body: T) -> String {
+    serde_json::to_string(&Typed { kind, body }).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    id: &'a Value,
+    message: &'a str,
 }
 
 /// An error reply's line: `{"type":"error","id":..,"message":".."}`.
 pub fn error_line(id: Option<&Value>, message: &str) -> String {
-    serde_json::json!({
-        "type": "error",
-        "id": id.cloned().unwrap_or(Value::Null),
-        "message": message,
-    })
-    .to_string()
+    typed_line(
+        "error",
+        ErrorBody {
+            id: id.unwrap_or(&Value::Null),
+            message,
+        },
+    )
 }
 
 /// Meters pushed to a subscriber.
@@ -378,26 +403,37 @@ pub struct Meters {
 
 /// The line of a meters message.
 pub fn meters_line(m: &Meters) -> String {
-    let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut v {
-        map.insert("type".into(), Value::from("meters"));
-    }
-    v.to_string()
+    typed_line("meters", m)
+}
+
+#[derive(Serialize)]
+struct SnapshotBody<'a> {
+    snapshot: &'a Snapshot,
 }
 
 /// The line of a pushed snapshot.
 pub fn snapshot_line(s: &Snapshot) -> String {
-    serde_json::json!({"type": "snapshot", "snapshot": s}).to_string()
+    typed_line("snapshot", SnapshotBody { snapshot: s })
+}
+
+#[derive(Serialize)]
+struct EventBody<'a> {
+    event: &'a Event,
 }
 
 /// The line of a pushed engine event.
 pub fn engine_event_line(e: &Event) -> String {
-    serde_json::json!({"type": "event", "event": e}).to_string()
+    typed_line("event", EventBody { event: e })
+}
+
+#[derive(Serialize)]
+struct LaggedBody {
+    dropped: u64,
 }
 
 /// The line telling a slow reader how many pushed messages it lost.
 pub fn lagged_line(dropped: u64) -> String {
-    serde_json::json!({"type": "lagged", "dropped": dropped}).to_string()
+    typed_line("lagged", LaggedBody { dropped })
 }
 
 /// A line from the recorder, read by a client.
@@ -597,7 +633,7 @@ mod tests {
         let (id, _) = parsed(r#"{"id":"abc","cmd":"hello"}"#).expect("parses");
         assert_eq!(id, Some(Value::from("abc")));
         // A bad request still names its id, so the client can match the error.
-        let e = parsed(r#"{"id":9,"cmd":"arm"}"#).err().expect("refused");
+        let e = parsed(r#"{"id":9,"cmd":"arm"}"#).expect_err("refused");
         assert_eq!(e.id, Some(Value::from(9)));
         assert!(e.message.starts_with("bad arm request"), "{}", e.message);
     }
@@ -854,5 +890,30 @@ mod tests {
             Ok(Incoming::Pushed(Pushed::Other(_)))
         ));
         assert!(parse_incoming("{").is_err());
+    }
+
+    #[test]
+    fn every_line_the_recorder_sends_starts_with_its_type() {
+        let lines = [
+            Reply::new(None).with("a", Value::from(1)).to_line(),
+            error_line(None, "x"),
+            meters_line(&Meters {
+                peaks_dbfs: vec![],
+                clips: vec![],
+            }),
+            engine_event_line(&Event::Warning("w".into())),
+            lagged_line(3),
+            crate::frontend::headless::event_line(&Event::Triaged("take 1: circled".into())),
+        ];
+        for l in lines {
+            assert!(l.starts_with("{\"type\":\""), "{l}");
+            assert!(serde_json::from_str::<Value>(&l).is_ok(), "{l}");
+        }
+        assert_eq!(
+            Reply::new(Some(Value::from("a")))
+                .with("sent", serde_json::json!({"cmd": "play"}))
+                .to_line(),
+            r#"{"type":"reply","id":"a","ok":true,"sent":{"cmd":"play"}}"#
+        );
     }
 }

@@ -587,9 +587,10 @@ fn execute(req: Request, conn: &Conn, shared: &Shared) -> Result<Fields, String>
                     ));
                 }
                 let channels = shared.snapshots.get().inputs.len();
+                // The first message after one interval, so that it covers one.
                 *conn.sub() = Some(SubState {
                     sub: sub.clone(),
-                    next_due: Instant::now(),
+                    next_due: Instant::now() + Duration::from_millis(sub.interval_ms),
                     peaks: vec![0.0; channels],
                 });
                 return Ok(fields(json!({"subscribed": sub})));
@@ -829,10 +830,10 @@ fn tick(clients: &Registry, snapshots: &SnapshotReader, tap: &MeterTap, now: Ins
     let snap = snapshots.get();
     let mut snapshot_line: Option<Arc<str>> = None;
     for d in due {
-        if d.sub.status {
-            if let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks)) {
-                d.conn.push(&Arc::from(format!("{s}\n")));
-            }
+        if d.sub.status
+            && let Ok(s) = serde_json::to_string(&status_line(&snap, &d.peaks))
+        {
+            d.conn.push(&Arc::from(format!("{s}\n")));
         }
         if d.sub.meters {
             let m = Meters {
