@@ -331,6 +331,42 @@ fn a_recorder_killed_while_attached_ends_the_screen_with_status_3() {
     t.wait_for("the attached screen", 20, |s| {
         s.contains("STOPPED") && s.contains("08 Keys")
     });
+    t.keys(&["r"]);
+    let s = t.wait_for("REC", 10, |s| s.contains("● REC") && s.contains("take 1"));
+    let at_hangup = rec_seconds(&s).unwrap_or(0);
+
+    // The attached terminal goes away (SIGHUP, as when SSH drops): the screen ends, the
+    // recorder and its take go on. tmux's respawn-pane -k hangs up the pane's processes.
+    let pane = t
+        .cmd()
+        .args(["display-message", "-p", "-t", "t", "#{pane_pid}"])
+        .output()
+        .expect("tmux display");
+    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+    assert!(!shell.is_empty());
+    let ok = t
+        .cmd()
+        .args(["respawn-pane", "-k", "-t", "t"])
+        .arg(rec.attach_cmd("--session gone"))
+        .status()
+        .expect("tmux respawn-pane");
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{shell}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first attached screen outlived its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(rec.alive(), "the recorder ended with an attached terminal");
+    // (The pane keeps the old screen until the new one draws: a clock that moves on is the
+    // new one's.)
+    t.wait_for("the take still running on a new screen", 20, |s| {
+        s.contains("take 1") && rec_seconds(s).is_some_and(|n| n >= at_hangup + 2)
+    });
+
+    // Now the recorder dies under the screen.
     let _ = rec.child.kill();
     let _ = rec.child.wait();
     let s = t.wait_for("attach to exit", 15, |s| s.contains("EXIT="));
