@@ -384,3 +384,43 @@ fn a_recorder_killed_while_attached_ends_the_screen_with_status_3() {
         .expect("tmux display");
     assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
 }
+
+/// The local screen runs over the same Link: an engine shut down through the control socket
+/// ends it too (it would otherwise freeze on the last snapshot), with the takes listed.
+#[test]
+fn a_local_screen_ends_when_its_engine_is_shut_down_through_the_socket() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let runtime = tmp.path().join("run");
+    std::fs::create_dir_all(&runtime).expect("runtime dir");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+        .expect("chmod runtime dir");
+    let t = Tmux::new("attach-local");
+    t.start(&format!(
+        "env XDG_RUNTIME_DIR={} {} demo --dir {} --session loc; echo EXIT=$?; sleep 60",
+        runtime.display(),
+        common::bin(),
+        tmp.path().display()
+    ));
+    t.wait_for("the local screen", 20, |s| {
+        s.contains("STOPPED") && s.contains("08 Keys")
+    });
+    t.keys(&["r"]);
+    t.wait_for("1 second of recording", 10, |s| {
+        rec_seconds(s).is_some_and(|n| n >= 1)
+    });
+    let out = Command::new(common::bin())
+        .args(["ctl", "--session", "loc", "send"])
+        .arg(r#"{"cmd":"shutdown","reason":"stopped"}"#)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .expect("tapedeck ctl send");
+    assert!(out.status.success(), "{out:?}");
+    let s = t.wait_for("the screen to end", 15, |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+    let joined = s.replace('\n', "");
+    assert!(joined.contains("the engine has stopped"), "{s}");
+    assert!(joined.contains("has 1 take"), "{s}");
+    let take = last_take(&tmp.path().join("loc"));
+    assert_eq!(take["state"], "complete", "{take:#}");
+    assert_eq!(take["end_reason"], "stopped", "{take:#}");
+}

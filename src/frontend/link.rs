@@ -70,8 +70,11 @@ impl Link for Driver {
     }
 
     fn gone(&self) -> Option<String> {
-        // The engine is this process: it ends only when the screen has ended.
-        None
+        // The engine ends before the screen only when told to through the control socket
+        // (`shutdown`), or when its writer failed: a screen over it would show nothing more.
+        self.engine_gone().then(|| {
+            "the engine has stopped (shut down through the control socket, or failed)".to_string()
+        })
     }
 
     fn hung_up(&self) -> bool {
@@ -94,6 +97,9 @@ impl Link for Driver {
                 // Nobody can press stop now: the take ends at --duration, SIGINT or SIGTERM.
                 self.wait_for_take_end();
             }
+        }
+        if let Ending::Gone(why) = &ending {
+            eprintln!("tapedeck: {why}");
         }
         let finished = Driver::finish(self)?;
         // Say where everything went, on the restored terminal (ignored if it is gone).
