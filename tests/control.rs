@@ -713,3 +713,71 @@ fn a_hundred_clients_on_jack_never_hold_up_the_writer() {
     assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
     drop(jack);
 }
+
+#[test]
+fn the_client_past_the_limit_is_told_and_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = serve_demo(dir.path(), "full", &[], &[]);
+    // 128 connections, each answered once so that the recorder has surely counted it.
+    let mut held = Vec::new();
+    for _ in 0..128 {
+        let mut s = UnixStream::connect(&rec.socket).expect("connects");
+        s.write_all(b"{\"cmd\":\"hello\"}\n").expect("writes");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(s.try_clone().expect("clone"))
+            .read_line(&mut line)
+            .expect("hello answered");
+        assert!(line.starts_with("{\"type\":\"reply\""), "{line}");
+        held.push(s);
+    }
+    let e = Client::connect(&rec.socket)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("already serves 128 clients"), "{e}");
+    // One goes, another may come.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Client::connect(&rec.socket).is_err() {
+        assert!(Instant::now() < deadline, "the freed place was not given");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(held);
+    assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
+}
+
+#[test]
+fn a_client_that_never_reads_is_disconnected_after_a_while() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = serve_demo(dir.path(), "deaf", &[], &[]);
+    let mut silent = UnixStream::connect(&rec.socket).expect("connects");
+    silent
+        .write_all(b"{\"cmd\":\"subscribe\",\"status\":true,\"meters\":true,\"snapshots\":true,\"interval_ms\":20}\n")
+        .expect("subscribe");
+    // Its socket takes nothing for longer than the recorder's write limit (10 s) while
+    // thousands of messages fall due.
+    std::thread::sleep(Duration::from_secs(16));
+    // Drained, the connection ends: the recorder has let it go.
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match silent.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still connected after {bytes} bytes: {e}"),
+        }
+        assert!(Instant::now() < deadline, "still connected");
+    }
+    eprintln!("the client that never read was disconnected after {bytes} bytes");
+    // The others are served as ever.
+    assert_eq!(rec.ctl(&["status"]).0, 0);
+    assert_eq!(rec.signal_and_wait("TERM").code(), Some(0));
+}

@@ -222,13 +222,16 @@ fn run_verb(a: CtlArgs) -> Result<i32, ControlError> {
         } => events(&mut c, meters, engine_events, interval),
         CtlVerb::Send { json } => {
             let value: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+            // The client numbers its requests itself; the reply shows the id that was given.
+            let id = value.get("id").cloned();
             match c.request_value(value) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    r.id = id;
                     println!("{}", r.to_line());
                     Ok(0)
                 }
                 Err(ControlError::Refused(m)) => {
-                    println!("{}", protocol::error_line(None, &m));
+                    println!("{}", protocol::error_line(id.as_ref(), &m));
                     Ok(EXIT_RUNTIME)
                 }
                 Err(e) => Err(e),

@@ -442,6 +442,59 @@ mod tests {
     }
 
     #[test]
+    fn serve_is_a_front_end_of_its_own_with_a_control_socket() {
+        let p = planned(&["tapedeck", "demo", "--serve"], &env(true)).expect("plan");
+        assert_eq!(
+            p.front,
+            FrontEnd::Serve {
+                json: false,
+                record_now: false
+            }
+        );
+        assert!(p.control.enabled);
+        assert_eq!(p.control.socket, None);
+        let p = planned(
+            &[
+                "tapedeck",
+                "demo",
+                "--serve",
+                "--json-status",
+                "--record",
+                "--duration",
+                "5s",
+                "--control-socket",
+                "/run/td.sock",
+            ],
+            &env(false),
+        )
+        .expect("plan");
+        assert_eq!(
+            p.front,
+            FrontEnd::Serve {
+                json: true,
+                record_now: true
+            }
+        );
+        assert_eq!(p.control.socket, Some(PathBuf::from("/run/td.sock")));
+        let e = planned(
+            &["tapedeck", "demo", "--serve", "--duration", "5s"],
+            &env(false),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("add --record"), "{e}");
+        let e = planned(&["tapedeck", "demo", "--serve", "--overdub"], &env(false))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("--overdub records one take"), "{e}");
+        // Every recorder front end serves the socket.
+        let p = planned(&["tapedeck", "demo"], &env(true)).expect("plan");
+        assert!(p.control.enabled);
+    }
+
+    #[test]
     fn without_a_terminal_or_with_json_it_runs_headless() {
         let p = planned(&["tapedeck", "demo"], &env(false)).expect("plan");
         assert_eq!(p.front, FrontEnd::Headless { json: false });

@@ -47,18 +47,22 @@ pub enum ControlError {
 
 impl ControlError {
     pub(crate) fn unreachable(path: &Path, e: &std::io::Error) -> Self {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such socket".to_string(),
-            std::io::ErrorKind::ConnectionRefused => {
-                "nobody answers (the recorder that made it has ended)".to_string()
-            }
-            std::io::ErrorKind::PermissionDenied => {
-                "permission denied (the socket belongs to another user)".to_string()
-            }
-            _ => e.to_string(),
+        let start = "; start one with `tapedeck record --serve`";
+        let (why, then) = match e.kind() {
+            std::io::ErrorKind::NotFound => ("no such socket".to_string(), start),
+            std::io::ErrorKind::ConnectionRefused => (
+                "nobody answers (the recorder that made it has ended)".to_string(),
+                start,
+            ),
+            std::io::ErrorKind::PermissionDenied => (
+                "permission denied (the socket belongs to another user: run this as that user)"
+                    .to_string(),
+                "",
+            ),
+            _ => (e.to_string(), ""),
         };
         Self::Unreachable(format!(
-            "no recorder reachable at {}: {why}; start one with `tapedeck record --serve`",
+            "no recorder reachable at {}: {why}{then}",
             path.display()
         ))
     }

@@ -251,7 +251,11 @@ fn socket_mode() -> u32 {
 /// Makes the listening socket at `path`, mode 0600 from the start.
 fn bind(path: &Path, default_location: bool) -> Result<UnixListener, ControlError> {
     path::check_length(path)?;
-    let dir = path.parent().unwrap_or(Path::new("/"));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        Some(_) => Path::new("."),
+        None => Path::new("/"),
+    };
     if default_location {
         path::ensure_private_dir(dir, path::our_uid())?;
     } else if !dir.is_dir() {
@@ -391,6 +395,8 @@ fn accept(
             continue;
         }
         let Ok((stream, _)) = listener.accept() else {
+            // Out of descriptors, say: do not spin on a socket that stays readable.
+            std::thread::sleep(Duration::from_millis(50));
             continue;
         };
         let _ = stream.set_nonblocking(false);
@@ -450,7 +456,7 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
         conn.close();
         return;
     }
-    let (clients, shared) = (Arc::clone(clients), Arc::clone(shared));
+    let (registry, shared) = (Arc::clone(clients), Arc::clone(shared));
     let reader_conn = Arc::clone(&conn);
     let reader = std::thread::Builder::new()
         .name("tapedeck-ctl-in".into())
@@ -458,10 +464,11 @@ fn serve(stream: UnixStream, clients: &Arc<Registry>, shared: &Arc<Shared>) {
         .spawn(move || {
             lower_priority();
             read_loop(read_half, &reader_conn, &shared);
-            clients.remove(&reader_conn);
+            registry.remove(&reader_conn);
             reader_conn.close();
         });
     if reader.is_err() {
+        clients.remove(&conn);
         conn.close();
     }
 }
