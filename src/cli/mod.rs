@@ -4,6 +4,8 @@
 //! turns them into a validated `RecordPlan` without touching anything; `record` then opens the
 //! device, the session and the engine, and hands them to a front end.
 
+// attach: the screen of a recorder in another process.
+mod attach;
 mod calibrate;
 mod ctl;
 mod devices;
@@ -166,6 +168,10 @@ enum Cmd {
     Completions(extras::CompletionsArgs),
     /// Print the manual page, or write every page into a folder with --dir.
     Man(extras::ManArgs),
+    // attach: the screen of a running recorder.
+    /// The screen of a recorder running in another process (a service, a headless run), over
+    /// its control socket: meters, arm, record, markers, the song. Quitting leaves it running.
+    Attach(attach::AttachArgs),
     /// Control a running recorder through its control socket: status, arm, record, stop,
     /// mark, events... (`ssh studio tapedeck ctl record` works; no terminal needed).
     Ctl(ctl::CtlArgs),
@@ -413,6 +419,7 @@ pub fn main() -> i32 {
         Cmd::Report(a) => report::run(a),
         Cmd::Completions(a) => extras::completions(a),
         Cmd::Man(a) => extras::man(a),
+        Cmd::Attach(a) => attach::run(a),
         Cmd::Ctl(a) => Ok(ctl::run(a)),
         Cmd::Calibrate {
             host,

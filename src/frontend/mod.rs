@@ -1,8 +1,10 @@
 //! What every front end does around the engine, whatever it shows: signals, the terminal
 //! hanging up, waiting for a take to end, shutting down, and the exit status. The headless
-//! printer (`headless`) and the TUI (`crate::tui`) both run on a `Driver`.
+//! printer (`headless`) and the TUI (`crate::tui`) both run on a `Driver`; the TUI sees it
+//! through a `link::Link`, as it sees a recorder in another process.
 
 pub(crate) mod headless;
+pub(crate) mod link;
 pub(crate) mod serve;
 pub(crate) mod words;
 

@@ -91,6 +91,14 @@ pub enum Severity {
     Error,
 }
 
+/// The recorder a screen in another process is attached to (`tapedeck attach`): shown in the
+/// header; quitting such a screen leaves the recorder running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// The recorder's process id.
+    pub pid: u32,
+}
+
 pub struct App {
     pub snap: Snapshot,
     pub mode: Mode,
@@ -101,6 +109,8 @@ pub struct App {
     /// Each take's length when `--duration` was given.
     pub take_frames: Option<u64>,
     pub quit: bool,
+    /// Attached to a recorder in another process (`None`: the engine runs in this one).
+    pub attached: Option<Attached>,
     /// Arm changes sent but not yet seen in a snapshot: shown at once, and kept over stale
     /// snapshots until the engine confirms them.
     pending_arm: Vec<(u16, bool, Instant)>,
@@ -125,10 +135,24 @@ impl App {
             color,
             take_frames,
             quit: false,
+            attached: None,
             pending_arm: Vec::new(),
             pending_cue: Vec::new(),
             pending_take: Vec::new(),
         }
+    }
+
+    /// This screen drives a recorder in another process: the header says so, and quitting
+    /// leaves it running (said once, at the start).
+    pub fn attach(&mut self, to: Attached) {
+        self.say(
+            format!(
+                "attached to the recorder (pid {}): q leaves it running",
+                to.pid
+            ),
+            Severity::Info,
+        );
+        self.attached = Some(to);
     }
 
     /// The rows of the track list: the tracks the device records, in their order, then the
@@ -281,6 +305,31 @@ impl App {
                 }
                 Vec::new()
             }
+            // Attached, quitting leaves the recorder (and its take) running; `s` stops the
+            // take first.
+            Mode::ConfirmQuit if self.attached.is_some() => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Char('q') | KeyCode::Enter => {
+                    self.quit = true;
+                    self.mode = Mode::Normal;
+                    Vec::new()
+                }
+                _ if ctrl_c => {
+                    self.quit = true;
+                    Vec::new()
+                }
+                KeyCode::Char('s') | KeyCode::Char('S') => {
+                    self.quit = true;
+                    self.mode = Mode::Normal;
+                    vec![Command::Stop {
+                        reason: EndReason::Stopped,
+                    }]
+                }
+                _ => {
+                    self.mode = Mode::Normal;
+                    self.say("still attached", Severity::Info);
+                    Vec::new()
+                }
+            },
             Mode::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
                     // Stopping finalises the take: nothing recorded is lost.

@@ -6,7 +6,7 @@
 pub mod app;
 pub mod view;
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,7 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 
 use crate::engine::Command;
 use crate::error::Error;
-use crate::frontend::Driver;
-use crate::frontend::words::describe_take;
+use crate::frontend::link::{Ending, Link};
 use app::App;
 
 pub(crate) struct TuiOptions {
@@ -139,18 +138,22 @@ fn wait_for_input(timeout: Duration) -> Input {
     }
 }
 
-/// Runs the UI until the user quits (or the terminal goes away and the take ends).
-/// Returns the exit status.
-pub(crate) fn run(mut driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
-    let mut app = App::new(driver.engine().snapshot(), opts.color, opts.take_frames);
+/// Runs the UI over `link` until the user quits, the terminal goes away, a signal arrives or
+/// the recorder goes away; the link then says what that means (`Link::finish`). Returns the
+/// exit status.
+pub(crate) fn run<L: Link>(mut link: L, opts: TuiOptions) -> Result<i32, Error> {
+    let mut app = App::new(link.snapshot(), opts.color, opts.take_frames);
+    if let Some(to) = link.attached() {
+        app.attach(to);
+    }
     if opts.record_now {
-        driver.send(Command::Record {
+        link.send(Command::Record {
             max_frames: opts.take_frames,
         });
     }
     let frame_time = Duration::from_secs_f64(1.0 / f64::from(opts.fps.clamp(1, 120)));
     let mut hung_up = false;
-    {
+    let ending = {
         let mut screen = Screen::open()?;
         let mut next_frame = Instant::now();
         loop {
@@ -171,7 +174,7 @@ pub(crate) fn run(mut driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
                     Ok(true) => match event::read() {
                         Ok(TermEvent::Key(k)) => {
                             for cmd in app.on_key(k) {
-                                driver.send(cmd);
+                                link.send(cmd);
                             }
                         }
                         Ok(TermEvent::Resize(..)) => next_frame = Instant::now(),
@@ -182,49 +185,34 @@ pub(crate) fn run(mut driver: Driver, opts: TuiOptions) -> Result<i32, Error> {
                     Err(_) => hung_up = true,
                 }
             }
-            while let Some(ev) = driver.next_event(Duration::ZERO) {
+            while let Some(ev) = link.next_event(Duration::ZERO) {
                 app.on_event(&ev);
             }
-            if driver.hung_up() {
+            if link.hung_up() {
                 hung_up = true;
             }
-            if hung_up || app.quit || driver.terminated() {
-                break;
+            if hung_up {
+                break Ending::HungUp;
+            }
+            if app.quit {
+                break Ending::Quit;
+            }
+            if link.terminated() {
+                break Ending::Terminated;
+            }
+            if let Some(why) = link.gone() {
+                break Ending::Gone(why);
             }
             let now = Instant::now();
             if now >= next_frame {
-                app.set_snapshot(driver.engine().snapshot());
+                app.set_snapshot(link.snapshot());
                 if screen.terminal.draw(|f| view::draw(f, &app, now)).is_err() {
                     hung_up = true;
                 }
                 next_frame = now + frame_time;
             }
         }
-    }
-    if hung_up {
-        let recording = app.recording();
-        driver.note_hangup(recording);
-        if recording {
-            // Nobody can press stop now: the take ends at --duration, SIGINT or SIGTERM.
-            driver.wait_for_take_end();
-        }
-    }
-    let finished = driver.finish()?;
-    // Say where everything went, on the restored terminal (ignored if it is gone).
-    if !hung_up {
-        let mut out = io::stdout().lock();
-        let session = &finished.session;
-        let takes = session.manifest().takes.len();
-        let _ = writeln!(
-            out,
-            "tapedeck: session {} has {takes} take{}",
-            session.dir().display(),
-            if takes == 1 { "" } else { "s" }
-        );
-        let dir = session.dir().display().to_string();
-        for s in finished.takes() {
-            let _ = writeln!(out, "{}", describe_take(&s, &dir));
-        }
-    }
-    Ok(finished.exit_code(false))
+    };
+    // The screen is closed and the terminal restored: the link says what happens now.
+    link.finish(ending, app.recording())
 }

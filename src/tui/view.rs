@@ -184,17 +184,26 @@ pub fn draw(f: &mut Frame, app: &App, now: Instant) {
 
 fn draw_header(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
     let s = &app.snap;
-    let line1 = Line::from(vec![
+    let mut line1 = vec![
         Span::styled("tapedeck", st.bold(Color::Cyan)),
         Span::raw(format!("  {}  ", s.session)),
-        Span::styled(
-            format!(
-                "{} ({}) {} Hz {}",
-                s.device.name, s.device.host, s.sample_rate, s.file_format
-            ),
-            st.dim(),
+    ];
+    // A screen attached to a recorder in another process says so, and which one.
+    if let Some(a) = &app.attached {
+        line1.push(Span::styled(
+            format!("⇄ attached pid {}", a.pid),
+            st.bold(Color::Yellow),
+        ));
+        line1.push(Span::raw("  "));
+    }
+    line1.push(Span::styled(
+        format!(
+            "{} ({}) {} Hz {}",
+            s.device.name, s.device.host, s.sample_rate, s.file_format
         ),
-    ]);
+        st.dim(),
+    ));
+    let line1 = Line::from(line1);
     let mut spans = match &s.transport {
         Transport::Recording { take, frames, .. } => {
             let secs = *frames as f64 / f64::from(s.sample_rate.max(1));
@@ -759,6 +768,11 @@ fn draw_message(f: &mut Frame, app: &App, area: Rect, now: Instant, st: &Styles)
 fn draw_footer(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
     let keys: &[(&str, &str)] = match &app.mode {
         Mode::Rename { .. } => &[("type", "new name"), ("Enter", "keep"), ("Esc", "cancel")],
+        Mode::ConfirmQuit if app.attached.is_some() => &[
+            ("y", "quit, the take goes on"),
+            ("s", "stop the take and quit"),
+            ("n", "stay"),
+        ],
         Mode::ConfirmQuit => &[("y", "stop the take and quit"), ("n", "keep recording")],
         Mode::Goto { .. } => &[
             ("type", "a time: 1:23, 83s, 3984000f"),
@@ -895,15 +909,33 @@ fn draw_confirm(f: &mut Frame, app: &App, area: Rect, st: &Styles) {
         Transport::Recording { take, .. } => format!("take {take}"),
         Transport::Stopped => "a take".to_string(),
     };
-    let rect = centered(area, 46, 5);
-    let text = vec![
-        Line::from(Span::styled(
-            format!("Recording {take}."),
-            st.bold(Color::Red),
-        )),
-        Line::from("Stop it (everything is kept) and quit?"),
-        Line::from("y = stop and quit    n = keep recording"),
-    ];
+    let (width, text) = match &app.attached {
+        // Attached: the recorder is another process, and quitting leaves it recording.
+        Some(a) => (
+            56,
+            vec![
+                Line::from(Span::styled(
+                    format!("Recorder pid {} is recording {take}.", a.pid),
+                    st.bold(Color::Red),
+                )),
+                Line::from("Quit this screen? The take goes on recording."),
+                Line::from("y = quit, it goes on   s = stop it and quit"),
+                Line::from("n = stay"),
+            ],
+        ),
+        None => (
+            46,
+            vec![
+                Line::from(Span::styled(
+                    format!("Recording {take}."),
+                    st.bold(Color::Red),
+                )),
+                Line::from("Stop it (everything is kept) and quit?"),
+                Line::from("y = stop and quit    n = keep recording"),
+            ],
+        ),
+    };
+    let rect = centered(area, width, text.len() as u16 + 2);
     f.render_widget(Clear, rect);
     f.render_widget(
         Paragraph::new(text)
