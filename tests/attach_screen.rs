@@ -65,6 +65,8 @@ fn snapshot(recording: bool) -> Snapshot {
         disk: None,
         last_take: None,
         stream_failed: None,
+        trigger: Default::default(),
+        kept_frames: 0,
         song: Default::default(),
     }
 }
