@@ -49,7 +49,7 @@ pub mod probe;
 mod repair;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -175,11 +175,109 @@ impl WavWriter {
         self.data_offset
     }
 
-    /// Appends encoded little-endian sample bytes.
+    /// Appends encoded little-endian sample bytes. On failure, whatever part of `bytes`
+    /// reached the file or its buffer is counted (see [`WavWriter::data_bytes`]).
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)?;
-        self.data_bytes += bytes.len() as u64;
-        Ok(())
+        match self.out.write_all(bytes) {
+            Ok(()) => {
+                self.data_bytes += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.data_bytes += self.accepted_of(bytes.len() as u64);
+                Err(e)
+            }
+        }
+    }
+
+    /// How much of a failed write of `len` bytes the file and its buffer took: the buffer
+    /// normally takes none of a write it could not make room for, but what is there counts.
+    fn accepted_of(&self, len: u64) -> u64 {
+        let Ok(meta) = self.out.get_ref().metadata() else {
+            return 0;
+        };
+        let held = meta.len().saturating_sub(self.data_offset) + self.out.buffer().len() as u64;
+        held.saturating_sub(self.data_bytes).min(len)
+    }
+
+    /// Audio bytes handed to the file so far, on disk or still buffered.
+    pub fn data_bytes(&self) -> u64 {
+        self.data_bytes
+    }
+
+    /// Writes out buffered audio (without touching the header).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The most whole frames a finished file can hold when the file may be at most
+    /// `file_bytes` long: the header, the audio and its pad byte must fit.
+    pub fn frames_within(&self, file_bytes: u64) -> u64 {
+        let bps = self.format.bytes_per_sample() as u64;
+        let room = file_bytes.saturating_sub(self.data_offset);
+        let mut frames = room / bps;
+        // An odd data size takes a pad byte.
+        if (frames * bps) & 1 == 1 && frames * bps + 1 > room {
+            frames -= 1;
+        }
+        frames
+    }
+
+    /// The whole frames [`WavWriter::frames_within`] the bytes the file has on disk now.
+    pub fn frames_on_disk(&self) -> io::Result<u64> {
+        let len = self.out.get_ref().metadata()?.len();
+        Ok(self.frames_within(len))
+    }
+
+    /// Ends the file after its first `frames` frames (no more than it was handed), finalised
+    /// as a complete file at exactly that length, and returns the audio it was handed past
+    /// that point: read back from the disk and taken from the buffer (a write refused because
+    /// the file could not grow leaves the rest there), for the next file to carry on with.
+    pub fn split_off(self, frames: u64) -> io::Result<(u64, Vec<u8>)> {
+        let Self {
+            out,
+            path,
+            format,
+            data_offset,
+            fact_offset,
+            bext_body,
+            data_bytes,
+            rf64,
+        } = self;
+        let cut = frames * format.bytes_per_sample() as u64;
+        if cut > data_bytes {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot end {} after more frames than it holds", path.display()),
+            ));
+        }
+        let (mut file, buffered) = out.into_parts();
+        let buffered = buffered.unwrap_or_else(|p| p.into_inner());
+        let on_disk = file.metadata()?.len().saturating_sub(data_offset);
+        let tail = if cut <= on_disk {
+            let mut tail = vec![0u8; (on_disk - cut) as usize];
+            file.read_exact_at(&mut tail, data_offset + cut)?;
+            tail.extend_from_slice(&buffered);
+            tail
+        } else {
+            // The frames up to the cut are partly still in the buffer.
+            let need = ((cut - on_disk) as usize).min(buffered.len());
+            file.write_all_at(&buffered[..need], data_offset + on_disk)?;
+            buffered[need..].to_vec()
+        };
+        file.set_len(data_offset + cut)?;
+        file.seek(SeekFrom::Start(data_offset + cut))?;
+        let cut_file = Self {
+            out: BufWriter::with_capacity(BUFFER_BYTES, file),
+            path,
+            format,
+            data_offset,
+            fact_offset,
+            bext_body,
+            data_bytes: cut,
+            rf64,
+        };
+        Ok((cut_file.finalize()?, tail))
     }
 
     /// Flushes buffered audio and rewrites the size fields to cover it, turning the file into

@@ -329,6 +329,11 @@ struct CommonArgs {
     /// more tracks). Prefer the interface's direct monitoring where it has one.
     #[arg(long = "monitor", value_name = "TRACK")]
     monitor: Vec<u16>,
+    // Split takes (long takes on every file system).
+    /// Continue every take in a numbered next file per track at this length (e.g. 1h), on any
+    /// file system. Takes are split anyway where a file cannot grow (FAT's 4 GiB limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    split_every: Option<Duration>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

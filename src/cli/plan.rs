@@ -93,6 +93,9 @@ pub(crate) struct RecordPlan {
     pub(crate) calibrating: bool,
     /// Tracks monitored from the start.
     pub(crate) monitor: Vec<u16>,
+    // Split takes (long takes on every file system).
+    /// `--split-every`: every take continues in a next file per track at this length.
+    pub(crate) split_every: Option<Duration>,
 }
 
 /// Which output plays the song.
@@ -196,6 +199,8 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         ring_seconds: a.ring_seconds,
         sync_interval: a.sync_interval.0,
         front,
+        // Split takes.
+        split_every: a.split_every,
     })
 }
 

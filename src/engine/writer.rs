@@ -79,7 +79,7 @@ impl Writer {
         let now = Instant::now();
         let channels = usize::from(cfg.recorder.device.channels.max(1));
         let rate = cfg.recorder.device.sample_rate;
-        let sink = WavSink::new(session.dir(), cfg.sync_interval);
+        let sink = WavSink::new(session.dir(), cfg.sync_interval, cfg.split_every);
         let mut core = Recorder::new(cfg.recorder, session, sink, SystemClock);
         for problem in song.reload(core.session().dir(), core.session().manifest()) {
             core.warn(problem);
