@@ -75,43 +75,39 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
             },
             None => takes.last().copied(),
         };
-        let clip = playing.and_then(|take| {
-            let file = take.tracks.iter().find(|f| f.track == track.number)?;
-            let path = dir.join(&file.file);
-            match probe::probe(&path) {
-                Ok(info) => {
-                    if info.sample_rate != m.sample_rate {
-                        song.problems.push(format!(
-                            "{} is at {} Hz, the session at {} Hz; it does not play",
-                            path.display(),
-                            info.sample_rate,
-                            m.sample_rate
-                        ));
-                        return None;
+        // One clip per file: a take split in parts plays them back to back.
+        let mut clips = Vec::new();
+        if let Some(take) = playing
+            && let Some(file) = take.tracks.iter().find(|f| f.track == track.number)
+        {
+            let mut at = take.timeline_start;
+            for part in file.files() {
+                if let Some(mut clip) = clip_of(dir, m, &part.file, at, part.frames, &mut song) {
+                    if !file.parts.is_empty() {
+                        // A part never plays over the next.
+                        clip.frames = clip.frames.min(part.frames);
                     }
-                    let clip = Clip::from_probe(path.clone(), take.timeline_start, &info);
-                    if info.frames < file.frames {
-                        song.problems.push(format!(
-                            "{} holds {} of the {} frames the manifest lists; it plays what it has",
-                            path.display(),
-                            info.frames,
-                            file.frames
-                        ));
-                    }
-                    Some(clip)
+                    clips.push(clip);
                 }
-                Err(e) => {
-                    song.problems
-                        .push(format!("{}: {e}; it does not play", path.display()));
-                    None
-                }
+                // The next part starts where the manifest says this one ends, whatever this
+                // one holds, so that a short part does not move the rest.
+                at += part.frames;
             }
-        });
-        song.cue.push(CueTrack {
-            number: track.number,
-            cue: cue_of(&track.cue),
-            clip,
-        });
+        }
+        if clips.is_empty() {
+            song.cue.push(CueTrack {
+                number: track.number,
+                cue: cue_of(&track.cue),
+                clip: None,
+            });
+        }
+        for clip in clips {
+            song.cue.push(CueTrack {
+                number: track.number,
+                cue: cue_of(&track.cue),
+                clip: Some(clip),
+            });
+        }
         song.tracks.push(SongTrack {
             number: track.number,
             name: track.name.clone(),
@@ -123,6 +119,39 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
         });
     }
     song
+}
+
+/// The clip of one file of a take, placed at timeline frame `at`; what is wrong with it goes
+/// into the song's problems.
+fn clip_of(dir: &Path, m: &Manifest, file: &str, at: u64, frames: u64, song: &mut Song) -> Option<Clip> {
+    let path = dir.join(file);
+    match probe::probe(&path) {
+        Ok(info) => {
+            if info.sample_rate != m.sample_rate {
+                song.problems.push(format!(
+                    "{} is at {} Hz, the session at {} Hz; it does not play",
+                    path.display(),
+                    info.sample_rate,
+                    m.sample_rate
+                ));
+                return None;
+            }
+            if info.frames < frames {
+                song.problems.push(format!(
+                    "{} holds {} of the {} frames the manifest lists; it plays what it has",
+                    path.display(),
+                    info.frames,
+                    frames
+                ));
+            }
+            Some(Clip::from_probe(path, at, &info))
+        }
+        Err(e) => {
+            song.problems
+                .push(format!("{}: {e}; it does not play", path.display()));
+            None
+        }
+    }
 }
 
 /// Renumbers this run's tracks whose number the session already gives to another track (an
