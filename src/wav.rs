@@ -132,7 +132,12 @@ impl WavWriter {
         tmp_name.push(name);
         tmp_name.push(".part");
         let tmp = path.with_file_name(tmp_name);
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // Readable too: a file split in parts hands back what it held past the cut.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
         let published = out
             .write_all(&header.bytes)

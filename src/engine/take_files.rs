@@ -410,3 +410,145 @@ impl TakeFiles for WavTake {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: u32 = 1000;
+
+    fn new_file(name: &str, time_reference: u64) -> NewFile {
+        NewFile {
+            name: name.to_string(),
+            bwf: BwfInfo {
+                time_reference,
+                file_uid: name.to_string(),
+                ..BwfInfo::for_file(Path::new(name), RATE)
+            },
+        }
+    }
+
+    /// The bext TimeReference of a file (EBU Tech 3285: 338 bytes into the bext body).
+    fn time_reference(path: &Path) -> u64 {
+        let f = std::fs::File::open(path).expect("open");
+        let body = crate::wav::bext_body_offset(&f)
+            .expect("read")
+            .expect("a bext chunk");
+        let mut b = [0u8; 8];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, body + 338).expect("read");
+        u64::from_le_bytes(b)
+    }
+
+    /// Every sample of a file, by hound (an independent reader).
+    fn samples(path: &Path) -> Vec<i32> {
+        hound::WavReader::open(path)
+            .expect("hound opens every part")
+            .into_samples::<i32>()
+            .map(|s| s.expect("sample"))
+            .collect()
+    }
+
+    /// Records `frames` frames of two tracks (track k's frame n is n * 2 + k, in s24) in
+    /// steps of `step` frames, as the recorder hands them over; returns how it ended and how
+    /// many times new parts were announced.
+    fn record(sink: &mut WavSink, dir: &Path, frames: i32, step: i32) -> (Vec<FileEnd>, usize) {
+        let files = [new_file("01_A_T001.wav", 5000), new_file("02_B_T001.wav", 5000)];
+        let mut take = sink
+            .create(dir, &files, FileFormat::S24, RATE)
+            .expect("create");
+        let mut announced = 0;
+        let mut n = 0;
+        while n < frames {
+            let end = (n + step).min(frames);
+            for k in 0..2 {
+                let bytes: Vec<u8> = (n..end)
+                    .flat_map(|v| (v * 2 + k).to_le_bytes()[..3].to_vec())
+                    .collect();
+                take.write(k as usize, &bytes).expect("write");
+            }
+            if let Some(parts) = take.new_parts() {
+                announced += 1;
+                // Both tracks always have the same number of parts, the newest at 0 frames.
+                assert_eq!(parts[0].len(), parts[1].len());
+                assert_eq!(parts[0].last().map(|p| p.1), Some(0));
+            }
+            take.checkpoint().expect("checkpoint");
+            n = end;
+        }
+        (take.finish(&[None, None]), announced)
+    }
+
+    fn check_parts(dir: &Path, ends: &[FileEnd], want: &[u64]) {
+        for (k, end) in ends.iter().enumerate() {
+            let got: Vec<u64> = end.parts.iter().map(|p| p.1).collect();
+            assert_eq!(got, want, "track {k}: frames per part");
+            assert_eq!(end.frames, want.iter().sum::<u64>());
+            let mut all = Vec::new();
+            let mut before = 0;
+            for (i, (name, frames)) in end.parts.iter().enumerate() {
+                let path = dir.join(name);
+                if i > 0 {
+                    let first = &end.parts[0].0;
+                    assert_eq!(
+                        *name,
+                        naming::part_file_name(first, i as u32 + 1),
+                        "numbered after the first"
+                    );
+                }
+                let s = samples(&path);
+                assert_eq!(s.len() as u64, *frames, "{name}: the header says what it holds");
+                assert_eq!(time_reference(&path), 5000 + before, "{name}: TimeReference");
+                before += frames;
+                all.extend(s);
+            }
+            let expected: Vec<i32> = (0..end.frames as i32).map(|v| v * 2 + k as i32).collect();
+            assert_eq!(all, expected, "track {k}: the parts in order are the take");
+        }
+    }
+
+    #[test]
+    fn a_known_file_limit_splits_every_file_at_the_same_frame_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = WavSink::new(dir.path(), None, None);
+        // Room for 10 frames of s24 after the 4096-byte header, pad byte included: 11 frames
+        // (33 bytes) would need 34 with the pad.
+        sink.file_limit = Some(4096 + 33);
+        let (ends, announced) = record(&mut sink, dir.path(), 27, 7);
+        check_parts(dir.path(), &ends, &[10, 10, 7]);
+        assert_eq!(announced, 2, "each new part is announced once");
+        for end in &ends {
+            for (name, _) in &end.parts {
+                let len = std::fs::metadata(dir.path().join(name)).expect("meta").len();
+                assert!(len <= 4096 + 33, "{name} is {len} bytes, past the limit");
+            }
+        }
+    }
+
+    #[test]
+    fn split_every_cuts_parts_of_exactly_that_length_and_an_exact_end_opens_no_empty_part() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = WavSink::new(dir.path(), None, Some(Duration::from_secs(1)));
+        let (ends, _) = record(&mut sink, dir.path(), 3000, 64);
+        check_parts(dir.path(), &ends, &[1000, 1000, 1000]);
+    }
+
+    #[test]
+    fn a_take_shorter_than_a_part_is_one_file_with_no_parts_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = WavSink::new(dir.path(), None, Some(Duration::from_secs(10)));
+        let (ends, announced) = record(&mut sink, dir.path(), 500, 64);
+        assert_eq!(announced, 0);
+        for end in &ends {
+            assert!(end.parts.is_empty());
+            assert_eq!(end.frames, 500);
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_grow_is_told_from_other_write_errors() {
+        assert!(cannot_grow(&io::Error::from_raw_os_error(libc::EFBIG)));
+        assert!(cannot_grow(&io::Error::from_raw_os_error(libc::EPERM)));
+        assert!(!cannot_grow(&io::Error::from_raw_os_error(libc::ENOSPC)));
+        assert!(!cannot_grow(&io::Error::from_raw_os_error(libc::EIO)));
+    }
+}

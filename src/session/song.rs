@@ -196,6 +196,74 @@ mod tests {
     use crate::session::manifest::TrackRecord;
 
     #[test]
+    fn a_split_take_plays_its_parts_back_to_back() {
+        use crate::session::manifest::{DeviceRecord, PartRecord, TakeTrack};
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("take-001")).expect("mkdir");
+        let names = [
+            "take-001/01_Kick_T001.wav",
+            "take-001/01_Kick_T001_part002.wav",
+            "take-001/01_Kick_T001_part003.wav",
+        ];
+        let lengths = [1000u64, 1000, 300];
+        for (name, frames) in names.iter().zip(lengths) {
+            let mut w = crate::wav::WavWriter::create(
+                &dir.path().join(name),
+                crate::format::FileFormat::S16,
+                48_000,
+            )
+            .expect("create");
+            w.write_bytes(&vec![0u8; frames as usize * 2]).expect("write");
+            w.finalize().expect("finalize");
+        }
+        let device = DeviceRecord {
+            host: "demo".into(),
+            id: "demo".into(),
+            name: "demo".into(),
+            sample_rate: 48_000,
+            sample_format: "f32".into(),
+            channels: 1,
+            buffer_frames: None,
+        };
+        let now = crate::session::now();
+        let mut m = Manifest::new(
+            "S",
+            now,
+            48_000,
+            "s16",
+            device.clone(),
+            vec![TrackRecord::new(1, "Kick", 1, None, "s16")],
+        );
+        let mut track = TakeTrack::new(1, "Kick", 1, None, names[0]);
+        track.frames = lengths.iter().sum();
+        track.parts = names
+            .iter()
+            .zip(lengths)
+            .map(|(n, frames)| PartRecord {
+                file: n.to_string(),
+                frames,
+            })
+            .collect();
+        let mut take = TakeRecord::begin(1, now, device, "s16", 0, vec![track], 0, "u".into());
+        take.state = TakeState::Complete;
+        take.timeline_start = 500;
+        m.takes.push(take);
+        let song = load(dir.path(), &m);
+        assert!(song.problems.is_empty(), "{:?}", song.problems);
+        let clips: Vec<(u64, u64)> = song
+            .cue
+            .iter()
+            .map(|t| {
+                assert_eq!(t.number, 1, "every clip is the track's");
+                let c = t.clip.as_ref().expect("a clip per part");
+                (c.start, c.frames)
+            })
+            .collect();
+        assert_eq!(clips, [(500, 1000), (1500, 1000), (2500, 300)]);
+        assert_eq!(crate::playback::song_length(&song.cue), 2800);
+    }
+
+    #[test]
     fn a_run_never_takes_over_an_imported_or_other_track() {
         let mut imported = TrackRecord::new(1, "Backing", 1, None, "s24");
         imported.input = None;
