@@ -7,6 +7,7 @@ pub mod daw;
 #[cfg(feature = "jack")]
 pub mod jack_cable;
 pub mod pipewire;
+pub mod split;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
