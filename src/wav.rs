@@ -142,7 +142,7 @@ impl WavWriter {
         let published = out
             .write_all(&header.bytes)
             .and_then(|()| out.flush())
-            .and_then(|()| std::fs::hard_link(&tmp, path));
+            .and_then(|()| publish(&tmp, path));
         let _ = std::fs::remove_file(&tmp);
         published?;
         Ok(Self {
@@ -270,7 +270,11 @@ impl WavWriter {
             file.write_all_at(&buffered[..need], data_offset + on_disk)?;
             buffered[need..].to_vec()
         };
-        file.set_len(data_offset + cut)?;
+        // Only when it changes anything: FAT through FUSE refuses to "truncate" a file at its
+        // limit to the length it already has.
+        if file.metadata()?.len() != data_offset + cut {
+            file.set_len(data_offset + cut)?;
+        }
         file.seek(SeekFrom::Start(data_offset + cut))?;
         let cut_file = Self {
             out: BufWriter::with_capacity(BUFFER_BYTES, file),
@@ -355,6 +359,30 @@ impl WavWriter {
         }
         self.sync()?;
         Ok(self.frames())
+    }
+}
+
+/// Puts the finished header at `path` under its name: a hard link, which fails if the name
+/// exists. File systems without hard links (FAT, where USB drives live) get a rename once the
+/// name is seen to be free: the take's folder is new and the session locked, so nothing else
+/// makes that name in between.
+fn publish(tmp: &Path, path: &Path) -> io::Result<()> {
+    match std::fs::hard_link(tmp, path) {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+            ) =>
+        {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists", path.display()),
+                ));
+            }
+            std::fs::rename(tmp, path)
+        }
+        other => other,
     }
 }
 
