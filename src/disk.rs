@@ -38,7 +38,9 @@ pub fn file_size_limit(path: &Path) -> Option<u64> {
     let real = std::fs::canonicalize(path).ok()?;
     let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let fs_type = mount_type(&table, &real)?;
-    FAT_TYPES.contains(&fs_type.as_str()).then_some(FAT_FILE_LIMIT)
+    FAT_TYPES
+        .contains(&fs_type.as_str())
+        .then_some(FAT_FILE_LIMIT)
 }
 
 fn statfs_type(path: &Path) -> Option<i64> {

@@ -253,7 +253,10 @@ impl WavWriter {
         if cut > data_bytes {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("cannot end {} after more frames than it holds", path.display()),
+                format!(
+                    "cannot end {} after more frames than it holds",
+                    path.display()
+                ),
             ));
         }
         let (mut file, buffered) = out.into_parts();

@@ -10,7 +10,8 @@ use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
     CueRecord, DeviceRecord, DropoutRecord, EndReason, LatencyRecord, Manifest, MarkerRecord,
-    NoteRecord, PartRecord, Program, SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack, TrackRecord,
+    NoteRecord, PartRecord, Program, SCHEMA, TakeKind, TakeRecord, TakeState, TakeTrack,
+    TrackRecord,
 };
 
 fn read_json(path: &Path) -> Value {

@@ -87,7 +87,13 @@ fn split_every_cuts_every_track_at_the_same_frames_and_exports_place_the_parts_b
     let names: Vec<String> = track_parts(&session, &take)[0]
         .1
         .iter()
-        .map(|p| p.path.file_name().expect("name").to_string_lossy().into_owned())
+        .map(|p| {
+            p.path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(
         names,
@@ -123,8 +129,15 @@ fn split_every_cuts_every_track_at_the_same_frames_and_exports_place_the_parts_b
             assert!((pos - at).abs() < 1e-9, "part {k} at {pos}, expected {at}");
             let want = if k < 2 { 2.0 } else { 1.0 };
             assert!((len - want).abs() < 1e-9, "part {k} is {len} s");
-            let track = if file.contains("02_Right") { "02_Right" } else { "01_Left" };
-            assert!(file.ends_with(&names[k].replace("01_Left", track)), "{file}");
+            let track = if file.contains("02_Right") {
+                "02_Right"
+            } else {
+                "01_Left"
+            };
+            assert!(
+                file.ends_with(&names[k].replace("01_Left", track)),
+                "{file}"
+            );
             at += len;
         }
     }
@@ -156,10 +169,18 @@ fn split_every_cuts_every_track_at_the_same_frames_and_exports_place_the_parts_b
         .arg(out.join("song.dawproject"))
         .output()
         .expect("python3");
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     let lines: Vec<String> = String::from_utf8_lossy(&read.stdout)
         .lines()
-        .map(|l| l.split_once(' ').map(|(_, c)| c.to_string()).unwrap_or_default())
+        .map(|l| {
+            l.split_once(' ')
+                .map(|(_, c)| c.to_string())
+                .unwrap_or_default()
+        })
         .collect();
     assert_eq!(lines.len(), 2, "one lane per track: {lines:?}");
     for l in &lines {

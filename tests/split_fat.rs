@@ -67,7 +67,10 @@ impl FatMount {
         // Sparse. (fusefat loses track of images much larger than this.)
         ok(Command::new("truncate").args(["-s", "3G"]).arg(&img));
         ok(Command::new("mkfs.vfat").args(["-F", "32"]).arg(&img));
-        ok(Command::new("fusefat").args(["-o", "rw+"]).arg(&img).arg(&mnt));
+        ok(Command::new("fusefat")
+            .args(["-o", "rw+"])
+            .arg(&img)
+            .arg(&mnt));
         let m = FatMount { dir, mnt };
         let table = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
         let real = std::fs::canonicalize(&m.mnt).expect("canonical");
@@ -222,7 +225,9 @@ fn a_take_across_the_fat_limit_continues_in_a_next_part_and_a_killed_one_is_reco
     let _ = child.wait();
     let m = read_json(&session.join("session.json"));
     assert_eq!(m["takes"][0]["state"], "recording");
-    let listed = m["takes"][0]["tracks"][0]["parts"].as_array().expect("parts listed");
+    let listed = m["takes"][0]["tracks"][0]["parts"]
+        .as_array()
+        .expect("parts listed");
     assert_eq!(listed.len(), 2, "the journal lists both parts: {listed:?}");
     assert_eq!(listed[0]["frames"].as_u64(), Some(20 * RATE as u64));
 
@@ -236,7 +241,10 @@ fn a_take_across_the_fat_limit_continues_in_a_next_part_and_a_killed_one_is_reco
     let frames = check_take_with(&session, &take, &source, false);
     assert_eq!(frames[0].len(), 2, "{frames:?}");
     assert_eq!(frames[0][0], 20 * RATE as u64);
-    assert!(frames[0][1] > 0, "the second part kept what reached the disk");
+    assert!(
+        frames[0][1] > 0,
+        "the second part kept what reached the disk"
+    );
     assert_eq!(
         take["length_frames"].as_u64(),
         Some(frames[0].iter().sum::<u64>())

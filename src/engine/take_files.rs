@@ -452,7 +452,10 @@ mod tests {
     /// steps of `step` frames, as the recorder hands them over; returns how it ended and how
     /// many times new parts were announced.
     fn record(sink: &mut WavSink, dir: &Path, frames: i32, step: i32) -> (Vec<FileEnd>, usize) {
-        let files = [new_file("01_A_T001.wav", 5000), new_file("02_B_T001.wav", 5000)];
+        let files = [
+            new_file("01_A_T001.wav", 5000),
+            new_file("02_B_T001.wav", 5000),
+        ];
         let mut take = sink
             .create(dir, &files, FileFormat::S24, RATE)
             .expect("create");
@@ -496,8 +499,16 @@ mod tests {
                     );
                 }
                 let s = samples(&path);
-                assert_eq!(s.len() as u64, *frames, "{name}: the header says what it holds");
-                assert_eq!(time_reference(&path), 5000 + before, "{name}: TimeReference");
+                assert_eq!(
+                    s.len() as u64,
+                    *frames,
+                    "{name}: the header says what it holds"
+                );
+                assert_eq!(
+                    time_reference(&path),
+                    5000 + before,
+                    "{name}: TimeReference"
+                );
                 before += frames;
                 all.extend(s);
             }
@@ -518,7 +529,9 @@ mod tests {
         assert_eq!(announced, 2, "each new part is announced once");
         for end in &ends {
             for (name, _) in &end.parts {
-                let len = std::fs::metadata(dir.path().join(name)).expect("meta").len();
+                let len = std::fs::metadata(dir.path().join(name))
+                    .expect("meta")
+                    .len();
                 assert!(len <= 4096 + 33, "{name} is {len} bytes, past the limit");
             }
         }

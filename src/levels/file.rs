@@ -72,7 +72,11 @@ pub fn measure_files<P: AsRef<Path>>(paths: &[P]) -> io::Result<Report> {
 }
 
 /// Feeds every whole frame of one probed file to `meter`.
-fn add_file(meter: &mut LevelMeter, path: &Path, info: &crate::wav::probe::WavInfo) -> io::Result<()> {
+fn add_file(
+    meter: &mut LevelMeter,
+    path: &Path,
+    info: &crate::wav::probe::WavInfo,
+) -> io::Result<()> {
     let channels = usize::from(info.channels.max(1));
     let bps = info.format.bytes_per_sample();
     let frame_bytes = bps * channels;

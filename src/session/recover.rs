@@ -14,8 +14,7 @@ use crate::format::FileFormat;
 fn unlisted_parts(session_dir: &Path, first: &str, listed: usize) -> Vec<String> {
     let mut found = Vec::new();
     let mut k = listed.max(1) + 1;
-    loop {
-        let Ok(n) = u32::try_from(k) else { break };
+    while let Ok(n) = u32::try_from(k) {
         let rel = super::naming::part_file_name(first, n);
         if !session_dir.join(&rel).exists() {
             break;
@@ -110,7 +109,11 @@ pub(crate) fn recover_takes(
             }
             let frames: u64 = repaired.iter().map(|p| p.frames).sum();
             t.frames = frames;
-            t.parts = if parts.len() > 1 { repaired.clone() } else { Vec::new() };
+            t.parts = if parts.len() > 1 {
+                repaired.clone()
+            } else {
+                Vec::new()
+            };
             if track_result.is_ok() {
                 track_result = Ok(frames);
             }

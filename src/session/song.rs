@@ -123,7 +123,14 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
 
 /// The clip of one file of a take, placed at timeline frame `at`; what is wrong with it goes
 /// into the song's problems.
-fn clip_of(dir: &Path, m: &Manifest, file: &str, at: u64, frames: u64, song: &mut Song) -> Option<Clip> {
+fn clip_of(
+    dir: &Path,
+    m: &Manifest,
+    file: &str,
+    at: u64,
+    frames: u64,
+    song: &mut Song,
+) -> Option<Clip> {
     let path = dir.join(file);
     match probe::probe(&path) {
         Ok(info) => {
@@ -213,7 +220,8 @@ mod tests {
                 48_000,
             )
             .expect("create");
-            w.write_bytes(&vec![0u8; frames as usize * 2]).expect("write");
+            w.write_bytes(&vec![0u8; frames as usize * 2])
+                .expect("write");
             w.finalize().expect("finalize");
         }
         let device = DeviceRecord {

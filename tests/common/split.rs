@@ -20,7 +20,10 @@ impl DemoSource {
         let len = unpaced_loop_frames(rate, period);
         let mut looped = vec![0f32; len * channels];
         DemoSynth::new(channels, rate, DemoOptions::default().seed).render(&mut looped);
-        assert!(looped.iter().any(|&x| x != 0.0), "the demo input is not silent");
+        assert!(
+            looped.iter().any(|&x| x != 0.0),
+            "the demo input is not silent"
+        );
         Self {
             looped,
             channels,
