@@ -144,7 +144,11 @@ impl WavWriter {
             .and_then(|()| out.flush())
             .and_then(|()| publish(&tmp, path));
         let _ = std::fs::remove_file(&tmp);
-        published?;
+        if let Some(renamed) = published? {
+            // Written on from a handle opened by the name it has now: FAT through FUSE
+            // (fusefat) loses track of a file renamed while open.
+            out = BufWriter::with_capacity(BUFFER_BYTES, renamed);
+        }
         Ok(Self {
             out,
             path: path.to_path_buf(),
@@ -368,9 +372,11 @@ impl WavWriter {
 /// Puts the finished header at `path` under its name: a hard link, which fails if the name
 /// exists. File systems without hard links (FAT, where USB drives live) get a rename once the
 /// name is seen to be free: the take's folder is new and the session locked, so nothing else
-/// makes that name in between.
-fn publish(tmp: &Path, path: &Path) -> io::Result<()> {
+/// makes that name in between. A renamed file comes back opened again under its new name,
+/// positioned after what it holds.
+fn publish(tmp: &Path, path: &Path) -> io::Result<Option<File>> {
     match std::fs::hard_link(tmp, path) {
+        Ok(()) => Ok(None),
         Err(e)
             if matches!(
                 e.raw_os_error(),
@@ -383,9 +389,12 @@ fn publish(tmp: &Path, path: &Path) -> io::Result<()> {
                     format!("{} exists", path.display()),
                 ));
             }
-            std::fs::rename(tmp, path)
+            std::fs::rename(tmp, path)?;
+            let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+            f.seek(SeekFrom::End(0))?;
+            Ok(Some(f))
         }
-        other => other,
+        Err(e) => Err(e),
     }
 }
 
