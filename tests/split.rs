@@ -243,3 +243,57 @@ fn a_file_the_system_refuses_to_grow_continues_in_a_next_part_sample_for_sample(
     let notes = m["notes"].to_string();
     assert!(notes.contains("continues in new files"), "{notes}");
 }
+
+#[test]
+fn a_recorder_killed_after_its_files_moved_on_is_recovered_part_by_part() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let limit = 3_000_000u64;
+    let args = demo_args(tmp.path(), "2", &["--duration", "3h"]);
+    let mut child = limited(limit, &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tapedeck");
+    let session = tmp.path().join("song");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(session.join("session.json"))
+        .is_ok_and(|t| t.contains("_part003.wav"))
+    {
+        assert!(child.try_wait().expect("wait").is_none(), "ended early");
+        assert!(std::time::Instant::now() < deadline, "no third part after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our child's, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let (code, said, err) = common::run(
+        &["recover", "--dir", tmp.path().to_str().expect("utf-8"), "song"],
+        &[],
+    );
+    assert_eq!(code, 0, "{said}\n{err}");
+    let take = last_take(&session);
+    assert_eq!(take["state"], "recovered", "{take:#}");
+    // Every part on disk is listed, each repaired; together they are the device's audio.
+    let parts = check_take(&session, &take, &DemoSource::new(2, RATE, PERIOD));
+    let per_part = (limit - 4096) / 4;
+    for track in &parts {
+        assert!(track.len() >= 3, "{parts:?}");
+        for &p in &track[..track.len() - 1] {
+            assert_eq!(p, per_part, "every part but the last is full: {parts:?}");
+        }
+    }
+    let on_disk = std::fs::read_dir(session.join("take-001"))
+        .expect("take folder")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".wav"))
+        })
+        .count();
+    assert_eq!(
+        on_disk,
+        parts.iter().map(Vec::len).sum::<usize>(),
+        "every file on disk is listed"
+    );
+}
