@@ -260,7 +260,10 @@ fn a_recorder_killed_after_its_files_moved_on_is_recovered_part_by_part() {
         .is_ok_and(|t| t.contains("_part003.wav"))
     {
         assert!(child.try_wait().expect("wait").is_none(), "ended early");
-        assert!(std::time::Instant::now() < deadline, "no third part after 60 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no third part after 60 s"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // SAFETY: kill has no memory preconditions; the pid is our child's, not yet reaped.
@@ -269,7 +272,12 @@ fn a_recorder_killed_after_its_files_moved_on_is_recovered_part_by_part() {
     }
     let _ = child.wait();
     let (code, said, err) = common::run(
-        &["recover", "--dir", tmp.path().to_str().expect("utf-8"), "song"],
+        &[
+            "recover",
+            "--dir",
+            tmp.path().to_str().expect("utf-8"),
+            "song",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{said}\n{err}");

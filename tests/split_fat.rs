@@ -67,11 +67,23 @@ impl FatMount {
         // Sparse. (fusefat loses track of images much larger than this.)
         ok(Command::new("truncate").args(["-s", "3G"]).arg(&img));
         ok(Command::new("mkfs.vfat").args(["-F", "32"]).arg(&img));
-        ok(Command::new("fusefat")
+        // The daemon keeps printing: its output goes nowhere rather than into a pipe that
+        // closes under it.
+        let mounted = Command::new("fusefat")
             .args(["-o", "rw+"])
             .arg(&img)
-            .arg(&mnt));
+            .arg(&mnt)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("fusefat");
+        assert!(mounted.success(), "fusefat could not mount the image");
         let m = FatMount { dir, mnt };
+        eprintln!(
+            "split_fat: FAT image mounted, {:?} bytes free",
+            tapedeck::disk::free_bytes(&m.mnt)
+        );
         let table = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
         let real = std::fs::canonicalize(&m.mnt).expect("canonical");
         assert_eq!(
