@@ -326,13 +326,15 @@ impl WavWriter {
             }
             self.rf64 = true;
         } else {
-            // Data, fact, RIFF: any mix of old and new values describes audio on disk.
-            file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            // Any mix of old and new values describes audio on disk, so the fields go in file
+            // order: RIFF, fact, data (FAT through FUSE, fusefat, misplaces a write that goes
+            // back before the one just made).
+            file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
             die_in_header_if_asked();
             if let Some(off) = self.fact_offset {
                 file.write_all_at(&s.fact().to_le_bytes(), off)?;
             }
-            file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
+            file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
         }
         Ok(())
     }
@@ -359,12 +361,15 @@ impl WavWriter {
         if self.data_bytes & 1 == 1 {
             self.out.write_all(&[0])?;
         }
+        // The sizes, then the loudness fields, then to disk (in that order for fusefat, see
+        // `update_header`).
+        self.update_header()?;
         if let Some(l) = loudness {
             self.out
                 .get_ref()
                 .write_all_at(&l.bytes(), self.bext_body + loudness::LOUDNESS_AT)?;
         }
-        self.sync()?;
+        self.out.get_ref().sync_data()?;
         Ok(self.frames())
     }
 }
