@@ -534,9 +534,10 @@ fn riff_restore(
 ) -> [Option<Put>; 7] {
     [
         ds64_named.then(|| Put::new(DS64_BODY_AT, &s.ds64_body())),
-        Some(Put::new(data_offset - 4, &(s.data as u32).to_le_bytes())),
-        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+        // The 32-bit sizes in file order, as `update_header` writes them.
         Some(Put::new(RIFF_SIZE_AT, &(s.riff as u32).to_le_bytes())),
+        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+        Some(Put::new(data_offset - 4, &(s.data as u32).to_le_bytes())),
         Some(Put::new(0, b"RIFF")),
         Some(Put::new(DS64_ID_AT, b"JUNK")),
         Some(Put::new(DS64_BODY_AT, &[0u8; DS64_LEN])),
