@@ -299,8 +299,15 @@ impl WavWriter {
     /// Flushes buffered audio and rewrites the size fields to cover it, turning the file into
     /// RF64 the first time it no longer fits a plain WAV.
     pub fn update_header(&mut self) -> io::Result<()> {
+        self.update_header_with(None)
+    }
+
+    /// [`WavWriter::update_header`], with the bext loudness fields written in among the
+    /// sizes, in file order (see below).
+    fn update_header_with(&mut self, loudness: Option<&BextLoudness>) -> io::Result<()> {
         // The audio first: whatever the header says from here on is on the file already.
         self.out.flush()?;
+        let loudness = loudness.map(|l| (l.bytes(), self.bext_body + loudness::LOUDNESS_AT));
         let file = self.out.get_ref();
         let s = Sizes::new(
             self.data_offset,
@@ -327,14 +334,22 @@ impl WavWriter {
             self.rf64 = true;
         } else {
             // Any mix of old and new values describes audio on disk, so the fields go in file
-            // order: RIFF, fact, data (FAT through FUSE, fusefat, misplaces a write that goes
-            // back before the one just made).
+            // order: RIFF, fact, data. FAT through FUSE (fusefat) misplaces a write that goes
+            // back within the cluster of the one just made, and every write after it.
             file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
             die_in_header_if_asked();
             if let Some(off) = self.fact_offset {
                 file.write_all_at(&s.fact().to_le_bytes(), off)?;
             }
+            if let Some((bytes, at)) = &loudness {
+                file.write_all_at(bytes, *at)?;
+            }
             file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            return Ok(());
+        }
+        // RF64 files (never on FAT): the loudness fields after the sizes.
+        if let Some((bytes, at)) = &loudness {
+            self.out.get_ref().write_all_at(bytes, *at)?;
         }
         Ok(())
     }
@@ -361,14 +376,9 @@ impl WavWriter {
         if self.data_bytes & 1 == 1 {
             self.out.write_all(&[0])?;
         }
-        // The sizes, then the loudness fields, then to disk (in that order for fusefat, see
-        // `update_header`).
-        self.update_header()?;
-        if let Some(l) = loudness {
-            self.out
-                .get_ref()
-                .write_all_at(&l.bytes(), self.bext_body + loudness::LOUDNESS_AT)?;
-        }
+        // The sizes and the loudness fields in file order (for fusefat, see `update_header`),
+        // then to disk.
+        self.update_header_with(loudness)?;
         self.out.get_ref().sync_data()?;
         Ok(self.frames())
     }
