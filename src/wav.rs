@@ -49,7 +49,7 @@ pub mod probe;
 mod repair;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -132,14 +132,23 @@ impl WavWriter {
         tmp_name.push(name);
         tmp_name.push(".part");
         let tmp = path.with_file_name(tmp_name);
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // Readable too: a file split in parts hands back what it held past the cut.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         let mut out = BufWriter::with_capacity(BUFFER_BYTES, file);
         let published = out
             .write_all(&header.bytes)
             .and_then(|()| out.flush())
-            .and_then(|()| std::fs::hard_link(&tmp, path));
+            .and_then(|()| publish(&tmp, path));
         let _ = std::fs::remove_file(&tmp);
-        published?;
+        if let Some(renamed) = published? {
+            // Written on from a handle opened by the name it has now: FAT through FUSE
+            // (fusefat) loses track of a file renamed while open.
+            out = BufWriter::with_capacity(BUFFER_BYTES, renamed);
+        }
         Ok(Self {
             out,
             path: path.to_path_buf(),
@@ -175,18 +184,130 @@ impl WavWriter {
         self.data_offset
     }
 
-    /// Appends encoded little-endian sample bytes.
+    /// Appends encoded little-endian sample bytes. On failure, whatever part of `bytes`
+    /// reached the file or its buffer is counted (see [`WavWriter::data_bytes`]).
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)?;
-        self.data_bytes += bytes.len() as u64;
-        Ok(())
+        match self.out.write_all(bytes) {
+            Ok(()) => {
+                self.data_bytes += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.data_bytes += self.accepted_of(bytes.len() as u64);
+                Err(e)
+            }
+        }
+    }
+
+    /// How much of a failed write of `len` bytes the file and its buffer took: the buffer
+    /// normally takes none of a write it could not make room for, but what is there counts.
+    fn accepted_of(&self, len: u64) -> u64 {
+        let Ok(meta) = self.out.get_ref().metadata() else {
+            return 0;
+        };
+        let held = meta.len().saturating_sub(self.data_offset) + self.out.buffer().len() as u64;
+        held.saturating_sub(self.data_bytes).min(len)
+    }
+
+    /// Audio bytes handed to the file so far, on disk or still buffered.
+    pub fn data_bytes(&self) -> u64 {
+        self.data_bytes
+    }
+
+    /// Writes out buffered audio (without touching the header).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The most whole frames a finished file can hold when the file may be at most
+    /// `file_bytes` long: the header, the audio and its pad byte must fit.
+    pub fn frames_within(&self, file_bytes: u64) -> u64 {
+        let bps = self.format.bytes_per_sample() as u64;
+        let room = file_bytes.saturating_sub(self.data_offset);
+        let mut frames = room / bps;
+        // An odd data size takes a pad byte.
+        if (frames * bps) & 1 == 1 && frames * bps + 1 > room {
+            frames -= 1;
+        }
+        frames
+    }
+
+    /// The whole frames [`WavWriter::frames_within`] the bytes the file has on disk now.
+    pub fn frames_on_disk(&self) -> io::Result<u64> {
+        let len = self.out.get_ref().metadata()?.len();
+        Ok(self.frames_within(len))
+    }
+
+    /// Ends the file after its first `frames` frames (no more than it was handed), finalised
+    /// as a complete file at exactly that length, and returns the audio it was handed past
+    /// that point: read back from the disk and taken from the buffer (a write refused because
+    /// the file could not grow leaves the rest there), for the next file to carry on with.
+    pub fn split_off(self, frames: u64) -> io::Result<(u64, Vec<u8>)> {
+        let Self {
+            out,
+            path,
+            format,
+            data_offset,
+            fact_offset,
+            bext_body,
+            data_bytes,
+            rf64,
+        } = self;
+        let cut = frames * format.bytes_per_sample() as u64;
+        if cut > data_bytes {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot end {} after more frames than it holds",
+                    path.display()
+                ),
+            ));
+        }
+        let (mut file, buffered) = out.into_parts();
+        let buffered = buffered.unwrap_or_else(|p| p.into_inner());
+        let on_disk = file.metadata()?.len().saturating_sub(data_offset);
+        let tail = if cut <= on_disk {
+            let mut tail = vec![0u8; (on_disk - cut) as usize];
+            file.read_exact_at(&mut tail, data_offset + cut)?;
+            tail.extend_from_slice(&buffered);
+            tail
+        } else {
+            // The frames up to the cut are partly still in the buffer.
+            let need = ((cut - on_disk) as usize).min(buffered.len());
+            file.write_all_at(&buffered[..need], data_offset + on_disk)?;
+            buffered[need..].to_vec()
+        };
+        // Only when it changes anything: FAT through FUSE refuses to "truncate" a file at its
+        // limit to the length it already has.
+        if file.metadata()?.len() != data_offset + cut {
+            file.set_len(data_offset + cut)?;
+        }
+        file.seek(SeekFrom::Start(data_offset + cut))?;
+        let cut_file = Self {
+            out: BufWriter::with_capacity(BUFFER_BYTES, file),
+            path,
+            format,
+            data_offset,
+            fact_offset,
+            bext_body,
+            data_bytes: cut,
+            rf64,
+        };
+        Ok((cut_file.finalize()?, tail))
     }
 
     /// Flushes buffered audio and rewrites the size fields to cover it, turning the file into
     /// RF64 the first time it no longer fits a plain WAV.
     pub fn update_header(&mut self) -> io::Result<()> {
+        self.update_header_with(None)
+    }
+
+    /// [`WavWriter::update_header`], with the bext loudness fields written in among the
+    /// sizes, in file order (see below).
+    fn update_header_with(&mut self, loudness: Option<&BextLoudness>) -> io::Result<()> {
         // The audio first: whatever the header says from here on is on the file already.
         self.out.flush()?;
+        let loudness = loudness.map(|l| (l.bytes(), self.bext_body + loudness::LOUDNESS_AT));
         let file = self.out.get_ref();
         let s = Sizes::new(
             self.data_offset,
@@ -212,13 +333,23 @@ impl WavWriter {
             }
             self.rf64 = true;
         } else {
-            // Data, fact, RIFF: any mix of old and new values describes audio on disk.
-            file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            // Any mix of old and new values describes audio on disk, so the fields go in file
+            // order: RIFF, fact, data. FAT through FUSE (fusefat) misplaces a write that goes
+            // back within the cluster of the one just made, and every write after it.
+            file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
             die_in_header_if_asked();
             if let Some(off) = self.fact_offset {
                 file.write_all_at(&s.fact().to_le_bytes(), off)?;
             }
-            file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
+            if let Some((bytes, at)) = &loudness {
+                file.write_all_at(bytes, *at)?;
+            }
+            file.write_all_at(&(s.data as u32).to_le_bytes(), self.data_offset - 4)?;
+            return Ok(());
+        }
+        // RF64 files (never on FAT): the loudness fields after the sizes.
+        if let Some((bytes, at)) = &loudness {
+            self.out.get_ref().write_all_at(bytes, *at)?;
         }
         Ok(())
     }
@@ -245,13 +376,40 @@ impl WavWriter {
         if self.data_bytes & 1 == 1 {
             self.out.write_all(&[0])?;
         }
-        if let Some(l) = loudness {
-            self.out
-                .get_ref()
-                .write_all_at(&l.bytes(), self.bext_body + loudness::LOUDNESS_AT)?;
-        }
-        self.sync()?;
+        // The sizes and the loudness fields in file order (for fusefat, see `update_header`),
+        // then to disk.
+        self.update_header_with(loudness)?;
+        self.out.get_ref().sync_data()?;
         Ok(self.frames())
+    }
+}
+
+/// Puts the finished header at `path` under its name: a hard link, which fails if the name
+/// exists. File systems without hard links (FAT, where USB drives live) get a rename once the
+/// name is seen to be free: the take's folder is new and the session locked, so nothing else
+/// makes that name in between. A renamed file comes back opened again under its new name,
+/// positioned after what it holds.
+fn publish(tmp: &Path, path: &Path) -> io::Result<Option<File>> {
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => Ok(None),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+            ) =>
+        {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists", path.display()),
+                ));
+            }
+            std::fs::rename(tmp, path)?;
+            let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+            f.seek(SeekFrom::End(0))?;
+            Ok(Some(f))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -386,9 +544,10 @@ fn riff_restore(
 ) -> [Option<Put>; 7] {
     [
         ds64_named.then(|| Put::new(DS64_BODY_AT, &s.ds64_body())),
-        Some(Put::new(data_offset - 4, &(s.data as u32).to_le_bytes())),
-        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+        // The 32-bit sizes in file order, as `update_header` writes them.
         Some(Put::new(RIFF_SIZE_AT, &(s.riff as u32).to_le_bytes())),
+        fact_offset.map(|off| Put::new(off, &s.fact().to_le_bytes())),
+        Some(Put::new(data_offset - 4, &(s.data as u32).to_le_bytes())),
         Some(Put::new(0, b"RIFF")),
         Some(Put::new(DS64_ID_AT, b"JUNK")),
         Some(Put::new(DS64_BODY_AT, &[0u8; DS64_LEN])),

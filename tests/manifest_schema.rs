@@ -10,7 +10,7 @@ use jsonschema::Validator;
 use serde_json::{Value, json};
 use tapedeck::session::manifest::{
     CueRecord, DeviceRecord, DropoutRecord, EndReason, LatencyRecord, Manifest, MarkerRecord,
-    NoteRecord, Program, SCHEMA, StartedBy, TakeKind, TakeRecord, TakeState, TakeTrack,
+    NoteRecord, PartRecord, Program, SCHEMA, StartedBy, TakeKind, TakeRecord, TakeState, TakeTrack,
     TrackRecord, TriggerRecord,
 };
 
@@ -216,6 +216,7 @@ fn built_manifest() -> Value {
         clipped_samples: 0,
         levels: None,
         triage: None,
+        parts: Vec::new(),
     };
     let complete = TakeRecord {
         number: 1,
@@ -301,7 +302,20 @@ fn built_manifest() -> Value {
             correction_frames: 96,
             correction_source: "calibration of 2026-11-25T06:30:12+00:00".into(),
         }),
-        tracks: vec![track(2, "Bass DI", Some("di"), 3)],
+        // A take split in two parts (a file that could not grow, or --split-every).
+        tracks: vec![TakeTrack {
+            parts: vec![
+                PartRecord {
+                    file: "take-003/02_Bass-DI_T003.wav".into(),
+                    frames: 300_000,
+                },
+                PartRecord {
+                    file: "take-003/02_Bass-DI_T003_part002.wav".into(),
+                    frames: 180_000,
+                },
+            ],
+            ..track(2, "Bass DI", Some("di"), 3)
+        }],
         dropouts: Vec::new(),
         dropout_frames: 0,
         markers: Vec::new(),
@@ -447,6 +461,8 @@ fn manifest_built_from_the_program_types_matches_the_schema() {
         "/takes/2/latency/counted_once_frames",
         "/takes/3/tracks/0/channels",
         "/takes/3/tracks/0/imported_from",
+        "/takes/2/tracks/0/parts/1/file",
+        "/takes/2/tracks/0/parts/1/frames",
     ] {
         assert!(
             m.pointer(pointer).is_some(),

@@ -133,6 +133,7 @@ pub(crate) fn run(a: CalibrateArgs) -> Result<i32, Error> {
         warn_free_seconds: 0,
         ring_seconds: 4.0,
         sync_interval: None,
+        split_every: None,
         front: FrontEnd::Quiet,
         output: match &a.output {
             Some(id) => OutputPlan::Device(id.clone()),

@@ -383,6 +383,11 @@ struct CommonArgs {
     /// started ends.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     trigger_silence: Duration,
+    // Split takes (long takes on every file system).
+    /// Continue every take in a numbered next file per track at this length (e.g. 1h), on any
+    /// file system. Takes are split anyway where a file cannot grow (FAT's 4 GiB limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    split_every: Option<Duration>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

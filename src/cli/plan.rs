@@ -111,6 +111,9 @@ pub(crate) struct RecordPlan {
     pub(crate) control: ControlPlan,
     // Pre-roll, keep what was just played, record on signal.
     pub(crate) keep: KeepPlan,
+    // Split takes (long takes on every file system).
+    /// `--split-every`: every take continues in a next file per track at this length.
+    pub(crate) split_every: Option<Duration>,
 }
 
 /// What is kept of the past and what it is used for (`--keep`, `--pre-roll`, `--trigger`).
@@ -334,6 +337,8 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         ring_seconds: a.ring_seconds,
         sync_interval: a.sync_interval.0,
         front,
+        // Split takes.
+        split_every: a.split_every,
     })
 }
 

@@ -245,6 +245,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         },
         ring_frames,
         sync_interval: plan.sync_interval,
+        split_every: plan.split_every,
         taken,
         song: song_setup,
         keep,

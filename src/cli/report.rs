@@ -99,6 +99,7 @@ pub(crate) fn run(a: ReportArgs) -> Result<i32, Error> {
                     "track": f.track,
                     "name": f.name,
                     "file": f.file,
+                    "parts": (!f.parts.is_empty()).then_some(&f.parts),
                     "channels": f.channels,
                     "frames": f.frames,
                     "levels": f.levels,

@@ -231,7 +231,13 @@ impl TakeSummary {
             folder: r.folder.clone(),
             frames: r.length_frames,
             seconds: r.length_seconds,
-            files: r.tracks.iter().map(|t| t.file.clone()).collect(),
+            // Every file, a split take's parts included.
+            files: r
+                .tracks
+                .iter()
+                .flat_map(|t| t.files())
+                .map(|p| p.file)
+                .collect(),
             dropouts: r.dropouts.clone(),
             reason: r.end_reason?,
             detail: r.end_detail.clone(),

@@ -58,6 +58,8 @@ pub(crate) struct EngineConfig {
     /// How often a take's files are forced to disk (`--sync-interval`): what a power cut can
     /// lose. None leaves it to the kernel.
     pub(crate) sync_interval: Option<Duration>,
+    /// `--split-every`: every take continues in next files at this length.
+    pub(crate) split_every: Option<Duration>,
     /// Published with the frames the writer has taken out of the ring, for a source that
     /// paces itself by them (the unpaced demo device).
     pub(crate) taken: Option<Arc<AtomicU64>>,

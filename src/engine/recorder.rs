@@ -27,8 +27,8 @@ use crate::display::hms;
 use crate::format::{ChunkConverter, DeviceFormat, FileFormat, dbfs_rounded, pack_track};
 use crate::levels::worker::Measuring;
 use crate::session::manifest::{
-    DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, StartedBy, TakeEnd, TakeKind,
-    TakeRecord, TakeTrack, TrackRecord, TriggerRecord,
+    DeviceRecord, DropoutRecord, LatencyRecord, MarkerRecord, PartRecord, StartedBy, TakeEnd,
+    TakeKind, TakeRecord, TakeTrack, TrackRecord, TriggerRecord,
 };
 use crate::session::{Session, TakeFolder, naming};
 use crate::wav::BwfInfo;
@@ -48,6 +48,17 @@ const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Frames per conversion step at `channels` interleaved inputs.
 pub(crate) fn step_frames(channels: usize) -> usize {
     (STEP_BYTES / 4 / channels.max(1)).clamp(64, MAX_STEP_FRAMES)
+}
+
+/// A file's parts as the manifest lists them (relative to the session folder).
+fn part_records(folder: &str, parts: &[(String, u64)]) -> Vec<PartRecord> {
+    parts
+        .iter()
+        .map(|(name, frames)| PartRecord {
+            file: format!("{folder}/{name}"),
+            frames: *frames,
+        })
+        .collect()
 }
 
 fn seconds(frames: u64, rate: u32) -> f64 {
@@ -235,6 +246,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             self.write_step(&mut words[done * ch..(done + n) * ch]);
             self.pos += n as u64;
             done += n;
+            self.journal_parts();
             self.check_take_end();
         }
     }
@@ -285,6 +297,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             }
             Some(e) => self.fail_take(e),
         }
+        self.journal_parts();
         self.check_take_end();
     }
 
@@ -679,6 +692,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
             if let Err(e) = take.files.checkpoint() {
                 self.fail_take(e);
             }
+            self.journal_parts();
         }
         if now >= self.next_disk_check {
             self.next_disk_check = now + DISK_CHECK_INTERVAL;
@@ -743,6 +757,36 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         }
     }
 
+    /// When the take's files moved on to new parts, the journal lists them at once, so that a
+    /// killed recorder leaves every part in the manifest.
+    fn journal_parts(&mut self) {
+        let Some(take) = &mut self.take else { return };
+        let Some(parts) = take.files.new_parts() else {
+            return;
+        };
+        let folder = take.folder.clone();
+        let number = take.number;
+        for (t, p) in take.tracks.iter_mut().zip(&parts) {
+            t.parts = part_records(&folder, p);
+        }
+        let at = parts
+            .first()
+            .map(|p| p.iter().rev().skip(1).map(|(_, f)| f).sum::<u64>())
+            .unwrap_or(0);
+        let tracks = take.tracks.clone();
+        if let Err(e) = self.session.journal_parts(number, &tracks) {
+            self.emit(Event::Warning(format!(
+                "could not update session.json: {e}"
+            )));
+        }
+        let rate = self.rate();
+        self.note(&format!(
+            "take {number} continues in new files from {} on (part {})",
+            hms(at / u64::from(rate.max(1))),
+            parts.first().map_or(0, Vec::len)
+        ));
+    }
+
     fn fail_take(&mut self, e: io::Error) {
         let reason = if is_disk_full(&e) {
             EndReason::DiskFull
@@ -775,6 +819,7 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         for (i, ((t, end), &input)) in tracks.iter_mut().zip(ends).zip(&take.inputs).enumerate() {
             let level = self.converter.level(input);
             t.frames = end.frames;
+            t.parts = part_records(&take.folder, &end.parts);
             t.peak_dbfs = dbfs_rounded(level.peak);
             t.clipped_samples = level.clipped;
             // A file that holds less than was measured (a failed write) has no report.

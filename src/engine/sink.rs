@@ -18,10 +18,13 @@ pub(crate) struct NewFile {
 /// How one file of a take ended.
 #[derive(Debug)]
 pub(crate) struct FileEnd {
-    /// Frames the file holds, as its header now says.
+    /// Frames the file holds, as its header now says (all its parts together).
     pub(crate) frames: u64,
     /// Why finishing it failed (its header was then repaired to what reached the disk).
     pub(crate) error: Option<io::Error>,
+    /// The track's files when the take was split: (name in the take's folder, frames), in
+    /// order, the first included; empty when the take is one file per track.
+    pub(crate) parts: Vec<(String, u64)>,
 }
 
 pub(crate) trait TakeSink {
@@ -52,6 +55,12 @@ pub(crate) trait TakeFiles {
 
     /// Finishes every file, with its bext loudness fields where known (by file index).
     fn finish(self, loudness: &[Option<BextLoudness>]) -> Vec<FileEnd>;
+
+    /// When the files moved on to new parts since the last call: every file's parts so far
+    /// (name in the take's folder, frames; the part being written last, at 0), to journal.
+    fn new_parts(&mut self) -> Option<Vec<Vec<(String, u64)>>> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +193,7 @@ mod memory {
                         // Whole samples only, as a repaired header says.
                         frames: (disk.files[i].bytes.len() / self.bytes_per_sample) as u64,
                         error: None,
+                        parts: Vec::new(),
                     }
                 })
                 .collect()

@@ -79,6 +79,11 @@ impl SyncWatch {
         self.failure.lock().ok().and_then(|mut f| f.take())
     }
 
+    /// Syncs these files instead from now on (the take moved on to new files).
+    pub(crate) fn replace(&self, files: Vec<File>) {
+        let _ = self.jobs.send(Some(files));
+    }
+
     /// Stops syncing the files (they are being closed).
     pub(crate) fn stop(&self) {
         let _ = self.jobs.send(None);

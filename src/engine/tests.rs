@@ -62,6 +62,7 @@ fn the_engine_records_what_the_callback_stored_and_meters_it() {
         },
         ring_frames: RING,
         sync_interval: None,
+        split_every: None,
         taken: Some(Arc::clone(&taken)),
         song: super::SongSetup {
             player: None,

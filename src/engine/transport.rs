@@ -352,7 +352,8 @@ impl Transport {
         if let Some(t) = self.song.tracks.iter_mut().find(|t| t.number == track) {
             t.cue = cue;
         }
-        if let Some(t) = self.song.cue.iter_mut().find(|t| t.number == track) {
+        // A track split in parts plays one clip per part, each with the track's cue.
+        for t in self.song.cue.iter_mut().filter(|t| t.number == track) {
             t.cue = song::cue_of(&cue);
         }
         if let Some((p, _, _)) = &mut self.player {

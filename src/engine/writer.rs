@@ -94,7 +94,7 @@ impl Writer {
         let channels = usize::from(cfg.recorder.device.channels.max(1));
         let rate = cfg.recorder.device.sample_rate;
         let device_format = cfg.recorder.device_format;
-        let sink = WavSink::new(session.dir(), cfg.sync_interval);
+        let sink = WavSink::new(session.dir(), cfg.sync_interval, cfg.split_every);
         let mut core = Recorder::new(cfg.recorder, session, sink, SystemClock);
         for problem in song.reload(core.session().dir(), core.session().manifest()) {
             core.warn(problem);

@@ -84,10 +84,20 @@ pub(crate) fn session_xml(
     for (order, t) in project.tracks.iter().enumerate() {
         let route = ids.next();
         let mut active = 0;
-        for (i, c) in t.clips.iter().enumerate() {
-            let playlist = ids.next();
-            if i == t.active {
-                active = playlist;
+        // One playlist per take; a take split in parts has one region per part.
+        for (k, c) in t.clips.iter().enumerate() {
+            let first_of_take = k == 0 || t.clips[k - 1].take != c.take;
+            let last_of_take = t.clips.get(k + 1).is_none_or(|n| n.take != c.take);
+            if first_of_take {
+                let playlist = ids.next();
+                if c.take == t.active {
+                    active = playlist;
+                }
+                let _ = writeln!(
+                    playlists,
+                    r#"    <Playlist id="{playlist}" name="{}" type="audio" orig-track-id="{route}" shared-with-ids="" frozen="0" combine-ops="0">"#,
+                    xml(&format!("{}.T{:03}", t.name, c.take)),
+                );
             }
             let mut srcs = String::new();
             for ch in 0..c.channels {
@@ -96,10 +106,7 @@ pub(crate) fn session_xml(
             }
             let _ = writeln!(
                 playlists,
-                r#"    <Playlist id="{playlist}" name="{}" type="audio" orig-track-id="{route}" shared-with-ids="" frozen="0" combine-ops="0">
-      <Region name="{}" id="{}" type="audio" start="{}" length="{}@{}" channels="{}"{srcs} layering-index="0" muted="0" opaque="1" locked="0" video-locked="0" automatic="0" whole-file="0" import="0" external="0" sync-marked="0" hidden="0" position-locked="0" envelope-active="0" default-fade-in="0" default-fade-out="0" fade-in-active="0" fade-out-active="0" scale-amplitude="1"/>
-    </Playlist>"#,
-                xml(&format!("{}.T{:03}", t.name, c.take)),
+                r#"      <Region name="{}" id="{}" type="audio" start="{}" length="{}@{}" channels="{}"{srcs} layering-index="0" muted="0" opaque="1" locked="0" video-locked="0" automatic="0" whole-file="0" import="0" external="0" sync-marked="0" hidden="0" position-locked="0" envelope-active="0" default-fade-in="0" default-fade-out="0" fade-in-active="0" fade-out-active="0" scale-amplitude="1"/>"#,
                 xml(&format!("{} T{:03}", t.name, c.take)),
                 ids.next(),
                 sc(c.offset),
@@ -107,6 +114,9 @@ pub(crate) fn session_xml(
                 sc(c.position),
                 c.channels
             );
+            if last_of_take {
+                playlists.push_str("    </Playlist>\n");
+            }
         }
         track_route(&mut routes, &mut ids, t, route, active, order + 1);
     }

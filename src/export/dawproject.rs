@@ -196,32 +196,42 @@ fn project_xml(project: &Project, refs: &BTreeMap<PathBuf, (String, bool)>) -> S
             r#"      <Lanes track="{track}" id="{}">"#,
             ids.next()
         );
-        for (i, c) in t.clips.iter().enumerate() {
+        // One lane per take; a take split in parts has one clip per part, back to back.
+        for (k, c) in t.clips.iter().enumerate() {
+            let first_of_take = k == 0 || t.clips[k - 1].take != c.take;
+            let last_of_take = t.clips.get(k + 1).is_none_or(|n| n.take != c.take);
+            if first_of_take {
+                let _ = writeln!(
+                    lanes,
+                    r#"        <Clips id="{}" name="Take {}">"#,
+                    ids.next(),
+                    c.take
+                );
+            }
             let (path, external) = refs.get(&c.source).cloned().unwrap_or_default();
             let external = if external { r#" external="true""# } else { "" };
             let _ = write!(
                 lanes,
-                r#"        <Clips id="{}" name="Take {take}">
-          <Clip time="{}" duration="{}" contentTimeUnit="seconds" playStart="{}" playStop="{}" fadeTimeUnit="seconds" fadeInTime="0" fadeOutTime="0" enable="{}" name="{}">
+                r#"          <Clip time="{}" duration="{}" contentTimeUnit="seconds" playStart="{}" playStop="{}" fadeTimeUnit="seconds" fadeInTime="0" fadeOutTime="0" enable="{}" name="{}">
             <Audio channels="{}" sampleRate="{rate}" duration="{}" timeUnit="seconds" id="{}">
               <File path="{}"{external}/>
             </Audio>
           </Clip>
-        </Clips>
 "#,
-                ids.next(),
                 secs(c.position),
                 secs(c.frames),
                 secs(c.offset),
                 secs(c.offset + c.frames),
-                i == t.active,
+                c.take == t.active,
                 xml(&format!("{} T{:03}", t.name, c.take)),
                 c.channels,
                 secs(c.offset + c.frames),
                 ids.next(),
                 xml(&path),
-                take = c.take,
             );
+            if last_of_take {
+                lanes.push_str("        </Clips>\n");
+            }
         }
         lanes.push_str("      </Lanes>\n");
     }

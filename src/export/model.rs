@@ -9,7 +9,8 @@ use crate::session::manifest::{
 };
 use crate::wav::probe;
 
-/// One take of one track: its file placed on the timeline.
+/// One file of one take of one track placed on the timeline: the take's file, or one of its
+/// parts when the take was split (its parts are clips of the same take, back to back).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Clip {
     pub(crate) take: u32,
@@ -35,10 +36,10 @@ pub(crate) struct Track {
     /// The widest of its clips (1 or 2).
     pub(crate) channels: u16,
     pub(crate) cue: CueRecord,
-    /// Oldest take first.
+    /// Oldest take first; a split take's parts in order.
     pub(crate) clips: Vec<Clip>,
-    /// The clip that plays: the session's playing take when it is exported, else the newest.
-    pub(crate) active: usize,
+    /// The take that plays: the session's playing take when it is exported, else the newest.
+    pub(crate) active: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,16 +154,17 @@ pub(crate) fn build(
                     dir.display()
                 )));
             }
-            clips.push(clip(dir, m, take, file, &mut warnings)?);
+            clips.extend(take_clips(dir, m, take, file, &mut warnings)?);
             if !used_takes.iter().any(|t| t.number == take.number) {
                 used_takes.push(take);
             }
         }
-        clips.sort_by_key(|c| c.take);
+        clips.sort_by_key(|c| (c.take, c.position));
+        let newest = clips.last().map_or(0, |c| c.take);
         let active = track
             .playing_take
-            .and_then(|n| clips.iter().position(|c| c.take == n))
-            .unwrap_or(clips.len() - 1);
+            .filter(|n| clips.iter().any(|c| c.take == *n))
+            .unwrap_or(newest);
         tracks.push(Track {
             number: track.number,
             session_name: track.name.clone(),
@@ -207,15 +209,37 @@ pub(crate) fn build(
     })
 }
 
-/// The clip of one track's file in a take, with the file checked.
-fn clip(
+/// The clips of one track in a take: its file, or each of its parts placed where the parts
+/// before it end (as the manifest counts them), every file checked.
+fn take_clips(
     dir: &Path,
     m: &Manifest,
     take: &TakeRecord,
     file: &TakeTrack,
     warnings: &mut Vec<String>,
+) -> Result<Vec<Clip>, ExportError> {
+    let mut at = take.timeline_start;
+    let mut clips = Vec::new();
+    for part in file.files() {
+        let mut c = clip(dir, m, take, file, &part.file, part.frames, warnings)?;
+        c.position = at;
+        at += part.frames;
+        clips.push(c);
+    }
+    Ok(clips)
+}
+
+/// The clip of one file (`rel`, listed with `listed` frames) of a track in a take, checked.
+fn clip(
+    dir: &Path,
+    m: &Manifest,
+    take: &TakeRecord,
+    file: &TakeTrack,
+    rel: &str,
+    listed: u64,
+    warnings: &mut Vec<String>,
 ) -> Result<Clip, ExportError> {
-    let path = dir.join(&file.file);
+    let path = dir.join(rel);
     let info = probe::probe(&path).map_err(|e| {
         let what = if path.exists() {
             e.to_string()
@@ -237,13 +261,13 @@ fn clip(
             m.sample_rate
         )));
     }
-    let mut frames = file.frames;
-    if info.frames < file.frames {
+    let mut frames = listed;
+    if info.frames < listed {
         warnings.push(format!(
             "{} holds {} of the {} frames the manifest lists; the clip is as long as the file",
             path.display(),
             info.frames,
-            file.frames
+            listed
         ));
         frames = info.frames;
     }

@@ -109,7 +109,7 @@ mod tests {
                     frames: 1,
                     channels: 1,
                 }],
-                active: 0,
+                active: 1,
             })
             .collect();
         Project {

@@ -55,7 +55,7 @@ pub(crate) fn project_text(project: &Project, refs: &BTreeMap<PathBuf, String>) 
         );
         let _ = writeln!(x, "    MUTESOLO {} 0 0", u8::from(t.cue.mute));
         let _ = writeln!(x, "    NCHAN 2");
-        for (i, c) in t.clips.iter().enumerate() {
+        for c in &t.clips {
             let file = refs.get(&c.source).map_or("", String::as_str);
             let _ = writeln!(x, "    <ITEM");
             let _ = writeln!(x, "      POSITION {}", secs(c.position));
@@ -63,7 +63,7 @@ pub(crate) fn project_text(project: &Project, refs: &BTreeMap<PathBuf, String>) 
             let _ = writeln!(x, "      LOOP 0");
             let _ = writeln!(x, "      FADEIN 1 0 0 1 0 0 0");
             let _ = writeln!(x, "      FADEOUT 1 0 0 1 0 0 0");
-            let _ = writeln!(x, "      MUTE {} 0", u8::from(i != t.active));
+            let _ = writeln!(x, "      MUTE {} 0", u8::from(c.take != t.active));
             let _ = writeln!(
                 x,
                 "      NAME {}",

@@ -187,6 +187,7 @@ fn summary_json(s: &TakeSummary) -> serde_json::Value {
             "track": t.track,
             "name": t.name,
             "file": t.file,
+            "parts": (!t.parts.is_empty()).then_some(&t.parts),
             "frames": t.frames,
             "levels": t.levels,
         })).collect::<Vec<_>>(),

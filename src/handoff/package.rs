@@ -154,16 +154,19 @@ fn plan(req: &HandoffRequest<'_>) -> Result<(Manifest, Vec<String>), Error> {
             }
             TakeState::Complete => {}
         }
-        let file = req.session.join(&f.file);
-        match probe::probe(&file) {
-            Ok(info) if info.frames < f.frames => problems.push(format!(
-                "{} holds {} of the {} frames session.json lists",
-                file.display(),
-                info.frames,
-                f.frames
-            )),
-            Ok(_) => {}
-            Err(e) => problems.push(e.to_string()),
+        // Every part of a split take.
+        for part in f.files() {
+            let file = req.session.join(&part.file);
+            match probe::probe(&file) {
+                Ok(info) if info.frames < part.frames => problems.push(format!(
+                    "{} holds {} of the {} frames session.json lists",
+                    file.display(),
+                    info.frames,
+                    part.frames
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(e.to_string()),
+            }
         }
     }
     if !problems.is_empty() {
@@ -252,12 +255,12 @@ fn build(session: &Path, work: &Path, m: &Manifest) -> Result<HandoffReport, Err
     let mut report = HandoffReport::default();
     for t in &m.takes {
         report.takes.push(t.number);
-        for f in &t.tracks {
-            let to = work.join(&f.file);
+        for part in t.tracks.iter().flat_map(|f| f.files()) {
+            let to = work.join(&part.file);
             if let Some(dir) = to.parent() {
                 fs::create_dir_all(dir).map_err(io_at(dir))?;
             }
-            copy_synced(&session.join(&f.file), &to).map_err(io_at(&to))?;
+            copy_synced(&session.join(&part.file), &to).map_err(io_at(&to))?;
             report.audio += 1;
         }
     }
@@ -343,7 +346,7 @@ fn copy_synced(from: &Path, to: &Path) -> io::Result<()> {
 /// Every audio file of the handoff reads as WAV with the frames its manifest lists.
 fn check(work: &Path, m: &Manifest) -> Result<(), Error> {
     for t in &m.takes {
-        for f in &t.tracks {
+        for f in t.tracks.iter().flat_map(|f| f.files()) {
             let p = work.join(&f.file);
             let info = probe::probe(&p)
                 .map_err(|e| Error::Runtime(format!("the handoff's copy is not readable: {e}")))?;

@@ -75,8 +75,9 @@ pub fn write(dir: &Path, m: &Manifest) -> io::Result<SheetReport> {
             }
             let rel = picture_path(&f.file);
             let title = format!("{:02} {} - take {}", f.track, f.name, take.number);
-            match super::waveform::write_svg(&dir.join(&f.file), &dir.join(&rel), f.frames, &title)
-            {
+            // A split take's picture is of its first part.
+            let first = f.files().into_iter().next().map_or(f.frames, |p| p.frames);
+            match super::waveform::write_svg(&dir.join(&f.file), &dir.join(&rel), first, &title) {
                 Ok(()) => report.pictures.push(rel),
                 Err(e) => report
                     .problems
@@ -87,6 +88,25 @@ pub fn write(dir: &Path, m: &Manifest) -> io::Result<SheetReport> {
     let text = render(m, &report.pictures, &report.problems);
     super::write_atomically(&report.path, text.as_bytes())?;
     Ok(report)
+}
+
+/// A track's file as a link, or each of its parts in order when the take was split.
+fn file_links(f: &TakeTrack) -> String {
+    let files = f.files();
+    let split = files.len() > 1;
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let link = format!("[{}]({})", cell(&p.file), p.file.replace(' ', "%20"));
+            if split {
+                format!("{link} (part {})", i + 1)
+            } else {
+                link
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
 
 /// Text for a table cell: one line, `|` escaped.
@@ -203,12 +223,11 @@ pub fn render(m: &Manifest, pictures: &[String], problems: &[String]) -> String 
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | [{}]({}) | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 take.number,
                 verdict,
                 cell(&note_for(take, f).unwrap_or_default()),
-                cell(&f.file),
-                f.file.replace(' ', "%20"),
+                file_links(f),
                 clock(f.frames as f64 / f64::from(rate.max(1))),
                 cell(&levels_text(f)),
                 dropouts

@@ -36,10 +36,48 @@ fn word(format: ClipFormat, s: &[u8]) -> u32 {
 /// Measures every whole frame of the WAV file at `path` (the frames its header declares,
 /// clipped to what the file holds).
 pub fn measure_file(path: &Path) -> io::Result<Report> {
-    let info = probe(path).map_err(io::Error::other)?;
+    measure_files(&[path])
+}
+
+/// One report for a track split in parts: its files measured in order as one stream (they
+/// must share rate, format and channels).
+pub fn measure_files<P: AsRef<Path>>(paths: &[P]) -> io::Result<Report> {
+    let Some(first) = paths.first() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no file to measure",
+        ));
+    };
+    let info = probe(first.as_ref()).map_err(io::Error::other)?;
     let channels = usize::from(info.channels.max(1));
     let mut meter = LevelMeter::new(channels, info.sample_rate, info.format.into())
         .map_err(io::Error::other)?;
+    for path in paths {
+        let part = probe(path.as_ref()).map_err(io::Error::other)?;
+        if (part.sample_rate, part.format, part.channels)
+            != (info.sample_rate, info.format, info.channels)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} differs in rate, format or channels from {}",
+                    path.as_ref().display(),
+                    first.as_ref().display()
+                ),
+            ));
+        }
+        add_file(&mut meter, path.as_ref(), &part)?;
+    }
+    Ok(meter.report())
+}
+
+/// Feeds every whole frame of one probed file to `meter`.
+fn add_file(
+    meter: &mut LevelMeter,
+    path: &Path,
+    info: &crate::wav::probe::WavInfo,
+) -> io::Result<()> {
+    let channels = usize::from(info.channels.max(1));
     let bps = info.format.bytes_per_sample();
     let frame_bytes = bps * channels;
     let mut f = File::open(path)?;
@@ -55,5 +93,5 @@ pub fn measure_file(path: &Path) -> io::Result<Report> {
         meter.add_words(&words);
         left -= n as u64;
     }
-    Ok(meter.report())
+    Ok(())
 }

@@ -201,6 +201,7 @@ fn import_locked(
             clipped_samples: levels.as_ref().map_or(0, |l| l.clipped_samples),
             levels,
             triage: None,
+            parts: Vec::new(),
         });
         m.tracks.push(TrackRecord {
             number: p.track,

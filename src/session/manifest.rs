@@ -323,6 +323,35 @@ pub struct TakeTrack {
     /// A verdict on this track's file alone; it overrides the take's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<Triage>,
+    /// The track's files in order when the take was split (a file could not grow, a FAT
+    /// drive's 4 GiB limit, `--split-every`): the first is `file`, each part starts where the
+    /// one before ends, and their `frames` add up to `frames`. Absent when the take is one file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartRecord>,
+}
+
+/// One file of a track split in parts.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PartRecord {
+    /// Relative to the session folder, with `/` separators.
+    pub file: String,
+    /// Frames in this file (0 for the part being recorded until the take ends).
+    pub frames: u64,
+}
+
+impl TakeTrack {
+    /// Every file of the track, in order, with the frames each holds: its parts, or its one
+    /// file.
+    pub fn files(&self) -> Vec<PartRecord> {
+        if self.parts.is_empty() {
+            vec![PartRecord {
+                file: self.file.clone(),
+                frames: self.frames,
+            }]
+        } else {
+            self.parts.clone()
+        }
+    }
 }
 
 /// What the mixer should make of a take, or of one track of it.
@@ -437,6 +466,7 @@ impl TakeTrack {
             clipped_samples: 0,
             levels: None,
             triage: None,
+            parts: Vec::new(),
         }
     }
 }
@@ -643,7 +673,7 @@ impl Manifest {
             if t.folder != super::naming::take_folder(t.number) {
                 return Err(format!("take {} has folder {:?}", t.number, t.folder));
             }
-            for f in &t.tracks {
+            for f in t.tracks.iter().flat_map(|f| f.files()) {
                 let p = Path::new(&f.file);
                 if p.is_absolute()
                     || p.components()

@@ -330,6 +330,22 @@ impl Session {
         self.manifest.timeline_origin.get_or_insert(origin);
     }
 
+    /// Journals the files a take's tracks write now that they moved on to new parts.
+    pub(crate) fn journal_parts(
+        &mut self,
+        number: u32,
+        tracks: &[manifest::TakeTrack],
+    ) -> io::Result<()> {
+        if let Some(r) = self.manifest.takes.iter_mut().find(|t| t.number == number) {
+            for t in &mut r.tracks {
+                if let Some(now) = tracks.iter().find(|x| x.track == t.track) {
+                    t.parts = now.parts.clone();
+                }
+            }
+        }
+        self.save()
+    }
+
     /// Journals how the take ended.
     pub(crate) fn finish_take(&mut self, number: u32, end: TakeEnd) -> io::Result<()> {
         self.manifest.updated = end.ended_at;

@@ -64,6 +64,17 @@ pub(crate) fn track_file_name(track: u16, name: &str, take: u32) -> String {
     format!("{track:02}_{}_T{take:03}.wav", file_part(name))
 }
 
+/// The name of part `part` (2, 3, ...) of a track file split in parts: the first part's name
+/// with `_partNNN` before the extension, e.g. `01_Kick_T003_part002.wav`. Three digits keep
+/// the parts in order when sorted by name (a `.` sorts before `_`, so the first part leads).
+pub(crate) fn part_file_name(first: &str, part: u32) -> String {
+    let (stem, ext) = match first.rfind('.') {
+        Some(i) => first.split_at(i),
+        None => (first, ""),
+    };
+    format!("{stem}_part{part:03}{ext}")
+}
+
 /// The folder of a take, e.g. `take-002`.
 pub(crate) fn take_folder(take: u32) -> String {
     format!("take-{take:03}")

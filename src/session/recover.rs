@@ -9,6 +9,22 @@ use super::manifest::{EndReason, Manifest, NoteRecord, TakeState};
 use crate::error::Error;
 use crate::format::FileFormat;
 
+/// Part files of the track whose first file is `first` that exist on disk past the `listed`
+/// ones the journal knows of (a recorder killed between opening a part and journaling it).
+fn unlisted_parts(session_dir: &Path, first: &str, listed: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut k = listed.max(1) + 1;
+    while let Ok(n) = u32::try_from(k) {
+        let rel = super::naming::part_file_name(first, n);
+        if !session_dir.join(&rel).exists() {
+            break;
+        }
+        found.push(rel);
+        k += 1;
+    }
+    found
+}
+
 /// What recovery found for one take.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RecoveredTake {
@@ -62,35 +78,68 @@ pub(crate) fn recover_takes(
         let mut files = Vec::with_capacity(take.tracks.len());
         let mut last_write = None;
         for t in &mut take.tracks {
-            let path = session_dir.join(&t.file);
-            let result = crate::wav::repair(&path)
-                .map_err(|e| e.to_string())
-                .map(|r| r.frames);
-            match &result {
-                Ok(frames) => {
-                    t.frames = *frames;
-                    // The whole report, from the audio on disk (read once, as for the peak
-                    // before); into the bext loudness fields too, which the writer never got
-                    // to fill.
-                    match crate::levels::file::measure_file(&path) {
-                        Ok(r) => {
-                            let l = r.levels();
-                            t.peak_dbfs = l.sample_peak_dbfs;
-                            t.clipped_samples = l.clipped_samples;
-                            let _ = crate::wav::write_bext_loudness(
-                                &path,
-                                &crate::levels::bext_loudness(&l),
-                            );
-                            t.levels = Some(l);
-                        }
-                        Err(_) => t.levels = None,
+            // Every part: those the journal lists and any the recorder opened after its last
+            // journal entry. Earlier parts were finalised as they closed; repairing them again
+            // changes nothing unless something did go wrong.
+            let mut parts: Vec<String> = t.files().into_iter().map(|p| p.file).collect();
+            parts.extend(unlisted_parts(session_dir, &t.file, parts.len()));
+            let mut repaired = Vec::with_capacity(parts.len());
+            let mut track_result: Result<u64, String> = Ok(0);
+            for rel in &parts {
+                let path = session_dir.join(rel);
+                let result = crate::wav::repair(&path)
+                    .map_err(|e| e.to_string())
+                    .map(|r| r.frames);
+                match &result {
+                    Ok(frames) => {
+                        repaired.push(super::manifest::PartRecord {
+                            file: rel.clone(),
+                            frames: *frames,
+                        });
+                        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                        last_write = last_write.max(mtime);
                     }
-                    let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-                    last_write = last_write.max(mtime);
+                    // A part that cannot be used ends the track there: what follows it
+                    // would play in the wrong place.
+                    Err(e) => {
+                        track_result = Err(e.clone());
+                        break;
+                    }
                 }
-                Err(_) => t.frames = 0,
             }
-            files.push((t.file.clone(), result));
+            let frames: u64 = repaired.iter().map(|p| p.frames).sum();
+            t.frames = frames;
+            t.parts = if parts.len() > 1 {
+                repaired.clone()
+            } else {
+                Vec::new()
+            };
+            if track_result.is_ok() {
+                track_result = Ok(frames);
+            }
+            // The whole report, from the audio on disk (read once, as for the peak before),
+            // one across the parts; into the bext loudness fields too, which the writer never
+            // got to fill.
+            let paths: Vec<_> = repaired.iter().map(|p| session_dir.join(&p.file)).collect();
+            match crate::levels::file::measure_files(&paths) {
+                Ok(r) if track_result.is_ok() => {
+                    let l = r.levels();
+                    t.peak_dbfs = l.sample_peak_dbfs;
+                    t.clipped_samples = l.clipped_samples;
+                    for path in &paths {
+                        let _ = crate::wav::write_bext_loudness(
+                            path,
+                            &crate::levels::bext_loudness(&l),
+                        );
+                    }
+                    t.levels = Some(l);
+                }
+                _ => t.levels = None,
+            }
+            if track_result.is_err() && repaired.is_empty() {
+                t.frames = 0;
+            }
+            files.push((t.file.clone(), track_result));
         }
         let length = take.tracks.iter().map(|t| t.frames).min().unwrap_or(0);
         take.state = TakeState::Recovered;

@@ -75,43 +75,39 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
             },
             None => takes.last().copied(),
         };
-        let clip = playing.and_then(|take| {
-            let file = take.tracks.iter().find(|f| f.track == track.number)?;
-            let path = dir.join(&file.file);
-            match probe::probe(&path) {
-                Ok(info) => {
-                    if info.sample_rate != m.sample_rate {
-                        song.problems.push(format!(
-                            "{} is at {} Hz, the session at {} Hz; it does not play",
-                            path.display(),
-                            info.sample_rate,
-                            m.sample_rate
-                        ));
-                        return None;
+        // One clip per file: a take split in parts plays them back to back.
+        let mut clips = Vec::new();
+        if let Some(take) = playing
+            && let Some(file) = take.tracks.iter().find(|f| f.track == track.number)
+        {
+            let mut at = take.timeline_start;
+            for part in file.files() {
+                if let Some(mut clip) = clip_of(dir, m, &part.file, at, part.frames, &mut song) {
+                    if !file.parts.is_empty() {
+                        // A part never plays over the next.
+                        clip.frames = clip.frames.min(part.frames);
                     }
-                    let clip = Clip::from_probe(path.clone(), take.timeline_start, &info);
-                    if info.frames < file.frames {
-                        song.problems.push(format!(
-                            "{} holds {} of the {} frames the manifest lists; it plays what it has",
-                            path.display(),
-                            info.frames,
-                            file.frames
-                        ));
-                    }
-                    Some(clip)
+                    clips.push(clip);
                 }
-                Err(e) => {
-                    song.problems
-                        .push(format!("{}: {e}; it does not play", path.display()));
-                    None
-                }
+                // The next part starts where the manifest says this one ends, whatever this
+                // one holds, so that a short part does not move the rest.
+                at += part.frames;
             }
-        });
-        song.cue.push(CueTrack {
-            number: track.number,
-            cue: cue_of(&track.cue),
-            clip,
-        });
+        }
+        if clips.is_empty() {
+            song.cue.push(CueTrack {
+                number: track.number,
+                cue: cue_of(&track.cue),
+                clip: None,
+            });
+        }
+        for clip in clips {
+            song.cue.push(CueTrack {
+                number: track.number,
+                cue: cue_of(&track.cue),
+                clip: Some(clip),
+            });
+        }
         song.tracks.push(SongTrack {
             number: track.number,
             name: track.name.clone(),
@@ -123,6 +119,46 @@ pub fn load(dir: &Path, m: &Manifest) -> Song {
         });
     }
     song
+}
+
+/// The clip of one file of a take, placed at timeline frame `at`; what is wrong with it goes
+/// into the song's problems.
+fn clip_of(
+    dir: &Path,
+    m: &Manifest,
+    file: &str,
+    at: u64,
+    frames: u64,
+    song: &mut Song,
+) -> Option<Clip> {
+    let path = dir.join(file);
+    match probe::probe(&path) {
+        Ok(info) => {
+            if info.sample_rate != m.sample_rate {
+                song.problems.push(format!(
+                    "{} is at {} Hz, the session at {} Hz; it does not play",
+                    path.display(),
+                    info.sample_rate,
+                    m.sample_rate
+                ));
+                return None;
+            }
+            if info.frames < frames {
+                song.problems.push(format!(
+                    "{} holds {} of the {} frames the manifest lists; it plays what it has",
+                    path.display(),
+                    info.frames,
+                    frames
+                ));
+            }
+            Some(Clip::from_probe(path, at, &info))
+        }
+        Err(e) => {
+            song.problems
+                .push(format!("{}: {e}; it does not play", path.display()));
+            None
+        }
+    }
 }
 
 /// Renumbers this run's tracks whose number the session already gives to another track (an
@@ -165,6 +201,75 @@ mod tests {
     use super::*;
     use crate::engine::Track;
     use crate::session::manifest::TrackRecord;
+
+    #[test]
+    fn a_split_take_plays_its_parts_back_to_back() {
+        use crate::session::manifest::{DeviceRecord, PartRecord, TakeTrack};
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("take-001")).expect("mkdir");
+        let names = [
+            "take-001/01_Kick_T001.wav",
+            "take-001/01_Kick_T001_part002.wav",
+            "take-001/01_Kick_T001_part003.wav",
+        ];
+        let lengths = [1000u64, 1000, 300];
+        for (name, frames) in names.iter().zip(lengths) {
+            let mut w = crate::wav::WavWriter::create(
+                &dir.path().join(name),
+                crate::format::FileFormat::S16,
+                48_000,
+            )
+            .expect("create");
+            w.write_bytes(&vec![0u8; frames as usize * 2])
+                .expect("write");
+            w.finalize().expect("finalize");
+        }
+        let device = DeviceRecord {
+            host: "demo".into(),
+            id: "demo".into(),
+            name: "demo".into(),
+            sample_rate: 48_000,
+            sample_format: "f32".into(),
+            channels: 1,
+            buffer_frames: None,
+        };
+        let now = crate::session::now();
+        let mut m = Manifest::new(
+            "S",
+            now,
+            48_000,
+            "s16",
+            device.clone(),
+            vec![TrackRecord::new(1, "Kick", 1, None, "s16")],
+        );
+        let mut track = TakeTrack::new(1, "Kick", 1, None, names[0]);
+        track.frames = lengths.iter().sum();
+        track.parts = names
+            .iter()
+            .zip(lengths)
+            .map(|(n, frames)| PartRecord {
+                file: n.to_string(),
+                frames,
+            })
+            .collect();
+        let mut take = TakeRecord::begin(1, now, device, "s16", 0, vec![track], 0, "u".into());
+        take.state = TakeState::Complete;
+        take.timeline_start = 500;
+        m.takes.push(take);
+        let song = load(dir.path(), &m);
+        assert!(song.problems.is_empty(), "{:?}", song.problems);
+        let clips: Vec<(u64, u64)> = song
+            .cue
+            .iter()
+            .map(|t| {
+                assert_eq!(t.number, 1, "every clip is the track's");
+                let c = t.clip.as_ref().expect("a clip per part");
+                (c.start, c.frames)
+            })
+            .collect();
+        assert_eq!(clips, [(500, 1000), (1500, 1000), (2500, 300)]);
+        assert_eq!(crate::playback::song_length(&song.cue), 2800);
+    }
 
     #[test]
     fn a_run_never_takes_over_an_imported_or_other_track() {

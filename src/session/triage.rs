@@ -174,10 +174,15 @@ fn plan(
         let Some(f) = take.tracks.iter().find(|f| f.track == *n) else {
             continue;
         };
-        match prepare_ixml(&dir.join(&f.file), &ixml_for(&take, *n)) {
-            Ok(p) => prepared.push(p),
-            Err(e @ IxmlUpdateError::NoRoom { .. }) => return Err(Error::usage(e.to_string())),
-            Err(e) => warnings.push(e.to_string()),
+        // Every part of a split take carries the verdict.
+        for part in f.files() {
+            match prepare_ixml(&dir.join(&part.file), &ixml_for(&take, *n)) {
+                Ok(p) => prepared.push(p),
+                Err(e @ IxmlUpdateError::NoRoom { .. }) => {
+                    return Err(Error::usage(e.to_string()));
+                }
+                Err(e) => warnings.push(e.to_string()),
+            }
         }
     }
     let scope = match target.track {

@@ -308,3 +308,32 @@ fn an_existing_file_is_never_overwritten() {
         "no temporary file is left: {leftovers:?}"
     );
 }
+
+#[test]
+fn split_off_ends_a_file_at_a_frame_and_hands_back_the_rest_from_disk_and_buffer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("cut.wav");
+    let mut w = WavWriter::create(&p, FileFormat::S24, 48000).expect("create");
+    let bytes: Vec<u8> = (0..300u32)
+        .flat_map(|v| v.to_le_bytes()[..3].to_vec())
+        .collect();
+    // Part on disk, part still buffered.
+    w.write_bytes(&bytes[..600]).expect("write");
+    w.update_header().expect("header");
+    w.write_bytes(&bytes[600..]).expect("write");
+    let (frames, tail) = w.split_off(101).expect("split");
+    assert_eq!(frames, 101);
+    assert_eq!(
+        tail,
+        bytes[303..],
+        "everything past the cut comes back, in order"
+    );
+    let got: Vec<i32> = hound::WavReader::open(&p)
+        .expect("a complete file")
+        .into_samples::<i32>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    assert_eq!(got, (0..101).collect::<Vec<i32>>());
+    // 303 data bytes and a pad byte, nothing after.
+    assert_eq!(std::fs::metadata(&p).expect("meta").len(), 4096 + 304);
+}

@@ -10,6 +10,7 @@ pub mod history;
 #[cfg(feature = "jack")]
 pub mod jack_cable;
 pub mod pipewire;
+pub mod split;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
