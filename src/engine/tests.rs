@@ -190,6 +190,7 @@ impl Rig {
             },
             ring_frames: RING,
             sync_interval: None,
+            split_every: None,
             taken: Some(Arc::clone(&taken)),
             song: super::SongSetup {
                 player: None,
