@@ -257,9 +257,12 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
     let keep_given = a.keep.is_some();
     let keep = a.keep.unwrap_or(DEFAULT_KEEP);
     // A take that starts with the program has no past to roll from: no pre-roll unless asked.
+    // A service's takes come later, asked for through its socket (its first one may start at
+    // once with --record, and then holds what little past there is, as the manifest says).
     let starts_at_once = a.trigger.is_none()
         && match front {
             FrontEnd::Screen { record_now, .. } => record_now,
+            FrontEnd::Serve { .. } => false,
             _ => true,
         };
     let pre_roll = match a.pre_roll {
@@ -809,6 +812,9 @@ mod tests {
         assert_eq!(p.keep.pre_roll, Duration::ZERO);
         let p = planned(&["tapedeck", "demo", "--record"], &env(true)).expect("plan");
         assert_eq!(p.keep.pre_roll, Duration::ZERO);
+        // A service's takes are asked for later: they roll from the past.
+        let p = planned(&["tapedeck", "demo", "--serve"], &env(false)).expect("plan");
+        assert_eq!(p.keep.pre_roll, Duration::from_secs(2));
         let p = planned(&["tapedeck", "demo", "--pre-roll", "5s"], &env(false)).expect("plan");
         assert_eq!(p.keep.pre_roll, Duration::from_secs(5));
         // The trigger waits for the signal: the default pre-roll, headless too.
