@@ -189,7 +189,8 @@ fn record_and_compare(rate: u32, channels: usize, seconds: u32) {
             assert_eq!(
                 take["dropouts"].as_array().map(Vec::len),
                 Some(0),
-                "{session}: dropouts"
+                "{session}: dropouts {}",
+                take["dropouts"]
             );
             let files = take_files(&dir, &take);
             assert_eq!(files.len(), channels);

@@ -107,7 +107,8 @@ The command line was wrong: nothing was recorded, created or overwritten.
 The session manifest: tracks, takes, files, dropouts, markers, notes (docs/manifest.md).
 .TP
 \fIsessions/NAME/take\-NNN/NN_Track_TNNN.wav\fR
-One Broadcast Wave file per track and take (RF64 past 4 GiB).
+One Broadcast Wave file per track and take (RF64 past 4 GiB; on FAT, or with
+\fB\-\-split\-every\fR, continued in \fINN_Track_TNNN_part002.wav\fR, ...).
 .TP
 \fIsessions/NAME/hooks.log\fR
 What the \fB\-\-on\-take\-end\fR commands printed.
@@ -120,12 +121,14 @@ Round-trip corrections measured by \fBtapedeck calibrate\fR.
 When set and not empty, the screen is drawn without colour.
 .TP
 \fBXDG_RUNTIME_DIR\fR
-Where a running recorder's control socket lives (\fItapedeck/NAME.sock\fR).
+Where a running recorder's control socket lives (\fItapedeck/NAME.sock\fR; without it,
+\fI/tmp/tapedeck\-UID/NAME.sock\fR).
 .TP
 \fBPIPEWIRE_PROPS\fR
 tapedeck adds \fBstream.dont\-remix = true\fR unless it is set.
 .SH "SEE ALSO"
-\fBtapedeck\-record\fR(1), \fBtapedeck\-demo\fR(1), \fBjackd\fR(1), \fBarecord\fR(1),
+\fBtapedeck\-record\fR(1), \fBtapedeck\-demo\fR(1), \fBtapedeck\-ctl\fR(1),
+\fBtapedeck\-attach\fR(1), \fBjackd\fR(1), \fBarecord\fR(1),
 \fBsox\fR(1)
 "#;
 

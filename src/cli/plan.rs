@@ -255,7 +255,16 @@ pub(crate) fn plan(source: Source, a: CommonArgs, env: &Surroundings) -> Result<
         ));
     }
     let keep_given = a.keep.is_some();
-    let keep = a.keep.unwrap_or(DEFAULT_KEEP);
+    // A headless run records its one take at once and ends with it: nothing could ever make a
+    // take of its past, so unless told it keeps none (no memory, no time spent setting it
+    // aside). With the trigger it listens first, and keeps the default.
+    let one_take_at_once =
+        matches!(front, FrontEnd::Headless { .. } | FrontEnd::Quiet) && a.trigger.is_none();
+    let keep = match a.keep {
+        Some(k) => k,
+        None if one_take_at_once => Duration::ZERO,
+        None => DEFAULT_KEEP,
+    };
     // A take that starts with the program has no past to roll from: no pre-roll unless asked.
     // A service's takes come later, asked for through its socket (its first one may start at
     // once with --record, and then holds what little past there is, as the manifest says).
@@ -797,6 +806,12 @@ mod tests {
         assert_eq!(default_keep_frames(two_minutes, 4096, ring, 96_000), 96_000);
         let p = planned(&["tapedeck", "demo"], &env(true)).expect("plan");
         assert!(!p.keep.keep_given);
+        assert_eq!(p.keep.keep, DEFAULT_KEEP);
+        // A headless run's one take starts at once: nothing is kept unless asked.
+        let p = planned(&["tapedeck", "demo"], &env(false)).expect("plan");
+        assert_eq!(p.keep.keep, Duration::ZERO);
+        let p = planned(&["tapedeck", "demo", "--keep", "1m"], &env(false)).expect("plan");
+        assert_eq!(p.keep.keep, Duration::from_secs(60));
         let p = planned(&["tapedeck", "demo", "--keep", "10m"], &env(true)).expect("plan");
         assert!(p.keep.keep_given);
     }
