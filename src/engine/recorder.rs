@@ -975,6 +975,12 @@ impl<S: TakeSink, C: Clock> Recorder<S, C> {
         self.emit(Event::TakeRefused(why));
     }
 
+    /// Frames the take's level measurement can take now (no limit without a take): a take
+    /// caught up from the kept past is handed over no faster.
+    pub(crate) fn levels_room(&self) -> u64 {
+        self.take.as_ref().map_or(u64::MAX, |t| t.measuring.room())
+    }
+
     pub(crate) fn tracks(&self) -> &[Track] {
         &self.tracks
     }

@@ -329,6 +329,32 @@ fn keep_last_makes_a_take_of_exactly_the_last_frames_of_every_input_armed_after_
 }
 
 #[test]
+fn a_take_of_a_long_past_keeps_its_level_report() {
+    // Five seconds of the past are written from memory much faster than real time: more
+    // than the level measurement's queue holds (QUEUE_SECONDS), so the writer must hand them
+    // over no faster than it measures.
+    let frames = 5 * RATE as usize;
+    let keep = KeepConfig {
+        keep_frames: frames as u64,
+        ..KeepConfig::default()
+    };
+    let mut rig = Rig::start(keep, [true, true]);
+    rig.play(frames / PERIOD, 0, counter);
+    rig.settle();
+    rig.engine.send(Command::KeepLast { frames: None });
+    let s = rig.next_take().expect("a take of the kept past");
+    assert_eq!(s.frames, frames as u64);
+    assert_eq!(s.tracks.len(), 2);
+    for t in &s.tracks {
+        assert!(t.levels.is_some(), "{} has no level report", t.file);
+    }
+    let (_, files) = rig.finish(1);
+    for (c, got) in files.iter().enumerate() {
+        assert!(*got == want(0..frames, c, counter), "input {c}");
+    }
+}
+
+#[test]
 fn keep_last_is_refused_while_a_take_records_and_when_nothing_is_kept() {
     let mut rig = Rig::start(KeepConfig::default(), [true, true]);
     rig.play(2, 0, counter);

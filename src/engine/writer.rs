@@ -540,9 +540,17 @@ impl Writer {
         }
         let ch = self.channels;
         let mut left = CATCH_UP_FRAMES;
+        let mut handed = false;
         while left > 0 && !self.in_step() && self.core.take_running() {
+            // As fast as the level measurement goes, which is faster than real time: written
+            // from memory, a take would otherwise outrun it and lose its level report.
+            let room = usize::try_from(self.core.levels_room()).unwrap_or(usize::MAX);
+            if room == 0 {
+                break;
+            }
+            handed = true;
             let from = self.core.position();
-            let want = left.min(self.scratch.len() / ch);
+            let want = left.min(self.scratch.len() / ch).min(room);
             match self.history.copy(from, &mut self.scratch[..want * ch]) {
                 Some(n) if n > 0 => {
                     self.core.chunk(&mut self.scratch[..n * ch]);
@@ -561,7 +569,7 @@ impl Writer {
                 }
             }
         }
-        true
+        handed
     }
 
     /// Record with nothing playing: the take starts `--pre-roll` before the frame being

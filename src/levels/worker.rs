@@ -91,6 +91,17 @@ impl Measuring {
         }
     }
 
+    /// Frames that may be handed over now without the measurement being given up; no limit
+    /// once it was (or never started). A take written from the kept past, faster than real
+    /// time, is handed over no faster than this (the writer has the time then).
+    pub fn room(&self) -> u64 {
+        if self.queue.is_none() {
+            return u64::MAX;
+        }
+        self.limit
+            .saturating_sub(self.pending.load(Ordering::Acquire))
+    }
+
     /// Queues a copy of whole interleaved frames (of `channels` channels); never waits.
     pub fn frames(&mut self, words: &[u32], channels: usize) {
         if !self.room_for((words.len() / channels.max(1)) as u64) {
