@@ -102,6 +102,10 @@ impl FatMount {
             Some(tapedeck::disk::FAT_FILE_LIMIT),
             "tapedeck knows FAT's limit ahead"
         );
+        assert!(
+            !tapedeck::disk::header_rewrites_in_place(&m.mnt),
+            "no header checkpoints on fusefat"
+        );
         Some(m)
     }
 }
