@@ -26,7 +26,7 @@ pub const FAT_FILE_LIMIT: u64 = (1 << 32) - 1;
 /// `statfs` f_type of the kernel's msdos and vfat file systems.
 const MSDOS_SUPER_MAGIC: i64 = 0x4d44;
 /// Mount types (as /proc/self/mountinfo names them) with FAT's file size limit. exFAT has none.
-const FAT_TYPES: &[&str] = &["vfat", "msdos", "fuse.fusefat"];
+const FAT_TYPES: &[&str] = &["vfat", "msdos", FUSEFAT];
 
 /// The largest file, in bytes, that the file system holding `path` takes, where it is known
 /// ahead: FAT's 4 GiB − 1. `None`: no known limit (a write that does not fit is refused with
@@ -42,6 +42,24 @@ pub fn file_size_limit(path: &Path) -> Option<u64> {
         .contains(&fs_type.as_str())
         .then_some(FAT_FILE_LIMIT)
 }
+
+/// Whether a file on the file system holding `path` may have its header rewritten in place
+/// while it grows. Not on fusefat (FAT through FUSE): after writes that go back to the start of
+/// a file, later writes at its end land elsewhere or are refused after a while, the image
+/// reporting itself full. Files there get their header sizes when they are finished (and from
+/// `tapedeck recover` after a crash). The kernel's vfat and every other system: yes.
+pub fn header_rewrites_in_place(path: &Path) -> bool {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return true;
+    };
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return true;
+    };
+    mount_type(&table, &real).as_deref() != Some(FUSEFAT)
+}
+
+/// fusefat's mount type in /proc/self/mountinfo.
+const FUSEFAT: &str = "fuse.fusefat";
 
 fn statfs_type(path: &Path) -> Option<i64> {
     use std::os::unix::ffi::OsStrExt;
@@ -139,8 +157,9 @@ mod tests {
         ] {
             assert_eq!(super::FAT_TYPES.contains(&ty), limit, "{ty}");
         }
-        // This test's own folder is no FAT drive.
+        // This test's own folder is no FAT drive, and takes header checkpoints.
         assert_eq!(super::file_size_limit(Path::new(".")), None);
+        assert!(super::header_rewrites_in_place(Path::new(".")));
     }
 
     #[test]

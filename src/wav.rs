@@ -229,6 +229,11 @@ impl WavWriter {
         if (frames * bps) & 1 == 1 && frames * bps + 1 > room {
             frames -= 1;
         }
+        // A file cut at 2 GiB (fusefat's limit) would have exactly the data size sox writes
+        // when it does not know the length, and reads as "length unknown": a frame less.
+        if frames * bps == SOX_UNKNOWN_LENGTH {
+            frames -= 1;
+        }
         frames
     }
 
@@ -383,6 +388,10 @@ impl WavWriter {
         Ok(self.frames())
     }
 }
+
+/// The data chunk size sox writes into a WAV whose length it does not know (a pipe), and
+/// ignores when reading one.
+const SOX_UNKNOWN_LENGTH: u64 = 0x7fff_f000;
 
 /// Puts the finished header at `path` under its name: a hard link, which fails if the name
 /// exists. File systems without hard links (FAT, where USB drives live) get a rename once the

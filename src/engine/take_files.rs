@@ -160,6 +160,9 @@ pub(crate) struct WavTake {
     sync: SyncWatch,
     /// New parts were opened since `new_parts` last told.
     moved: bool,
+    /// Checkpoints rewrite the header sizes (everywhere but fusefat, where they only write
+    /// the buffered audio out: `disk::header_rewrites_in_place`).
+    header_checkpoints: bool,
 }
 
 impl WavTake {
@@ -233,7 +236,12 @@ impl WavTake {
         loop {
             let mut refused = None;
             for f in &mut self.files {
-                match f.writer.update_header() {
+                let done = if self.header_checkpoints {
+                    f.writer.update_header()
+                } else {
+                    f.writer.flush()
+                };
+                match done {
                     Ok(()) => {}
                     Err(e) if cannot_grow(&e) => {
                         refused = Some(e);
@@ -310,6 +318,7 @@ impl TakeSink for WavSink {
             reserve: self.reserve(),
             sync: self.syncer.watch(handles),
             moved: false,
+            header_checkpoints: crate::disk::header_rewrites_in_place(dir),
         })
     }
 

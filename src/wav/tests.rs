@@ -337,3 +337,20 @@ fn split_off_ends_a_file_at_a_frame_and_hands_back_the_rest_from_disk_and_buffer
     // 303 data bytes and a pad byte, nothing after.
     assert_eq!(std::fs::metadata(&p).expect("meta").len(), 4096 + 304);
 }
+
+#[test]
+fn a_file_cut_at_2_gib_never_has_the_data_size_sox_reads_as_unknown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for fmt in FileFormat::ALL {
+        let p = dir.path().join(format!("{fmt}.wav"));
+        let w = WavWriter::create(&p, fmt, 96000).expect("create");
+        let bps = fmt.bytes_per_sample() as u64;
+        let frames = w.frames_within(1 << 31);
+        assert_ne!(frames * bps, SOX_UNKNOWN_LENGTH, "{fmt}");
+        assert!(w.data_offset + frames * bps <= 1 << 31, "{fmt}");
+        assert!(
+            frames * bps >= SOX_UNKNOWN_LENGTH - 2 * bps,
+            "{fmt}: as much as fits"
+        );
+    }
+}
