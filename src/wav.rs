@@ -339,8 +339,9 @@ impl WavWriter {
             self.rf64 = true;
         } else {
             // Any mix of old and new values describes audio on disk, so the fields go in file
-            // order: RIFF, fact, data. FAT through FUSE (fusefat) misplaces a write that goes
-            // back within the cluster of the one just made, and every write after it.
+            // order: RIFF, fact, data. (fusefat misplaces the writes that follow a trip back
+            // to the header, which is why a file on it gets its header only when it is
+            // finished: `disk::header_rewrites_in_place`.)
             file.write_all_at(&(s.riff as u32).to_le_bytes(), RIFF_SIZE_AT)?;
             die_in_header_if_asked();
             if let Some(off) = self.fact_offset {
