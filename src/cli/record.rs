@@ -298,6 +298,10 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
         // To the song's end.
         take_frames = Some(song_frames - from);
     }
+    let opened = format!(
+        "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
+        choice.channels, choice.sample_rate, choice.format, plan.file_format
+    );
     match plan.front {
         FrontEnd::Screen { fps, record_now } => {
             // The screen takes the terminal: the warning stays above it, and on it after.
@@ -318,50 +322,20 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
             )
         }
         FrontEnd::Headless { json } => {
-            let printer = Printer {
-                style: if json {
-                    StatusStyle::Json
-                } else {
-                    StatusStyle::Text
-                },
-                session_dir: session_dir.clone(),
-            };
-            printer.note(&format!(
-                "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
-                choice.channels, choice.sample_rate, choice.format, plan.file_format
-            ));
-            if let Some(n) = &kept_note {
-                printer.info(n);
-            }
-            for w in &warnings {
-                printer.warning(w);
-            }
+            let printer = Printer::new(json, &session_dir);
+            printer.note(&opened);
+            say_before(&printer, kept_note.as_deref(), &warnings);
             headless::run(driver, take_frames, &printer, trigger_wall)
         }
         FrontEnd::Serve { json, record_now } => {
-            let printer = Printer {
-                style: if json {
-                    StatusStyle::Json
-                } else {
-                    StatusStyle::Text
-                },
-                session_dir: session_dir.clone(),
-            };
-            printer.note(&format!(
-                "tapedeck: {dev_name} ({dev_id}), {} ch, {} Hz, device {} -> files {}; session {session_dir}",
-                choice.channels, choice.sample_rate, choice.format, plan.file_format
-            ));
-            if let Some(n) = &kept_note {
-                printer.info(n);
-            }
+            let printer = Printer::new(json, &session_dir);
+            printer.note(&opened);
+            say_before(&printer, kept_note.as_deref(), &warnings);
             if let Some(p) = driver.control_path() {
                 printer.note(&format!(
                     "tapedeck: serving on {}; control it with `tapedeck ctl` (stop the service with SIGTERM)",
                     p.display()
                 ));
-            }
-            for w in &warnings {
-                printer.warning(w);
             }
             frontend::serve::run(driver, take_frames, record_now, &printer)
         }
@@ -370,9 +344,7 @@ pub(crate) fn run(plan: RecordPlan) -> Result<i32, Error> {
                 style: StatusStyle::Quiet,
                 session_dir: session_dir.clone(),
             };
-            for w in &warnings {
-                printer.warning(w);
-            }
+            say_before(&printer, None, &warnings);
             headless::run(driver, take_frames, &printer, trigger_wall)
         }
     }
@@ -494,4 +466,15 @@ fn span(secs: u64) -> String {
 
 fn megabytes(bytes: u64) -> String {
     format!("{} MB", bytes.div_ceil(1_000_000))
+}
+
+/// What a printing front end says before its first status line: what the kept past costs,
+/// then the warnings.
+fn say_before(printer: &Printer, kept_note: Option<&str>, warnings: &[String]) {
+    if let Some(n) = kept_note {
+        printer.info(n);
+    }
+    for w in warnings {
+        printer.warning(w);
+    }
 }

@@ -201,6 +201,18 @@ pub(crate) struct Printer {
 }
 
 impl Printer {
+    /// Text status lines, or JSON with `--json-status`.
+    pub(crate) fn new(json: bool, session_dir: &str) -> Self {
+        Self {
+            style: if json {
+                StatusStyle::Json
+            } else {
+                StatusStyle::Text
+            },
+            session_dir: session_dir.to_string(),
+        }
+    }
+
     fn out(&self, line: &str) {
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{line}");
