@@ -225,6 +225,22 @@ impl App {
         self.selected = self.selected.min(self.rows().len().saturating_sub(1));
     }
 
+    /// A time typed into a prompt (1:23, 83s, 3984000f) in frames at the session's rate, or
+    /// `None` with a warning on the message line ("TEXT is too far": `out_of_range`).
+    fn typed_frames(&mut self, text: &str, out_of_range: &str) -> Option<u64> {
+        let frames = crate::song_time::parse(text).and_then(|t| {
+            t.frames(self.snap.sample_rate)
+                .ok_or_else(|| format!("{} {out_of_range}", text.trim()))
+        });
+        match frames {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.say(e, Severity::Warning);
+                None
+            }
+        }
+    }
+
     pub fn say(&mut self, text: impl Into<String>, severity: Severity) {
         self.message = Some((text.into(), severity, Instant::now()));
     }
@@ -381,17 +397,10 @@ impl App {
             Mode::Goto { mut text } => match edit_line(&mut text, key, ctrl_c) {
                 Edit::Done => {
                     self.mode = Mode::Normal;
-                    let time = crate::song_time::parse(&text).and_then(|t| {
-                        t.frames(self.snap.sample_rate)
-                            .ok_or_else(|| format!("{} is too far", text.trim()))
-                    });
-                    match time {
-                        Ok(frame) => vec![Command::Locate(Locate::Frame(frame))],
-                        Err(e) => {
-                            self.say(e, Severity::Warning);
-                            Vec::new()
-                        }
-                    }
+                    self.typed_frames(&text, "is too far")
+                        .map(|frame| Command::Locate(Locate::Frame(frame)))
+                        .into_iter()
+                        .collect()
                 }
                 Edit::Cancel => {
                     self.mode = Mode::Normal;
@@ -408,19 +417,15 @@ impl App {
                     if text.trim().is_empty() {
                         return vec![Command::KeepLast { frames: None }];
                     }
-                    let span = crate::song_time::parse(&text).and_then(|t| {
-                        t.frames(self.snap.sample_rate)
-                            .filter(|f| *f > 0)
-                            .ok_or_else(|| format!("cannot keep {}", text.trim()))
-                    });
-                    match span {
-                        Ok(frames) => vec![Command::KeepLast {
-                            frames: Some(frames),
-                        }],
-                        Err(e) => {
-                            self.say(e, Severity::Warning);
+                    match self.typed_frames(&text, "cannot be kept") {
+                        Some(0) => {
+                            self.say(format!("{} cannot be kept", text.trim()), Severity::Warning);
                             Vec::new()
                         }
+                        Some(frames) => vec![Command::KeepLast {
+                            frames: Some(frames),
+                        }],
+                        None => Vec::new(),
                     }
                 }
                 Edit::Cancel => {
